@@ -1,0 +1,112 @@
+"""The matching core alone: a fixed, seeded mix of operations against the venue API.
+
+About 60% limit orders around a moving mid (a share of them crossing), 10% market
+orders and 30% cancels of resting orders; first all on one book, then the same mix
+spread over the whole listed chain (242 books). Each operation is timed alone with
+`perf_counter_ns`; the figures are for one core, the process doing nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from exchange.domain.instruments import ChainSpec, build_chain
+from exchange.domain.orders import CancelOrder, NewOrder
+from exchange.domain.types import InstrumentId, OrderId, OrderType, Side, TeamId, Ticks, TimeNs
+from exchange.domain.venue import ExchangeVenue
+
+TEAMS = [TeamId(f"team{n}") for n in range(30)]
+
+
+def make_ops(n: int, books: Sequence[InstrumentId], seed: int) -> list[tuple[object, ...]]:
+    """Draw the whole operation stream up front so drawing is never timed."""
+    rng = np.random.default_rng(seed)
+    kinds = rng.choice(3, size=n, p=[0.6, 0.1, 0.3])
+    book_of = rng.integers(0, len(books), size=n)
+    sides = rng.integers(0, 2, size=n)
+    qtys = rng.integers(1, 21, size=n)
+    offsets = rng.integers(-3, 12, size=n)
+    steps = rng.choice([-1, 0, 1], size=n, p=[0.1, 0.8, 0.1])
+    teams = rng.integers(0, len(TEAMS), size=n)
+    picks = rng.random(size=n)
+    mids = dict.fromkeys(books, 10_000)
+    ops: list[tuple[object, ...]] = []
+    for k in range(n):
+        book = books[book_of[k]]
+        mids[book] += int(steps[k])
+        side = Side.BUY if sides[k] else Side.SELL
+        team = TEAMS[teams[k]]
+        if kinds[k] == 0:
+            # Buys below the mid, sells above, by the offset; a negative offset crosses.
+            price = mids[book] - side.sign * int(offsets[k])
+            ops.append(("limit", team, book, side, int(qtys[k]), Ticks(price)))
+        elif kinds[k] == 1:
+            ops.append(("market", team, book, side, int(qtys[k]), None))
+        else:
+            ops.append(("cancel", float(picks[k])))
+    return ops
+
+
+def run(ops: list[tuple[object, ...]], books: list[InstrumentId]) -> list[int]:
+    chain = build_chain(ChainSpec(), dt.date(2026, 11, 24))
+    venue = ExchangeVenue(chain, np.random.default_rng(1))
+    resting: list[tuple[TeamId, OrderId]] = []
+    timings = [0] * len(ops)
+    clock = time.perf_counter_ns
+    for k, op in enumerate(ops):
+        if op[0] == "cancel":
+            if not resting:
+                continue
+            idx = int(op[1] * len(resting))  # type: ignore[call-overload]
+            resting[idx], resting[-1] = resting[-1], resting[idx]
+            team, oid = resting.pop()
+            request: object = CancelOrder(team, oid)
+            t0 = clock()
+            venue.cancel_order(request, TimeNs(k))  # type: ignore[arg-type]
+            timings[k] = clock() - t0
+            continue
+        kind, team, book, side, qty, price = op
+        order_type = OrderType.LIMIT if kind == "limit" else OrderType.MARKET
+        request = NewOrder(team, book, side, qty, price, order_type)  # type: ignore[arg-type]
+        t0 = clock()
+        result = venue.submit_order(request, TimeNs(k))  # type: ignore[arg-type]
+        timings[k] = clock() - t0
+        if result.order is not None and result.order.remaining and result.order.is_live:
+            resting.append((result.order.team_id, result.order.order_id))
+    return [t for t in timings if t]
+
+
+def report(label: str, timings: list[int]) -> dict[str, float]:
+    arr = np.array(timings, dtype=np.int64)
+    total_s = arr.sum() / 1e9
+    figures = {
+        "ops": len(arr),
+        "ops_per_s": round(len(arr) / total_s),
+        "p50_us": round(float(np.percentile(arr, 50)) / 1000, 2),
+        "p99_us": round(float(np.percentile(arr, 99)) / 1000, 2),
+        "max_us": round(float(arr.max()) / 1000, 1),
+    }
+    print(f"{label:<22} " + "  ".join(f"{k}={v}" for k, v in figures.items()))
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ops", type=int, default=200_000)
+    parser.add_argument("--seed", type=int, default=20261124)
+    args = parser.parse_args()
+    chain_ids = [i.id for i in build_chain(ChainSpec(), dt.date(2026, 11, 24))]
+    one = [InstrumentId("SPX")]
+    single = report("one book", run(make_ops(args.ops, one, args.seed), one))
+    report(f"{len(chain_ids)} books", run(make_ops(args.ops, chain_ids, args.seed), chain_ids))
+    print(json.dumps({"bench": "matching", **single}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""The command line: `python -m exchange <command>` (or `exchange <command>`)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+
+import msgspec
+
+from exchange import __version__
+from exchange.config import GameConfig, load_config, preset_names
+from exchange.domain.instruments import build_chain
+from exchange.domain.ticks import to_price
+
+
+def config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", action="append", default=[], metavar="FILE",
+                        help="a game config YAML file (repeatable; later files win)")  # fmt: skip
+    parser.add_argument("--preset", choices=preset_names(), help="a named preset")
+    parser.add_argument("--seed", type=int, help="the game's seed (overrides the config)")
+
+
+def load(args: argparse.Namespace) -> GameConfig:
+    overrides = {} if args.seed is None else {"seed": args.seed}
+    return load_config(args.config, args.preset, overrides)
+
+
+def cmd_instruments(args: argparse.Namespace) -> int:
+    config = load(args)
+    for i in build_chain(config.instruments, args.date):
+        strike = "" if i.strike is None else f"{to_price(i.strike):.2f}"
+        expiry = "" if i.expiry is None else i.expiry.isoformat()
+        print(f"{i.id:<28} {i.underlying:<4} {i.kind or 'UNDERLYING':<10} {strike:>8} {expiry}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    sys.stdout.write(msgspec.yaml.encode(load(args)).decode())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="exchange", description="Exchange server for trading games."
+    )
+    parser.add_argument("--version", action="version", version=f"exchange {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    instruments = commands.add_parser("instruments", help="list the instruments a game lists")
+    config_arguments(instruments)
+    instruments.add_argument("--date", type=dt.date.fromisoformat, default=dt.date.today(),
+                             help="the listing date, YYYY-MM-DD (default: today)")  # fmt: skip
+    instruments.set_defaults(run=cmd_instruments)
+    config = commands.add_parser("config", help="print the effective game config as YAML")
+    config_arguments(config)
+    config.set_defaults(run=cmd_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ValueError as exc:
+        print(f"exchange: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The game's config: YAML files layered over the presets, decoded once into Structs.
+
+Layers, later wins: `presets/roles.yaml` (the SPEC's role table), a named preset
+(`presets/<name>.yaml`), then the organiser's files. Mappings merge key by key; lists
+and scalars replace. Unknown keys are errors that name their path, so a typo in a config
+fails at start, not in the middle of a game.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from exchange.domain.constraint_config import ConstraintConfig
+from exchange.domain.fees import NO_FEES, FeeSchedule
+from exchange.domain.instruments import ChainSpec
+from exchange.domain.phases import AlwaysOpen, Schedule, TradingDaySchedule
+from exchange.domain.ticks import to_ticks
+from exchange.domain.types import Role
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class FeesConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Per contract, positive when the team receives it (SPEC section 3)."""
+
+    maker: float = 0.0
+    taker: float = 0.0
+
+    def schedule(self) -> FeeSchedule:
+        return FeeSchedule(to_ticks(self.maker), to_ticks(self.taker))
+
+
+class RoleConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    fees: FeesConfig = FeesConfig()
+    constraints: list[ConstraintConfig] = []
+
+
+class ScheduleConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    always_open: bool = False
+    """Continuous trading at all hours (the sandbox)."""
+    timezone: str = "America/Chicago"
+    pre_open: dt.time = dt.time(8, 0)
+    opening_auction: dt.time = dt.time(9, 29, 30)
+    continuous: dt.time = dt.time(9, 30)
+    close: dt.time = dt.time(15, 0)
+    trading_days: tuple[str, ...] = ("tuesday", "thursday")
+    tick_seconds: int = 300
+    """The unit of simulation: 5 minutes of game time."""
+
+    def __post_init__(self) -> None:
+        unknown = [d for d in self.trading_days if d not in WEEKDAYS]
+        if unknown:
+            raise ValueError(f"unknown trading days {unknown}; use {', '.join(WEEKDAYS)}")
+
+    def build(self) -> Schedule:
+        if self.always_open:
+            return AlwaysOpen()
+        return TradingDaySchedule(
+            ZoneInfo(self.timezone), self.pre_open, self.opening_auction, self.continuous,
+            self.close, tuple(WEEKDAYS.index(d) for d in self.trading_days),
+        )  # fmt: skip
+
+
+class GameConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    seed: int = 1
+    """The one seed every random generator of the game derives from (SPEC section 6)."""
+    instruments: ChainSpec = ChainSpec()
+    schedule: ScheduleConfig = ScheduleConfig()
+    roles: dict[Role, RoleConfig] = {}
+
+    def fees(self) -> dict[Role, FeeSchedule]:
+        out = {role: cfg.fees.schedule() for role, cfg in self.roles.items()}
+        out.setdefault(Role.HOUSE, NO_FEES)
+        return out
+
+    def constraints(self) -> dict[Role, list[ConstraintConfig]]:
+        return {role: cfg.constraints for role, cfg in self.roles.items()}
+
+
+def preset_names() -> list[str]:
+    files = resources.files("exchange.presets").iterdir()
+    return sorted(
+        f.name[:-5] for f in files if f.name.endswith(".yaml") and f.name != "roles.yaml"
+    )
+
+
+def load_config(
+    files: Iterable[str | Path] = (),
+    preset: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> GameConfig:
+    """Merge the layers and decode; raise ValueError naming the file or the bad path."""
+    merged = _read_preset("roles")
+    if preset is not None:
+        if preset not in preset_names():
+            raise ValueError(f"unknown preset {preset!r}; choose from {preset_names()}")
+        merged = merge(merged, _read_preset(preset))
+    for path in files:
+        merged = merge(merged, _read(Path(path).read_bytes(), str(path)))
+    merged = merge(merged, dict(overrides or {}))
+    try:
+        return msgspec.convert(merged, GameConfig)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"invalid game config: {exc}") from None
+
+
+def merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key, anything else in `top` replaces what is in `base`."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_preset(name: str) -> dict[str, Any]:
+    text = resources.files("exchange.presets").joinpath(f"{name}.yaml").read_bytes()
+    return _read(text, f"preset {name}")
+
+
+def _read(data: bytes, origin: str) -> dict[str, Any]:
+    try:
+        value = msgspec.yaml.decode(data) or {}
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"{origin}: not valid YAML: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{origin}: the top level must be a mapping")
+    return value

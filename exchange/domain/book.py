@@ -1,0 +1,191 @@
+"""One instrument's order book: price levels on sorted prices, a FIFO queue per level.
+
+Each side keeps a `SortedList` of its prices and a dict from price to `Level`. A level's
+queue is a deque with lazy deletion: a cancel removes the order from the id index at
+once (O(1) lookup) and leaves a dead entry in the deque; an order is in the book exactly
+while it is in the index, so matching skips entries that are not, and compaction clears
+them when they outnumber the live ones. A level with no live order is dropped at once, so
+`best_bid`/`best_ask` always name a price with quantity behind it.
+
+The book stores and reports; it does not decide what trades. Matching engines
+(`matching.py`, `auction.py`) read and fill it through the attributes named here.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from sortedcontainers import SortedList
+
+from exchange.domain import auction
+from exchange.domain.orders import Order
+from exchange.domain.types import InstrumentId, OrderId, OrderStatus, Side, Ticks
+
+
+class Level:
+    """The live orders at one price, oldest first, and their total open quantity."""
+
+    __slots__ = ("dead", "live", "orders", "price", "quantity")
+
+    def __init__(self, price: Ticks) -> None:
+        self.price = price
+        self.orders: deque[Order] = deque()
+        self.quantity = 0
+        self.live = 0
+        self.dead = 0
+
+
+class DepthLevel(NamedTuple):
+    """One level of a depth view."""
+
+    price: Ticks
+    quantity: int
+    orders: int
+
+
+class OrderBook:
+    def __init__(self, instrument_id: InstrumentId) -> None:
+        self.instrument_id = instrument_id
+        self.bids: dict[Ticks, Level] = {}
+        self.asks: dict[Ticks, Level] = {}
+        self.bid_prices = SortedList()
+        """Ascending; the best bid is the last."""
+        self.ask_prices = SortedList()
+        """Ascending; the best ask is the first."""
+        self.orders: dict[OrderId, Order] = {}
+        self.version = 0
+        """Bumped on every change, so views (indicative uncross, depth) can be cached."""
+        self._indicative: tuple[int, Ticks | None, auction.Uncross | None] = (-1, None, None)
+
+    def __len__(self) -> int:
+        return len(self.orders)
+
+    def __contains__(self, order_id: object) -> bool:
+        return order_id in self.orders
+
+    def get(self, order_id: OrderId) -> Order | None:
+        return self.orders.get(order_id)
+
+    def best_bid(self) -> Ticks | None:
+        return self.bid_prices[-1] if self.bid_prices else None
+
+    def best_ask(self) -> Ticks | None:
+        return self.ask_prices[0] if self.ask_prices else None
+
+    def is_crossed(self) -> bool:
+        bid, ask = self.best_bid(), self.best_ask()
+        return bid is not None and ask is not None and bid >= ask
+
+    def side_of(self, side: Side) -> tuple[dict[Ticks, Level], SortedList]:
+        return (self.bids, self.bid_prices) if side is Side.BUY else (self.asks, self.ask_prices)
+
+    def add(self, order: Order) -> None:
+        """Rest a live, priced order at the back of its level's queue."""
+        assert order.price is not None and order.remaining > 0, order
+        levels, prices = self.side_of(order.side)
+        level = levels.get(order.price)
+        if level is None:
+            level = levels[order.price] = Level(order.price)
+            prices.add(order.price)
+        level.orders.append(order)
+        level.quantity += order.remaining
+        level.live += 1
+        self.orders[order.order_id] = order
+        self.version += 1
+
+    def remove(self, order_id: OrderId) -> Order | None:
+        """Take a resting order out of the book (for a cancel); None if it is not here."""
+        order = self.orders.pop(order_id, None)
+        if order is None:
+            return None
+        assert order.price is not None
+        levels, prices = self.side_of(order.side)
+        level = levels[order.price]
+        level.quantity -= order.remaining
+        level.live -= 1
+        level.dead += 1
+        if level.live == 0:
+            del levels[order.price]
+            prices.remove(order.price)
+        elif level.dead > level.live + 16:
+            # Dead entries would pile up under a long-lived head order: keep them bounded.
+            level.orders = deque(self.live_orders(level))
+            level.dead = 0
+        self.version += 1
+        return order
+
+    def fill(self, order: Order, quantity: int) -> None:
+        """Fill a resting order in place; a fully filled order leaves the book."""
+        assert order.price is not None
+        order.filled += quantity
+        order.remaining -= quantity
+        levels, _ = self.side_of(order.side)
+        level = levels[order.price]
+        level.quantity -= quantity
+        self.version += 1
+        if order.remaining:
+            order.status = OrderStatus.PARTIALLY_FILLED
+            return
+        order.status = OrderStatus.FILLED
+        del self.orders[order.order_id]
+        level.live -= 1
+        level.dead += 1
+        if level.live == 0:
+            self.drop_level(order.side, order.price)
+
+    def drop_level(self, side: Side, price: Ticks) -> None:
+        """Remove an emptied level (matching calls this when it has consumed one)."""
+        levels, prices = self.side_of(side)
+        del levels[price]
+        prices.remove(price)
+
+    def levels(self, side: Side) -> Iterator[Level]:
+        """Levels of one side, best price first."""
+        levels, prices = self.side_of(side)
+        ordered = reversed(prices) if side is Side.BUY else iter(prices)
+        return (levels[p] for p in ordered)
+
+    def depth(self, n: int = 5) -> tuple[list[DepthLevel], list[DepthLevel]]:
+        """The best `n` levels of each side, best first."""
+        return self._depth(Side.BUY, n), self._depth(Side.SELL, n)
+
+    def _depth(self, side: Side, n: int) -> list[DepthLevel]:
+        out: list[DepthLevel] = []
+        for level in self.levels(side):
+            if len(out) == n:
+                break
+            out.append(DepthLevel(level.price, level.quantity, level.live))
+        return out
+
+    def quantity(self, side: Side) -> int:
+        levels, _ = self.side_of(side)
+        return sum(level.quantity for level in levels.values())
+
+    def live_orders(self, level: Level) -> Iterator[Order]:
+        """A level's orders still in the book, oldest first (skips lazily deleted ones)."""
+        index = self.orders
+        return (o for o in level.orders if o.order_id in index)
+
+    def resting_orders(self, side: Side) -> Iterator[Order]:
+        """Live resting orders of one side in priority order (best price, then time)."""
+        for level in self.levels(side):
+            yield from self.live_orders(level)
+
+    def indicative(self, reference: Ticks | None = None) -> auction.Uncross | None:
+        """The price and volume an auction would clear at now; cached until the book changes.
+
+        One pass over the price levels, so it is cheap enough to publish after every
+        change while orders gather before the open.
+        """
+        version, ref, cached = self._indicative
+        if version == self.version and ref == reference:
+            return cached
+        result = auction.clearing_price(
+            [(lv.price, lv.quantity) for lv in self.levels(Side.BUY)],
+            [(lv.price, lv.quantity) for lv in self.levels(Side.SELL)],
+            reference,
+        )
+        self._indicative = (self.version, reference, result)
+        return result

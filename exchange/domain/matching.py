@@ -1,0 +1,123 @@
+"""Matching as a strategy: the venue hands each order to the engine of the current phase.
+
+`ContinuousMatchingEngine` (CONTINUOUS) matches on arrival by price-time priority: best
+price first, oldest first within a price, every trade at the resting order's price,
+partial fills, self-trades allowed. A limit order's remainder rests; a market order's
+remainder is left unfilled for the venue to cancel. `BatchMatchingEngine` (auction.py)
+only rests orders and clears them at one price when the auction runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+from sortedcontainers import SortedList
+
+from exchange.domain.book import Level, OrderBook
+from exchange.domain.orders import Order, Trade
+from exchange.domain.types import OrderStatus, Side, Ticks, TimeNs, TradeId
+
+
+class MatchingEngine(Protocol):
+    name: str
+
+    def submit(self, book: OrderBook, order: Order, now: TimeNs) -> list[Trade]:
+        """Match what this engine matches on arrival and rest a limit remainder."""
+        ...
+
+    def uncross(
+        self, book: OrderBook, now: TimeNs, rng: np.random.Generator, reference: int | None
+    ) -> list[Trade]:
+        """Clear a crossed book (the auction); continuous books are never crossed."""
+        ...
+
+
+class ContinuousMatchingEngine:
+    name = "continuous"
+
+    def __init__(self, next_trade_id: Callable[[], int]) -> None:
+        self._next_trade_id = next_trade_id
+
+    def submit(self, book: OrderBook, order: Order, now: TimeNs) -> list[Trade]:
+        trades: list[Trade] = []
+        if order.side is Side.BUY:
+            self._sweep(book, order, book.asks, book.ask_prices, 0, now, trades)
+        else:
+            self._sweep(book, order, book.bids, book.bid_prices, -1, now, trades)
+        if order.filled:
+            order.status = (
+                OrderStatus.FILLED if order.remaining == 0 else OrderStatus.PARTIALLY_FILLED
+            )
+        if order.remaining and order.price is not None:
+            book.add(order)
+        elif trades:
+            book.version += 1
+        return trades
+
+    def uncross(
+        self, book: OrderBook, now: TimeNs, rng: np.random.Generator, reference: int | None
+    ) -> list[Trade]:
+        return []
+
+    def _sweep(
+        self,
+        book: OrderBook,
+        order: Order,
+        levels: dict[Ticks, Level],
+        prices: SortedList,
+        best: int,
+        now: TimeNs,
+        trades: list[Trade],
+    ) -> None:
+        """Take the opposite side level by level while the order's limit allows.
+
+        `best` is 0 for asks (lowest first) and -1 for bids (highest first). Kept as one
+        loop with locals bound up front: this is the hot path of every crossing order.
+        """
+        limit = order.price
+        sign = 1 if best == 0 else -1
+        while order.remaining and prices:
+            price = prices[best]
+            if limit is not None and (price - limit) * sign > 0:
+                return
+            level: Level = levels[price]
+            self._take_level(book, order, level, now, trades)
+            if level.live == 0:
+                del levels[price]
+                prices.remove(price)
+
+    def _take_level(
+        self, book: OrderBook, order: Order, level: Level, now: TimeNs, trades: list[Trade]
+    ) -> None:
+        """Fill `order` against one level's queue, oldest first, at the level's price."""
+        index = book.orders
+        queue = level.orders
+        buying = order.side is Side.BUY
+        while order.remaining and level.live:
+            resting = queue[0]
+            if resting.order_id not in index:  # cancelled earlier: lazily deleted
+                queue.popleft()
+                level.dead -= 1
+                continue
+            qty = min(order.remaining, resting.remaining)
+            order.filled += qty
+            order.remaining -= qty
+            resting.filled += qty
+            resting.remaining -= qty
+            level.quantity -= qty
+            if resting.remaining == 0:
+                resting.status = OrderStatus.FILLED
+                queue.popleft()
+                del index[resting.order_id]
+                level.live -= 1
+            else:
+                resting.status = OrderStatus.PARTIALLY_FILLED
+            buy, sell = (order, resting) if buying else (resting, order)
+            trade = Trade(
+                TradeId(self._next_trade_id()), order.instrument_id, level.price, qty,
+                buy.team_id, sell.team_id, buy.order_id, sell.order_id,
+                buy.remaining, sell.remaining, order.side, now,
+            )  # fmt: skip
+            trades.append(trade)

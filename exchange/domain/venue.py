@@ -1,0 +1,269 @@
+"""The venue: books, the matching engine of the current phase, and the phase itself.
+
+`ExchangeVenue` is the single writer of its books. It checks only what keeps the books
+sound (a listed instrument, a phase that accepts the request, a positive quantity and
+price); the role rules are the validator's (constraints.py), run before an order gets
+here. Every call returns what happened (trades, cancels) and sends nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import count
+
+import msgspec
+import numpy as np
+
+from exchange.domain.auction import BatchMatchingEngine
+from exchange.domain.book import OrderBook
+from exchange.domain.instruments import Instrument
+from exchange.domain.matching import ContinuousMatchingEngine, MatchingEngine
+from exchange.domain.orders import (
+    CancelOrder,
+    NewOrder,
+    NewQuote,
+    Order,
+    OrderCancelled,
+    OrderResult,
+    QuoteResult,
+    Trade,
+    cancelled_event,
+    rejected,
+)
+from exchange.domain.phases import PHASE_RULES, Schedule, transitions
+from exchange.domain.types import (
+    CancelReason,
+    InstrumentId,
+    OrderId,
+    OrderStatus,
+    OrderType,
+    Phase,
+    Side,
+    TeamId,
+    Ticks,
+    TimeNs,
+)
+
+
+class PhaseChanged(msgspec.Struct, gc=False):
+    """A phase change and what it did: the auction's trades, the close's cancels."""
+
+    previous: Phase
+    phase: Phase
+    ts_ns: TimeNs
+    trades: list[Trade] = msgspec.field(default_factory=list)
+    cancels: list[OrderCancelled] = msgspec.field(default_factory=list)
+
+
+class ExchangeVenue:
+    def __init__(
+        self,
+        instruments: Iterable[Instrument],
+        rng: np.random.Generator,
+        phase: Phase = Phase.CONTINUOUS,
+        first_order_id: int = 1,
+        first_trade_id: int = 1,
+    ) -> None:
+        self.instruments = {i.id: i for i in instruments}
+        self.books = {i: OrderBook(i) for i in self.instruments}
+        self.rng = rng
+        self.phase = phase
+        self.last_price: dict[InstrumentId, Ticks] = {}
+        self.reference_price: dict[InstrumentId, Ticks] = {}
+        """Set by the market (fair values); the auction's tie-break and the price band."""
+        self._order_ids = count(first_order_id)
+        next_trade_id = count(first_trade_id).__next__
+        self._engines: dict[str, MatchingEngine] = {
+            "continuous": ContinuousMatchingEngine(next_trade_id),
+            "batch": BatchMatchingEngine(next_trade_id),
+        }
+        self._team_orders: dict[TeamId, dict[OrderId, Order]] = {}
+        self._quotes: dict[tuple[TeamId, InstrumentId], tuple[OrderId, ...]] = {}
+
+    # -- requests ---------------------------------------------------------------------
+
+    def submit_order(self, request: NewOrder, now: TimeNs) -> OrderResult:
+        """Match or rest a new order; a market order's unfilled rest is cancelled."""
+        if request.order_type is OrderType.QUOTE:
+            return rejected("ORDER_TYPE_NOT_ALLOWED", "send quotes as quotes, not orders")
+        problem = self._check_order(request)
+        if problem is not None:
+            return problem
+        order = self._new_order(request, now)
+        trades = self._match(order, now)
+        cancels: list[OrderCancelled] = []
+        if order.remaining and order.price is None:
+            order.status = OrderStatus.CANCELLED
+            cancels.append(cancelled_event(order, CancelReason.NO_LIQUIDITY, now))
+        return OrderResult(order.status, order, trades, cancels)
+
+    def submit_quote(self, request: NewQuote, now: TimeNs) -> QuoteResult:
+        """Replace the team's quote in the instrument with this bid and ask."""
+        problem = self._check_quote(request)
+        if problem is not None:
+            return QuoteResult(
+                OrderStatus.REJECTED,
+                error_code=problem.error_code,
+                error_message=problem.error_message,
+            )
+        key = (request.team_id, request.instrument_id)
+        cancels = self._cancel_ids(request.team_id, self._quotes.pop(key, ()), now)
+        bid_request, ask_request = request.legs()
+        bid, ask = self._new_order(bid_request, now), self._new_order(ask_request, now)
+        trades = self._match(bid, now) + self._match(ask, now)
+        self._quotes[key] = (bid.order_id, ask.order_id)
+        return QuoteResult(OrderStatus.NEW, bid, ask, trades, cancels)
+
+    def cancel_order(self, request: CancelOrder, now: TimeNs) -> OrderResult:
+        """Cancel one of the team's live orders; another team's order is unknown."""
+        if not PHASE_RULES[self.phase].cancel:
+            return rejected("MARKET_CLOSED", f"cancels are not accepted in {self.phase}")
+        order = self._team_orders.get(request.team_id, {}).get(request.order_id)
+        if order is None:
+            return rejected("ORDER_NOT_FOUND", f"no open order {request.order_id}")
+        event = self._cancel(order, CancelReason.USER, now)
+        return OrderResult(OrderStatus.CANCELLED, order, cancels=[event])
+
+    def cancel_all(
+        self,
+        team_id: TeamId,
+        now: TimeNs,
+        instrument_id: InstrumentId | None = None,
+        reason: CancelReason = CancelReason.USER,
+    ) -> list[OrderCancelled]:
+        """Cancel the team's live orders (in one instrument if given), oldest first."""
+        orders = list(self._team_orders.get(team_id, {}).values())
+        return [
+            self._cancel(o, reason, now)
+            for o in orders
+            if instrument_id is None or o.instrument_id == instrument_id
+        ]
+
+    # -- phases -----------------------------------------------------------------------
+
+    def set_phase(self, phase: Phase, now: TimeNs) -> PhaseChanged:
+        """Enter a phase: the auction uncrosses every book; the close cancels every order."""
+        change = PhaseChanged(self.phase, phase, now)
+        self.phase = phase
+        if phase in (Phase.OPENING_AUCTION, Phase.CONTINUOUS):
+            # Uncrossing on entering CONTINUOUS too keeps the book sound when an
+            # organiser skips the auction: a continuous book is never crossed.
+            change.trades = self._uncross_all(now)
+        if phase is Phase.CLOSED:
+            change.cancels = self._cancel_everything(CancelReason.MARKET_CLOSE, now)
+        return change
+
+    def follow(self, schedule: Schedule, since: TimeNs, now: TimeNs) -> list[PhaseChanged]:
+        """Apply every phase change the schedule has between `since` and `now`, in order."""
+        return [self.set_phase(phase, at) for at, phase in transitions(schedule, since, now)]
+
+    # -- views ------------------------------------------------------------------------
+
+    def open_orders(self, team_id: TeamId) -> list[Order]:
+        """The team's live orders, oldest first."""
+        return list(self._team_orders.get(team_id, {}).values())
+
+    def order(self, team_id: TeamId, order_id: OrderId) -> Order | None:
+        return self._team_orders.get(team_id, {}).get(order_id)
+
+    def open_quantity(self, team_id: TeamId, instrument_id: InstrumentId) -> tuple[int, int]:
+        """The team's resting (buy, sell) quantity in one instrument."""
+        buy = sell = 0
+        for o in self._team_orders.get(team_id, {}).values():
+            if o.instrument_id == instrument_id:
+                if o.side is Side.BUY:
+                    buy += o.remaining
+                else:
+                    sell += o.remaining
+        return buy, sell
+
+    def quote_ids(self, team_id: TeamId, instrument_id: InstrumentId) -> tuple[OrderId, ...]:
+        return self._quotes.get((team_id, instrument_id), ())
+
+    def reference(self, instrument_id: InstrumentId) -> Ticks | None:
+        ref = self.reference_price.get(instrument_id)
+        return ref if ref is not None else self.last_price.get(instrument_id)
+
+    # -- internals --------------------------------------------------------------------
+
+    def _check_order(self, r: NewOrder) -> OrderResult | None:
+        rules = PHASE_RULES[self.phase]
+        if r.instrument_id not in self.books:
+            return rejected("INVALID_INSTRUMENT", f"unknown instrument {r.instrument_id}")
+        if not rules.submit:
+            return rejected("MARKET_CLOSED", f"orders are not accepted in {self.phase}")
+        if r.quantity <= 0:
+            return rejected("INVALID_QUANTITY", "quantity must be a positive integer")
+        if (r.order_type is OrderType.MARKET) != (r.price is None):
+            return rejected("INVALID_PRICE", "a limit order needs a price, a market order none")
+        if r.price is not None and r.price <= 0:
+            return rejected("INVALID_PRICE", "price must be positive")
+        if r.price is None and rules.matching == "batch":
+            return rejected(
+                "ORDER_TYPE_NOT_ALLOWED",
+                "market orders are not accepted before the open; send a limit order "
+                "to take part in the opening auction",
+            )
+        return None
+
+    def _check_quote(self, q: NewQuote) -> OrderResult | None:
+        for leg in q.legs():
+            problem = self._check_order(leg)
+            if problem is not None:
+                return problem
+        if q.bid_price >= q.ask_price:
+            return rejected("INVALID_QUOTE", "a quote's bid must be below its ask")
+        return None
+
+    def _new_order(self, r: NewOrder, now: TimeNs) -> Order:
+        return Order(
+            OrderId(next(self._order_ids)), r.team_id, r.instrument_id, r.side, r.order_type,
+            r.quantity, r.price, now, r.client_order_id, 0, r.quantity,
+        )  # fmt: skip
+
+    def _match(self, order: Order, now: TimeNs) -> list[Trade]:
+        engine = self._engines[PHASE_RULES[self.phase].matching]
+        trades = engine.submit(self.books[order.instrument_id], order, now)
+        if trades:
+            self._after_trades(trades)
+        if order.remaining and order.price is not None:
+            self._team_orders.setdefault(order.team_id, {})[order.order_id] = order
+        return trades
+
+    def _after_trades(self, trades: list[Trade]) -> None:
+        """Forget filled orders in the team index; remember the last price."""
+        for t in trades:
+            if t.buy_remaining == 0:
+                self._team_orders.get(t.buyer, {}).pop(t.buy_order_id, None)
+            if t.sell_remaining == 0:
+                self._team_orders.get(t.seller, {}).pop(t.sell_order_id, None)
+        self.last_price[trades[-1].instrument_id] = trades[-1].price
+
+    def _cancel(self, order: Order, reason: CancelReason, now: TimeNs) -> OrderCancelled:
+        self.books[order.instrument_id].remove(order.order_id)
+        self._team_orders[order.team_id].pop(order.order_id, None)
+        order.status = OrderStatus.CANCELLED
+        return cancelled_event(order, reason, now)
+
+    def _cancel_ids(
+        self, team_id: TeamId, ids: Iterable[OrderId], now: TimeNs
+    ) -> list[OrderCancelled]:
+        live = self._team_orders.get(team_id, {})
+        return [self._cancel(live[i], CancelReason.REPLACED, now) for i in ids if i in live]
+
+    def _cancel_everything(self, reason: CancelReason, now: TimeNs) -> list[OrderCancelled]:
+        self._quotes.clear()
+        return [
+            e for team in list(self._team_orders) for e in self.cancel_all(team, now, None, reason)
+        ]
+
+    def _uncross_all(self, now: TimeNs) -> list[Trade]:
+        batch = self._engines["batch"]
+        trades: list[Trade] = []
+        for instrument_id, book in self.books.items():
+            if book.is_crossed():
+                done = batch.uncross(book, now, self.rng, self.reference(instrument_id))
+                if done:
+                    self._after_trades(done)
+                    trades.extend(done)
+        return trades

@@ -1,0 +1,78 @@
+"""Project tasks: `python3 noxfile.py -s NAME`, or plain `nox -s NAME` where nox is installed.
+
+Run as a script on a machine without nox, this file first installs nox into
+`.nox/_bootstrap` (a virtualenv of its own) and re-runs itself there, so a fresh clone
+needs nothing but Python 3.11+.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _bootstrap() -> None:
+    """Re-run this file under a private virtualenv that has nox."""
+    venv = HERE / ".nox" / "_bootstrap"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, "nox>=2024.4"], check=True)
+    os.execv(str(python), [str(python), __file__, *sys.argv[1:]])
+
+
+try:
+    import nox
+except ModuleNotFoundError:
+    if __name__ != "__main__":
+        raise
+    _bootstrap()
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite: domain, server, storage, properties (loopback only)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    session.install("ruff>=0.17,<0.18")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy, strict on the package."""
+    session.install("-e", ".", "mypy>=1.10", "types-PyYAML>=6")
+    session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks; each prints its figures and a JSON summary as its last line."""
+    session.install("-e", ".")
+    session.run("python", "-m", "benchmarks.matching", *session.posargs)
+
+
+@nox.session
+def cli(session: nox.Session) -> None:
+    """The exchange command line: `python3 noxfile.py -s cli -- instruments`."""
+    session.install("-e", ".")
+    session.run("python", "-m", "exchange", *session.posargs)
+
+
+if __name__ == "__main__":
+    sys.exit(nox.main())

@@ -1,0 +1,92 @@
+"""Config layering and the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from exchange.__main__ import main
+from exchange.config import load_config, merge
+from exchange.domain.phases import AlwaysOpen, TradingDaySchedule
+from exchange.domain.types import Role
+
+
+def test_defaults_carry_the_spec_role_table() -> None:
+    config = load_config()
+    fees = config.fees()
+    assert (fees[Role.MARKET_MAKER].maker_ticks, fees[Role.MARKET_MAKER].taker_ticks) == (2, -1)
+    assert (fees[Role.RETAIL].maker_ticks, fees[Role.RETAIL].taker_ticks) == (-1, -3)
+    assert (fees[Role.HOUSE].maker_ticks, fees[Role.HOUSE].taker_ticks) == (0, 0)
+    assert isinstance(config.schedule.build(), TradingDaySchedule)
+
+
+def test_sandbox_preset_trades_at_all_hours() -> None:
+    assert isinstance(load_config(preset="sandbox").schedule.build(), AlwaysOpen)
+
+
+def test_organiser_file_overrides_keys_and_keeps_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "game.yaml"
+    path.write_text(
+        'seed: 42\nschedule: {close: "14:00:00"}\nroles: {retail: {fees: {taker: -0.05}}}\n'
+    )
+    config = load_config([path])
+    assert config.seed == 42
+    assert config.schedule.close.hour == 14 and config.schedule.pre_open.hour == 8
+    assert config.fees()[Role.RETAIL].taker_ticks == -5
+    assert config.fees()[Role.RETAIL].maker_ticks == -1
+    assert config.constraints()[Role.RETAIL]  # constraints kept from the preset
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("schedule: {bogus: 1}\n", "bogus"),
+        ("roles: {retail: {constraints: [{type: position_limt}]}}\n", "position_limt"),
+        ("schedule: {trading_days: [funday]}\n", "funday"),
+        ("- just a list\n", "mapping"),
+        ("seed: [unclosed\n", "YAML"),
+    ],
+)
+def test_bad_config_fails_loudly_with_its_path(tmp_path: Path, text: str, needle: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=needle):
+        load_config([path])
+
+
+def test_unknown_preset_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown preset"):
+        load_config(preset="nope")
+
+
+def test_merge_merges_mappings_and_replaces_the_rest() -> None:
+    assert merge({"a": {"b": 1, "c": [1]}}, {"a": {"c": [2]}}) == {"a": {"b": 1, "c": [2]}}
+
+
+def test_cli_lists_the_chain(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["instruments", "--date", "2026-11-24"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 242
+    assert lines[0].startswith("SPX ") and "SPX_CALL_4400_20261127" in "\n".join(lines)
+
+
+def test_cli_reports_a_bad_config_without_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: nope\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "exchange", "config", "--config", str(bad)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "invalid game config" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cli_prints_the_effective_config_with_the_seed_override(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["config", "--preset", "sandbox", "--seed", "9"]) == 0
+    out = capsys.readouterr().out
+    assert "seed: 9" in out and "always_open: true" in out
