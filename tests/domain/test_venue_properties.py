@@ -3,7 +3,8 @@
 The model keeps a plain list of resting orders and matches by sorting it: slow and
 obviously right. After every step: the book is never crossed at rest outside the
 gathering phase, every order's quantity is filled + remaining, submitted quantity equals
-filled + resting + cancelled, and the books hold exactly what the model holds.
+filled + resting + cancelled, the books hold exactly what the model holds, and the
+ledger fed every trade has positions summing to zero and cash summing to the fees.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from exchange.domain.auction import clearing_price
+from exchange.domain.fees import DEFAULT_FEES
 from exchange.domain.orders import NewQuote, Order, OrderResult, Trade
+from exchange.domain.positions import Ledger
 from exchange.domain.types import (
     InstrumentId,
     OrderStatus,
     Phase,
+    Role,
     Side,
     TeamId,
     Ticks,
@@ -29,6 +33,7 @@ from exchange.domain.types import (
 from .support import SPX, SPY, buy, cancel, make_venue, sell
 
 TEAMS = ("a", "b", "c")
+ROLES = (Role.MARKET_MAKER, Role.HEDGE_FUND, Role.RETAIL)
 INSTRUMENTS = (SPX, SPY)
 prices = st.integers(95, 105)
 sizes = st.integers(1, 20)
@@ -65,6 +70,10 @@ class VenueMachine(RuleBasedStateMachine):
         self.orders: dict[int, Order] = {}
         self.trades: list[Trade] = []
         self.now = 0
+        self.ledger = Ledger(self.venue.instruments, DEFAULT_FEES)
+        for team, role in zip(TEAMS, ROLES, strict=True):
+            self.ledger.open_account(TeamId(team), role)
+        self.booked = 0
 
     def tick(self) -> TimeNs:
         self.now += 1
@@ -186,13 +195,16 @@ class VenueMachine(RuleBasedStateMachine):
                 assert book.quantity(side) == sum(o.remaining for o in book.resting_orders(side))
 
     @invariant()
-    def every_trade_nets_to_zero_position(self) -> None:
-        net: dict[tuple[str, str], int] = {}
-        for t in self.trades:
-            net[(t.buyer, t.instrument_id)] = net.get((t.buyer, t.instrument_id), 0) + t.quantity
-            net[(t.seller, t.instrument_id)] = net.get((t.seller, t.instrument_id), 0) - t.quantity
-        for inst in INSTRUMENTS:
-            assert sum(v for (_, i), v in net.items() if i == inst) == 0
+    def positions_sum_to_zero_and_cash_to_fees(self) -> None:
+        for trade in self.trades[self.booked :]:
+            self.ledger.apply(trade)
+        self.booked = len(self.trades)
+        assert all(q == 0 for q in self.ledger.net_positions().values())
+        assert self.ledger.total_cash() == self.ledger.total_fees()
+        bought = sum(t.quantity for t in self.trades if t.buyer == "a")
+        sold = sum(t.quantity for t in self.trades if t.seller == "a")
+        held = sum(self.ledger.account(TeamId("a")).positions.values())
+        assert held == bought - sold
 
 
 VenueMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
