@@ -97,7 +97,7 @@ class TradingSession:
             open_orders=self.venue.open_orders(team),
             replacing=replacing,
             orders_in_window=window.count(now),
-            reference_price=self.venue.reference(request.instrument_id),
+            reference_price=self.venue.reference_price.get(request.instrument_id),
         )
         rejection = self.validator.validate(context)
         if rejection is None or rejection.constraint != "order_rate":

@@ -66,8 +66,12 @@ class ExchangeVenue:
     ) -> None:
         self.instruments = {i.id: i for i in instruments}
         self.books = {i: OrderBook(i) for i in self.instruments}
-        self.rng = rng
+        # One generator per book, drawn from the game's: a book's auction draws the same
+        # numbers whatever order the server's matcher tasks happen to run in.
+        self._rngs = {i: np.random.default_rng(rng.integers(2**63)) for i in self.instruments}
         self.phase = phase
+        """The phase announced to the market; each book enters it in `enter_phase`."""
+        self.book_phase = dict.fromkeys(self.instruments, phase)
         self.last_price: dict[InstrumentId, Ticks] = {}
         self.reference_price: dict[InstrumentId, Ticks] = {}
         """Set by the market (fair values); the auction's tie-break and the price band."""
@@ -82,14 +86,20 @@ class ExchangeVenue:
 
     # -- requests ---------------------------------------------------------------------
 
-    def submit_order(self, request: NewOrder, now: TimeNs) -> OrderResult:
+    def next_order_id(self) -> OrderId:
+        """Reserve an order id ahead of `submit_order` (the server answers before matching)."""
+        return OrderId(next(self._order_ids))
+
+    def submit_order(
+        self, request: NewOrder, now: TimeNs, order_id: OrderId | None = None
+    ) -> OrderResult:
         """Match or rest a new order; a market order's unfilled rest is cancelled."""
         if request.order_type is OrderType.QUOTE:
             return rejected("ORDER_TYPE_NOT_ALLOWED", "send quotes as quotes, not orders")
-        problem = self._check_order(request)
+        problem = self.check_order(request)
         if problem is not None:
             return problem
-        order = self._new_order(request, now)
+        order = self._new_order(request, now, order_id)
         trades = self._match(order, now)
         cancels: list[OrderCancelled] = []
         if order.remaining and order.price is None:
@@ -97,9 +107,11 @@ class ExchangeVenue:
             cancels.append(cancelled_event(order, CancelReason.NO_LIQUIDITY, now))
         return OrderResult(order.status, order, trades, cancels)
 
-    def submit_quote(self, request: NewQuote, now: TimeNs) -> QuoteResult:
+    def submit_quote(
+        self, request: NewQuote, now: TimeNs, order_ids: tuple[OrderId, OrderId] | None = None
+    ) -> QuoteResult:
         """Replace the team's quote in the instrument with this bid and ask."""
-        problem = self._check_quote(request)
+        problem = self.check_quote(request)
         if problem is not None:
             return QuoteResult(
                 OrderStatus.REJECTED,
@@ -109,18 +121,21 @@ class ExchangeVenue:
         key = (request.team_id, request.instrument_id)
         cancels = self._cancel_ids(request.team_id, self._quotes.pop(key, ()), now)
         bid_request, ask_request = request.legs()
-        bid, ask = self._new_order(bid_request, now), self._new_order(ask_request, now)
+        bid_id, ask_id = order_ids or (None, None)
+        bid = self._new_order(bid_request, now, bid_id)
+        ask = self._new_order(ask_request, now, ask_id)
         trades = self._match(bid, now) + self._match(ask, now)
         self._quotes[key] = (bid.order_id, ask.order_id)
         return QuoteResult(OrderStatus.NEW, bid, ask, trades, cancels)
 
     def cancel_order(self, request: CancelOrder, now: TimeNs) -> OrderResult:
         """Cancel one of the team's live orders; another team's order is unknown."""
-        if not PHASE_RULES[self.phase].cancel:
-            return rejected("MARKET_CLOSED", f"cancels are not accepted in {self.phase}")
         order = self._team_orders.get(request.team_id, {}).get(request.order_id)
         if order is None:
             return rejected("ORDER_NOT_FOUND", f"no open order {request.order_id}")
+        phase = self.book_phase[order.instrument_id]
+        if not PHASE_RULES[phase].cancel:
+            return rejected("MARKET_CLOSED", f"cancels are not accepted in {phase}")
         event = self._cancel(order, CancelReason.USER, now)
         return OrderResult(OrderStatus.CANCELLED, order, cancels=[event])
 
@@ -142,15 +157,29 @@ class ExchangeVenue:
     # -- phases -----------------------------------------------------------------------
 
     def set_phase(self, phase: Phase, now: TimeNs) -> PhaseChanged:
-        """Enter a phase: the auction uncrosses every book; the close cancels every order."""
+        """Announce a phase and have every book enter it (the synchronous whole)."""
         change = PhaseChanged(self.phase, phase, now)
         self.phase = phase
+        for instrument_id in self.books:
+            entered = self.enter_phase(instrument_id, phase, now)
+            change.trades.extend(entered.trades)
+            change.cancels.extend(entered.cancels)
+        return change
+
+    def enter_phase(self, instrument_id: InstrumentId, phase: Phase, now: TimeNs) -> PhaseChanged:
+        """One book enters a phase: the auction uncrosses it, the close empties it.
+
+        The server's matcher task calls this for its own book, in order with the orders
+        queued before it, so an order sent before the auction is matched as one.
+        """
+        change = PhaseChanged(self.book_phase[instrument_id], phase, now)
+        self.book_phase[instrument_id] = phase
         if phase in (Phase.OPENING_AUCTION, Phase.CONTINUOUS):
             # Uncrossing on entering CONTINUOUS too keeps the book sound when an
             # organiser skips the auction: a continuous book is never crossed.
-            change.trades = self._uncross_all(now)
+            change.trades = self._uncross(instrument_id, now)
         if phase is Phase.CLOSED:
-            change.cancels = self._cancel_everything(CancelReason.MARKET_CLOSE, now)
+            change.cancels = self._close_book(instrument_id, now)
         return change
 
     def follow(self, schedule: Schedule, since: TimeNs, now: TimeNs) -> list[PhaseChanged]:
@@ -186,12 +215,14 @@ class ExchangeVenue:
 
     # -- internals --------------------------------------------------------------------
 
-    def _check_order(self, r: NewOrder) -> OrderResult | None:
-        rules = PHASE_RULES[self.phase]
-        if r.instrument_id not in self.books:
+    def check_order(self, r: NewOrder) -> OrderResult | None:
+        """What the venue itself would refuse (None: nothing); changes nothing."""
+        phase = self.book_phase.get(r.instrument_id)
+        if phase is None:
             return rejected("INVALID_INSTRUMENT", f"unknown instrument {r.instrument_id}")
+        rules = PHASE_RULES[phase]
         if not rules.submit:
-            return rejected("MARKET_CLOSED", f"orders are not accepted in {self.phase}")
+            return rejected("MARKET_CLOSED", f"orders are not accepted in {phase}")
         if r.quantity <= 0:
             return rejected("INVALID_QUANTITY", "quantity must be a positive integer")
         if (r.order_type is OrderType.MARKET) != (r.price is None):
@@ -206,23 +237,23 @@ class ExchangeVenue:
             )
         return None
 
-    def _check_quote(self, q: NewQuote) -> OrderResult | None:
+    def check_quote(self, q: NewQuote) -> OrderResult | None:
         for leg in q.legs():
-            problem = self._check_order(leg)
+            problem = self.check_order(leg)
             if problem is not None:
                 return problem
         if q.bid_price >= q.ask_price:
             return rejected("INVALID_QUOTE", "a quote's bid must be below its ask")
         return None
 
-    def _new_order(self, r: NewOrder, now: TimeNs) -> Order:
+    def _new_order(self, r: NewOrder, now: TimeNs, order_id: OrderId | None) -> Order:
         return Order(
-            OrderId(next(self._order_ids)), r.team_id, r.instrument_id, r.side, r.order_type,
+            order_id or self.next_order_id(), r.team_id, r.instrument_id, r.side, r.order_type,
             r.quantity, r.price, now, r.client_order_id, 0, r.quantity,
         )  # fmt: skip
 
     def _match(self, order: Order, now: TimeNs) -> list[Trade]:
-        engine = self._engines[PHASE_RULES[self.phase].matching]
+        engine = self._engines[PHASE_RULES[self.book_phase[order.instrument_id]].matching]
         trades = engine.submit(self.books[order.instrument_id], order, now)
         if trades:
             self._after_trades(trades)
@@ -251,19 +282,20 @@ class ExchangeVenue:
         live = self._team_orders.get(team_id, {})
         return [self._cancel(live[i], CancelReason.REPLACED, now) for i in ids if i in live]
 
-    def _cancel_everything(self, reason: CancelReason, now: TimeNs) -> list[OrderCancelled]:
-        self._quotes.clear()
-        return [
-            e for team in list(self._team_orders) for e in self.cancel_all(team, now, None, reason)
-        ]
+    def _close_book(self, instrument_id: InstrumentId, now: TimeNs) -> list[OrderCancelled]:
+        """Cancel every order resting in one book, oldest first (by order id)."""
+        book = self.books[instrument_id]
+        resting = sorted(book.orders.values(), key=lambda o: o.order_id)
+        for team_id in {o.team_id for o in resting}:
+            self._quotes.pop((team_id, instrument_id), None)
+        return [self._cancel(o, CancelReason.MARKET_CLOSE, now) for o in resting]
 
-    def _uncross_all(self, now: TimeNs) -> list[Trade]:
+    def _uncross(self, instrument_id: InstrumentId, now: TimeNs) -> list[Trade]:
+        book = self.books[instrument_id]
+        if not book.is_crossed():
+            return []
         batch = self._engines["batch"]
-        trades: list[Trade] = []
-        for instrument_id, book in self.books.items():
-            if book.is_crossed():
-                done = batch.uncross(book, now, self.rng, self.reference(instrument_id))
-                if done:
-                    self._after_trades(done)
-                    trades.extend(done)
+        trades = batch.uncross(book, now, self._rngs[instrument_id], self.reference(instrument_id))
+        if trades:
+            self._after_trades(trades)
         return trades
