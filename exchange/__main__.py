@@ -41,6 +41,25 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from exchange import logs
+    from exchange.app import Exchange
+    from exchange.web.server import create_app
+
+    config = load(args)
+    logs.configure(args.log_level)
+    app = create_app(Exchange(config))
+    settings = uvicorn.Config(
+        app, host=args.host, port=args.port, log_config=None, access_log=False,
+        ws="websockets", lifespan="on", timeout_graceful_shutdown=5,
+    )  # fmt: skip
+    server = uvicorn.Server(settings)
+    server.run()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exchange", description="Exchange server for trading games."
@@ -52,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     instruments.add_argument("--date", type=dt.date.fromisoformat, default=dt.date.today(),
                              help="the listing date, YYYY-MM-DD (default: today)")  # fmt: skip
     instruments.set_defaults(run=cmd_instruments)
+    serve = commands.add_parser("serve", help="run the exchange server")
+    config_arguments(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-level", default="info",
+                       choices=["debug", "info", "warning", "error"])  # fmt: skip
+    serve.set_defaults(run=cmd_serve)
     config = commands.add_parser("config", help="print the effective game config as YAML")
     config_arguments(config)
     config.set_defaults(run=cmd_config)

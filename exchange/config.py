@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -68,12 +68,56 @@ class ScheduleConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         )  # fmt: skip
 
 
+class ClockConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    start: dt.datetime | None = None
+    """Game time at start-up (with its zone); None: the wall clock's now."""
+    speed: float = 1.0
+    """Game seconds per wall second."""
+
+    def __post_init__(self) -> None:
+        if self.speed <= 0:
+            raise ValueError("clock speed must be positive")
+        if self.start is not None and self.start.tzinfo is None:
+            raise ValueError(
+                "clock start needs a time zone offset, e.g. 2026-11-24T07:59:00-06:00"
+            )
+
+
+class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Limits of the running server; each bound keeps memory flat under overload."""
+
+    order_queue_size: int = 10_000
+    matcher_queue_size: int = 2_000
+    trade_queue_size: int = 10_000
+    history_size: int = 5_000
+    """Stream messages kept per team for resume (`/ws?since=`)."""
+    max_backlog: int = 5_000
+    """Unsent stream messages a connection may hold before it is cut off (close 4008)."""
+    heartbeat_interval: float = 5.0
+    market_data_interval: float = 0.1
+    """Market data is conflated to at most one update per instrument per interval."""
+    max_body_bytes: int = 64 * 1024
+    idempotency_keys: int = 1_000
+    """`request_id`s remembered per team."""
+    cors_origins: tuple[str, ...] = ("*",)
+
+
 class GameConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seed: int = 1
     """The one seed every random generator of the game derives from (SPEC section 6)."""
     instruments: ChainSpec = ChainSpec()
     schedule: ScheduleConfig = ScheduleConfig()
+    clock: ClockConfig = ClockConfig()
+    server: ServerConfig = ServerConfig()
     roles: dict[Role, RoleConfig] = {}
+    disabled_constraints: tuple[str, ...] = ()
+    """Constraint types switched off for every role (the bench preset lifts limits)."""
+
+    def __post_init__(self) -> None:
+        known = {str(t.__struct_config__.tag) for t in get_args(ConstraintConfig)}
+        unknown = sorted(set(self.disabled_constraints) - known)
+        if unknown:
+            raise ValueError(f"unknown constraint types {unknown}; known: {sorted(known)}")
 
     def fees(self) -> dict[Role, FeeSchedule]:
         out = {role: cfg.fees.schedule() for role, cfg in self.roles.items()}
@@ -81,7 +125,11 @@ class GameConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return out
 
     def constraints(self) -> dict[Role, list[ConstraintConfig]]:
-        return {role: cfg.constraints for role, cfg in self.roles.items()}
+        off = set(self.disabled_constraints)
+        return {
+            role: [c for c in cfg.constraints if c.name not in off]
+            for role, cfg in self.roles.items()
+        }
 
 
 def preset_names() -> list[str]:

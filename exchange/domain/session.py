@@ -21,6 +21,7 @@ from exchange.domain.orders import (
     CancelOrder,
     NewOrder,
     NewQuote,
+    Order,
     OrderCancelled,
     OrderResult,
     QuoteResult,
@@ -30,7 +31,7 @@ from exchange.domain.orders import (
 from exchange.domain.phases import Schedule
 from exchange.domain.positions import Fill, Ledger
 from exchange.domain.ratelimit import SlidingWindow
-from exchange.domain.types import OrderStatus, Phase, Role, TeamId, TimeNs
+from exchange.domain.types import OrderId, OrderStatus, Phase, Role, TeamId, TimeNs
 from exchange.domain.validation import Rejection
 from exchange.domain.venue import ExchangeVenue, PhaseChanged
 
@@ -69,7 +70,7 @@ class TradingSession:
         """Validate, then match; nothing changes when the answer is a rejection."""
         if request.team_id not in self.roles:
             return Executed(rejected("UNAUTHORIZED", "unknown team"), [])
-        rejection = self.check(request, now)
+        rejection = self.screen(request, now)
         if rejection is not None:
             return Executed(_rejected(request, rejection), [])
         if isinstance(request, NewQuote):
@@ -78,15 +79,49 @@ class TradingSession:
             result = self.venue.submit_order(request, now)
         return Executed(result, self.book(result.trades))
 
-    def check(self, request: NewOrder | NewQuote, now: TimeNs) -> Rejection | None:
-        """Run the team's constraints; count the request against its rate window."""
+    def screen(
+        self,
+        request: NewOrder | NewQuote,
+        now: TimeNs,
+        pending: Sequence[Order] = (),
+        pending_quote: tuple[OrderId, ...] = (),
+    ) -> Rejection | None:
+        """Everything that may refuse a request before it reaches a book, first the venue's
+        own soundness checks (listed instrument, phase, price), then the role's rules."""
+        venue = self.venue
+        problem = (
+            venue.check_quote(request)
+            if isinstance(request, NewQuote)
+            else venue.check_order(request)
+        )
+        if problem is not None:
+            code, message = problem.error_code or "INVALID_FIELD", problem.error_message or ""
+            return Rejection(code, message, "venue")
+        return self.check(request, now, pending, pending_quote)
+
+    def check(
+        self,
+        request: NewOrder | NewQuote,
+        now: TimeNs,
+        pending: Sequence[Order] = (),
+        pending_quote: tuple[OrderId, ...] = (),
+    ) -> Rejection | None:
+        """Run the team's constraints; count the request against its rate window.
+
+        `pending` are the team's orders accepted but not yet in a book (the server's
+        pipeline has them queued); they count toward the worst case like resting ones.
+        `pending_quote` names a queued quote's legs that this quote would replace.
+        """
         team = request.team_id
         window = self.windows[team]
         replacing = (
-            self.venue.quote_ids(team, request.instrument_id)
+            self.venue.quote_ids(team, request.instrument_id) + pending_quote
             if isinstance(request, NewQuote)
             else ()
         )
+        open_orders = self.venue.open_orders(team)
+        if pending:
+            open_orders.extend(pending)
         context = build_context(
             request,
             role=self.roles[team],
@@ -94,7 +129,7 @@ class TradingSession:
             now_ns=now,
             instruments=self.venue.instruments,
             account=self.ledger.account(team),
-            open_orders=self.venue.open_orders(team),
+            open_orders=open_orders,
             replacing=replacing,
             orders_in_window=window.count(now),
             reference_price=self.venue.reference_price.get(request.instrument_id),

@@ -1,0 +1,154 @@
+"""The one place that sees the whole graph: state, queues and tasks of a running exchange.
+
+`Exchange` builds the domain objects from the config, the queues between the tasks, and
+starts the tasks under a supervisor. The web layer (`exchange.web`) only talks to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+import numpy as np
+
+from exchange.clock import Clock, ScaledClock
+from exchange.config import GameConfig
+from exchange.domain.instruments import build_chain
+from exchange.domain.phases import from_ns
+from exchange.domain.session import TradingSession
+from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
+from exchange.pipeline.fanout import Fanout, periodic
+from exchange.pipeline.matcher import Matcher
+from exchange.pipeline.publisher import Publisher
+from exchange.pipeline.scheduler import Scheduler
+from exchange.pipeline.supervisor import Supervisor
+from exchange.pipeline.validator import InFlight, Validator
+from exchange.pipeline.watchdog import Watchdog
+from exchange.pipeline.work import Matched
+from exchange.web.auth import Team, Teams
+from exchange.wire import views
+from exchange.wire.codec import game_time
+from exchange.wire.messages import Heartbeat, PhaseChange
+
+log = logging.getLogger("exchange")
+
+
+def make_clock(config: GameConfig) -> ScaledClock:
+    start = config.clock.start
+    start_ns = None if start is None else TimeNs(int(start.timestamp() * 1e9))
+    return ScaledClock(start_ns, config.clock.speed)
+
+
+class Exchange:
+    def __init__(self, config: GameConfig, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or make_clock(config)
+        self.schedule = config.schedule.build()
+        now = self.clock.now()
+        seeds = np.random.SeedSequence(config.seed).spawn(4)
+        tz = getattr(self.schedule, "tz", dt.UTC)
+        instruments = build_chain(config.instruments, from_ns(now, tz).date())
+        self.session = TradingSession(
+            instruments, config.constraints(), config.fees(), np.random.default_rng(seeds[0]),
+            self.schedule.phase_at(now),
+        )  # fmt: skip
+        self.venue = self.session.venue
+        self.teams = Teams()
+        server = config.server
+        self.orders: asyncio.Queue[Any] = asyncio.Queue(server.order_queue_size)
+        self.matchers: dict[InstrumentId, asyncio.Queue[Any]] = {
+            i: asyncio.Queue(server.matcher_queue_size) for i in self.venue.instruments
+        }
+        self.trades: asyncio.Queue[Matched] = asyncio.Queue(server.trade_queue_size)
+        self.inflight = InFlight()
+        self.fanout = Fanout(server.history_size, server.max_backlog)
+        self.publisher = Publisher(self.session, self.fanout, self.trades)
+        self.watchdog = Watchdog(self.orders)
+        self.supervisor = Supervisor()
+
+    # -- life cycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s, server = self.supervisor, self.config.server
+        validator = Validator(self.session, self.clock, self.orders, self.matchers, self.inflight)
+        s.start("validator", validator.run)
+        for instrument_id, queue in self.matchers.items():
+            matcher = Matcher(
+                instrument_id, self.venue, self.clock, queue, self.trades, self.inflight
+            )
+            s.start(f"matcher:{instrument_id}", matcher.run)
+        s.start("publisher", self.publisher.run)
+        s.start(
+            "market_data", periodic(server.market_data_interval, self.publish_market_data, "md")
+        )
+        s.start("heartbeat", periodic(server.heartbeat_interval, self.heartbeat, "heartbeat"))
+        scheduler = Scheduler(self.schedule, self.clock, self.venue, self.matchers, self.announce)
+        s.start("scheduler", scheduler.run)
+        s.start("watchdog", self.watchdog.run)
+        log.info(
+            "exchange started",
+            extra={"instruments": len(self.matchers), "phase": self.venue.phase},
+        )
+
+    async def stop(self) -> None:
+        await self.supervisor.stop()
+        log.info("exchange stopped")
+
+    # -- teams ------------------------------------------------------------------------
+
+    def register(self, name: str, role: Role) -> tuple[Team, str]:
+        team, key = self.teams.register(name, role)
+        self.session.register(team.team_id, role)
+        self.fanout.add_team(team.team_id)
+        log.info("team registered", extra={"team_id": team.team_id, "role": role.value})
+        return team, key
+
+    # -- what the tasks publish -------------------------------------------------------
+
+    def publish_market_data(self) -> None:
+        """Conflated market data: one update per changed instrument per interval."""
+        dirty, self.fanout.dirty = self.fanout.dirty, set()
+        venue = self.venue
+        for instrument_id in sorted(dirty):
+            data = views.market_data(
+                venue.books[instrument_id], venue.book_phase[instrument_id],
+                venue.last_price.get(instrument_id), venue.reference(instrument_id),
+            )  # fmt: skip
+            self.fanout.snapshot_all("market_data", data, instrument_id)
+
+    def heartbeat(self) -> None:
+        now = self.clock.now()
+        self.fanout.snapshot_all(
+            "heartbeat", Heartbeat(game_time(now), self.venue.phase.value), "heartbeat"
+        )
+
+    def announce(self, previous: Phase, phase: Phase, at: TimeNs) -> None:
+        log.info("phase change", extra={"phase": phase.value, "previous": previous.value})
+        self.fanout.broadcast(
+            "phase_change", PhaseChange(phase.value, previous.value, game_time(at))
+        )
+        self.fanout.dirty.update(self.venue.instruments)
+
+    def marks(self) -> dict[InstrumentId, Ticks]:
+        """Mid where a book is two-sided, else the market's reference, else the last trade."""
+        out: dict[InstrumentId, Ticks] = {}
+        venue = self.venue
+        for instrument_id, book in venue.books.items():
+            bid, ask = book.best_bid(), book.best_ask()
+            if bid is not None and ask is not None:
+                out[instrument_id] = Ticks((bid + ask) // 2)
+            elif (ref := venue.reference(instrument_id)) is not None:
+                out[instrument_id] = ref
+        return out
+
+    def queue_depths(self) -> dict[str, int]:
+        return {
+            "orders": self.orders.qsize(),
+            "matchers": sum(q.qsize() for q in self.matchers.values()),
+            "trades": self.trades.qsize(),
+        }
+
+    def team(self, team_id: TeamId) -> Team | None:
+        return self.teams.by_id.get(team_id)

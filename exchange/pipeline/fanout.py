@@ -1,0 +1,200 @@
+"""The WebSocket fan-out: per-team sequenced streams, conflated market data, slow clients.
+
+How it works. Each team has one stream: a `seq` counter and a bounded history of the
+encoded stream messages (acks, fills, cancels, positions, public trades, phase changes,
+news, signals). Every connection of the team has its own queue of unsent stream
+messages and one slot per instrument for market data (and one for the heartbeat), where
+a newer update simply replaces an unsent older one: that is conflation. Publishing never
+awaits a socket: it appends and wakes the connection's sender task, so one slow client
+cannot stall the loop or anyone else. A connection whose unsent stream messages pass
+`max_backlog` is cut off with close code 4008; its team's history still holds what it
+missed, so the bot can reconnect with `?since=` and lose nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import msgspec
+
+from exchange.domain.types import InstrumentId, TeamId
+from exchange.wire.codec import encoder, utc_now
+from exchange.wire.messages import Message
+
+log = logging.getLogger("exchange.fanout")
+
+SLOW_CONSUMER = 4008
+"""Close code for a client that fell too far behind (4000-4999: the application's own)."""
+
+
+class Socket(Protocol):
+    async def send_text(self, data: str) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+class Connection:
+    __slots__ = ("closed", "market", "pending", "sender", "socket", "team_id", "wake")
+
+    def __init__(self, socket: Socket, team_id: TeamId) -> None:
+        self.socket = socket
+        self.team_id = team_id
+        self.pending: deque[bytes] = deque()
+        self.market: dict[str, bytes] = {}
+        self.wake = asyncio.Event()
+        self.closed = False
+        self.sender: asyncio.Task[None] | None = None
+
+
+class TeamStream:
+    __slots__ = ("connections", "history", "seq")
+
+    def __init__(self, history_size: int) -> None:
+        self.seq = 0
+        self.history: deque[tuple[int, bytes]] = deque(maxlen=history_size)
+        self.connections: set[Connection] = set()
+
+    def oldest(self) -> int:
+        """The first seq still kept (seq + 1 when nothing is kept)."""
+        return self.history[0][0] if self.history else self.seq + 1
+
+
+class Fanout:
+    def __init__(self, history_size: int, max_backlog: int) -> None:
+        self.history_size = history_size
+        self.max_backlog = max_backlog
+        self.streams: dict[TeamId, TeamStream] = {}
+        self.dirty: set[InstrumentId] = set()
+        self.cut_off = 0
+
+    # -- publishing (never awaits) ----------------------------------------------------
+
+    def add_team(self, team_id: TeamId) -> None:
+        self.streams.setdefault(team_id, TeamStream(self.history_size))
+
+    def stream(self, team_id: TeamId, kind: str, data: Any, timestamp: str | None = None) -> None:
+        """Append a stream message to one team's stream and push it to its connections."""
+        s = self.streams[team_id]
+        s.seq += 1
+        encoded = encoder.encode(Message(s.seq, kind, timestamp or utc_now(), data))
+        s.history.append((s.seq, encoded))
+        for conn in s.connections:
+            self._push(conn, encoded)
+
+    def broadcast(self, kind: str, data: Any) -> None:
+        """A public stream message, in every team's stream (each with its own seq)."""
+        raw = msgspec.Raw(encoder.encode(data))
+        timestamp = utc_now()
+        for team_id in self.streams:
+            self.stream(team_id, kind, raw, timestamp)
+
+    def snapshot(self, conn: Connection, kind: str, data: Any, slot: str | None = None) -> None:
+        """A snapshot message for one connection; with a slot, a newer one replaces it."""
+        seq = self.streams[conn.team_id].seq
+        encoded = encoder.encode(Message(seq, kind, utc_now(), data))
+        if slot is None:
+            self._push(conn, encoded)
+        elif not conn.closed:
+            conn.market[slot] = encoded
+            conn.wake.set()
+
+    def snapshot_all(self, kind: str, data: Any, slot: str) -> None:
+        raw = msgspec.Raw(encoder.encode(data))
+        for s in self.streams.values():
+            for conn in s.connections:
+                self.snapshot(conn, kind, raw, slot)
+
+    def touch(self, instrument_id: InstrumentId) -> None:
+        """An instrument's top changed; the market data task publishes it soon."""
+        self.dirty.add(instrument_id)
+
+    def _push(self, conn: Connection, encoded: bytes) -> None:
+        if conn.closed:
+            return
+        conn.pending.append(encoded)
+        if len(conn.pending) > self.max_backlog:
+            self.cut(conn, SLOW_CONSUMER, "slow consumer: backlog limit reached")
+        else:
+            conn.wake.set()
+
+    # -- connections ------------------------------------------------------------------
+
+    def attach(self, socket: Socket, team_id: TeamId) -> Connection:
+        conn = Connection(socket, team_id)
+        self.streams[team_id].connections.add(conn)
+        conn.sender = asyncio.get_running_loop().create_task(self._send(conn))
+        return conn
+
+    def replay_would_work(self, conn: Connection, since: int) -> bool:
+        """Whether the history still holds every stream message after `since`."""
+        s = self.streams[conn.team_id]
+        return since <= s.seq and since + 1 >= s.oldest()
+
+    def replay(self, conn: Connection, since: int) -> bool:
+        """Queue the stream messages after `since`; False if history no longer has them."""
+        if not self.replay_would_work(conn, since):
+            return False
+        for seq, encoded in self.streams[conn.team_id].history:
+            if seq > since:
+                conn.pending.append(encoded)
+        conn.wake.set()
+        return True
+
+    def detach(self, conn: Connection) -> None:
+        conn.closed = True
+        self.streams[conn.team_id].connections.discard(conn)
+        conn.pending.clear()
+        conn.market.clear()
+        if conn.sender is not None and conn.sender is not asyncio.current_task():
+            conn.sender.cancel()
+
+    def cut(self, conn: Connection, code: int, reason: str) -> None:
+        """Drop a connection now; closing its socket happens in the background."""
+        log.warning("cutting off a connection", extra={"team_id": conn.team_id, "reason": reason})
+        self.cut_off += 1
+        self.detach(conn)
+        asyncio.get_running_loop().create_task(_close(conn.socket, code, reason))
+
+    def connections(self) -> int:
+        return sum(len(s.connections) for s in self.streams.values())
+
+    async def _send(self, conn: Connection) -> None:
+        """Drain stream messages first (in order), then the latest snapshot of each slot."""
+        try:
+            while not conn.closed:
+                await conn.wake.wait()
+                conn.wake.clear()
+                while conn.pending or conn.market:
+                    if conn.pending:
+                        encoded = conn.pending.popleft()
+                    else:
+                        encoded = conn.market.pop(next(iter(conn.market)))
+                    await conn.socket.send_text(encoded.decode())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the peer went away mid-send
+            log.info("connection ended while sending", extra={"error": repr(exc)})
+            self.detach(conn)
+
+
+async def _close(socket: Socket, code: int, reason: str) -> None:
+    # A client too slow to read is likely too slow to take a close frame: don't wait long.
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(socket.close(code, reason), timeout=2.0)
+
+
+def periodic(interval: float, action: Callable[[], None], name: str) -> Callable[[], Any]:
+    """A task body that runs `action` every `interval` seconds, forever."""
+
+    async def run() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            action()
+
+    run.__name__ = name
+    return run

@@ -1,0 +1,98 @@
+"""A matcher task: the only writer of one instrument's book.
+
+It takes requests in the order the validator sent them (and phase steps in the order the
+scheduler sent them), calls the venue, and hands what happened to the publisher. It
+waits when TradeQueue is full rather than drop a trade: back-pressure, not loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from exchange.clock import Clock
+from exchange.domain.orders import CancelOrder, NewOrder, NewQuote, Order, rejected
+from exchange.domain.types import InstrumentId, OrderId, OrderStatus, TimeNs
+from exchange.domain.venue import ExchangeVenue
+from exchange.pipeline.validator import InFlight
+from exchange.pipeline.work import Cancel, CancelAll, Matched, PhaseStep, Submit
+
+log = logging.getLogger("exchange.matcher")
+
+
+class Matcher:
+    def __init__(
+        self,
+        instrument_id: InstrumentId,
+        venue: ExchangeVenue,
+        clock: Clock,
+        queue: asyncio.Queue[Any],
+        trades: asyncio.Queue[Matched],
+        inflight: InFlight,
+    ) -> None:
+        self.instrument_id = instrument_id
+        self.venue = venue
+        self.clock = clock
+        self.queue = queue
+        self.trades = trades
+        self.inflight = inflight
+
+    async def run(self) -> None:
+        while True:
+            item = await self.queue.get()
+            try:
+                outcome = self.handle(item)
+            except Exception:
+                log.exception("matcher %s failed on an item", self.instrument_id)
+                reply = getattr(item, "reply", None)
+                if reply is not None and not reply.done():
+                    reply.set_exception(RuntimeError("internal error in the matcher"))
+                continue
+            if outcome is not None:
+                await self.trades.put(outcome)
+
+    def handle(self, item: Submit | Cancel | CancelAll | PhaseStep) -> Matched | None:
+        venue, now = self.venue, self.clock.now()
+        if isinstance(item, Submit):
+            return self.submit(item, now)
+        if isinstance(item, Cancel):
+            cancelled = venue.cancel_order(CancelOrder(item.team_id, item.order_id), now)
+            item.reply.set_result(cancelled)
+            return (
+                Matched("cancel", cancelled, item.request_id, now) if cancelled.accepted else None
+            )
+        if isinstance(item, CancelAll):
+            events = venue.cancel_all(item.team_id, now, self.instrument_id, item.reason)
+            if item.reply is not None:
+                item.reply.set_result(events)
+            return Matched("cancels", events, item.request_id, now) if events else None
+        change = venue.enter_phase(self.instrument_id, item.phase, item.at)
+        return Matched("phase", change, "", item.at)
+
+    def submit(self, item: Submit, now: TimeNs) -> Matched:
+        self.inflight.done(item)
+        request = item.request
+        if isinstance(request, NewQuote):
+            bid_id, ask_id = item.order_ids
+            quote = self.venue.submit_quote(request, now, (bid_id, ask_id))
+            if quote.accepted:
+                return Matched("quote", quote, item.request_id, now)
+            result = rejected(quote.error_code or "", quote.error_message or "")
+            leg = request.legs()[0]
+        else:
+            result = self.venue.submit_order(request, now, item.order_ids[0])
+            if result.accepted:
+                return Matched("order", result, item.request_id, now)
+            leg = request
+        # Accepted by the validator, refused here: the phase moved on while it queued.
+        # The order (a quote by its bid leg's id) is reported rejected on the stream.
+        result.order = _refused_order(leg, item.order_ids[0], now)
+        return Matched("refused", result, item.request_id, now)
+
+
+def _refused_order(leg: NewOrder, order_id: OrderId, now: TimeNs) -> Order:
+    return Order(
+        order_id, leg.team_id, leg.instrument_id, leg.side, leg.order_type, leg.quantity,
+        leg.price, now, leg.client_order_id, 0, leg.quantity, OrderStatus.REJECTED,
+    )  # fmt: skip

@@ -1,0 +1,54 @@
+"""Starts and stops the pipeline's tasks; a task that raises is logged and restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+log = logging.getLogger("exchange.supervisor")
+
+TaskBody = Callable[[], Coroutine[Any, Any, None]]
+
+
+class Supervisor:
+    def __init__(self, first_backoff: float = 0.05, max_backoff: float = 5.0) -> None:
+        self.first_backoff = first_backoff
+        self.max_backoff = max_backoff
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.restarts: dict[str, int] = {}
+
+    def start(self, name: str, body: TaskBody) -> None:
+        self.restarts.setdefault(name, 0)
+        self.tasks[name] = asyncio.get_running_loop().create_task(
+            self._keep(name, body), name=name
+        )
+
+    async def _keep(self, name: str, body: TaskBody) -> None:
+        """Run `body` until cancelled; when it raises, log it, wait, and run it again."""
+        backoff = self.first_backoff
+        while True:
+            try:
+                await body()
+                log.error("task returned; restarting", extra={"task": name})
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("task crashed; restarting", extra={"task": name})
+            self.restarts[name] += 1
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+
+    async def stop(self) -> None:
+        """Cancel every task and wait for each to finish."""
+        for task in self.tasks.values():
+            task.cancel()
+        for task in self.tasks.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.tasks.clear()
+
+    def alive(self) -> dict[str, bool]:
+        return {name: not task.done() for name, task in self.tasks.items()}

@@ -1,0 +1,171 @@
+"""The validator task: OrderQueue -> the role's rules -> the instrument's MatchQueue.
+
+It answers the HTTP request (through the item's future) as soon as the rules have
+spoken, before matching: accepted with the order id it reserved, or refused with the
+first failing rule. Orders it let through but that no book holds yet are *in flight*;
+they count toward the worst-case position checks like resting orders, so a burst of
+orders cannot slip past a limit while they wait in a matcher's queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from exchange.clock import Clock
+from exchange.domain.orders import NewQuote, Order
+from exchange.domain.session import TradingSession
+from exchange.domain.types import InstrumentId, OrderId, TeamId, TimeNs
+from exchange.domain.validation import Rejection
+from exchange.pipeline.work import Accepted, Cancel, CancelAll, Refused, Submit
+
+log = logging.getLogger("exchange.validator")
+
+BUSY = Rejection("SERVICE_UNAVAILABLE", "the exchange is busy; retry shortly", "queue")
+
+
+class InFlight:
+    """Orders accepted by the validator and not yet placed by their matcher."""
+
+    def __init__(self) -> None:
+        self.orders: dict[TeamId, dict[OrderId, Order]] = {}
+        self.quotes: dict[tuple[TeamId, InstrumentId], tuple[OrderId, ...]] = {}
+
+    def add(self, item: Submit, now: TimeNs) -> None:
+        request = item.request
+        legs = request.legs() if isinstance(request, NewQuote) else (request,)
+        team = self.orders.setdefault(request.team_id, {})
+        for order_id, leg in zip(item.order_ids, legs, strict=True):
+            team[order_id] = Order(
+                order_id, leg.team_id, leg.instrument_id, leg.side, leg.order_type,
+                leg.quantity, leg.price, now, None, 0, leg.quantity,
+            )  # fmt: skip
+        if isinstance(request, NewQuote):
+            self.quotes[(request.team_id, request.instrument_id)] = item.order_ids
+
+    def done(self, item: Submit) -> None:
+        """The matcher has placed the item: the book (or the fills) now hold it."""
+        team = self.orders.get(item.request.team_id, {})
+        for order_id in item.order_ids:
+            team.pop(order_id, None)
+        key = (item.request.team_id, item.request.instrument_id)
+        if self.quotes.get(key) == item.order_ids:
+            del self.quotes[key]
+
+    def pending(self, team_id: TeamId) -> list[Order]:
+        return list(self.orders.get(team_id, {}).values())
+
+
+class Validator:
+    def __init__(
+        self,
+        session: TradingSession,
+        clock: Clock,
+        orders: asyncio.Queue[Any],
+        matchers: dict[InstrumentId, asyncio.Queue[Any]],
+        inflight: InFlight,
+    ) -> None:
+        self.session = session
+        self.clock = clock
+        self.orders = orders
+        self.matchers = matchers
+        self.inflight = inflight
+
+    async def run(self) -> None:
+        while True:
+            item = await self.orders.get()
+            try:
+                self.handle(item)
+            except Exception:
+                log.exception("validator failed on an item", extra={"item": repr(item)})
+                reply = getattr(item, "reply", None)
+                if reply is not None and not reply.done():
+                    reply.set_exception(RuntimeError("internal error in the validator"))
+
+    def handle(self, item: Submit | Cancel | CancelAll) -> None:
+        if isinstance(item, Submit):
+            self.submit(item)
+        elif isinstance(item, Cancel):
+            self.cancel(item)
+        else:
+            self.cancel_all(item)
+
+    def submit(self, item: Submit) -> None:
+        request, now = item.request, self.clock.now()
+        team = request.team_id
+        window = self.session.windows[team]
+        key = (team, request.instrument_id)
+        rejection = self.session.screen(
+            request, now, self.inflight.pending(team), self.inflight.quotes.get(key, ())
+        )
+        if rejection is not None:
+            retry = window.retry_after_ns(now) if rejection.code == "RATE_LIMIT_EXCEEDED" else 0
+            item.reply.set_result(Refused(rejection, window.remaining(now), retry))
+            return
+        queue = self.matchers[request.instrument_id]
+        if queue.full():
+            item.reply.set_result(Refused(BUSY, window.remaining(now)))
+            return
+        venue = self.session.venue
+        legs = 2 if isinstance(request, NewQuote) else 1
+        item.order_ids = tuple(venue.next_order_id() for _ in range(legs))
+        self.inflight.add(item, now)
+        queue.put_nowait(item)
+        item.reply.set_result(Accepted(item.order_ids, window.remaining(now)))
+
+    def cancel(self, item: Cancel) -> None:
+        """Route a cancel to the book that holds the order; unknown ids end here.
+
+        An order still in flight is routed too: its matcher places it first (FIFO)."""
+        order = self.session.venue.order(item.team_id, item.order_id)
+        if order is None:
+            order = self.inflight.orders.get(item.team_id, {}).get(item.order_id)
+        if order is None:
+            item.reply.set_result(None)
+            return
+        queue = self.matchers[order.instrument_id]
+        if queue.full():
+            item.reply.set_result(BUSY)
+            return
+        queue.put_nowait(item)
+
+    def cancel_all(self, item: CancelAll) -> None:
+        """One CancelAll per book holding the team's orders; the reply gathers them."""
+        team = item.team_id
+        working = self.session.venue.open_orders(team) + self.inflight.pending(team)
+        held = {o.instrument_id for o in working}
+        if item.instrument_id is not None:
+            held &= {item.instrument_id}
+        queues = [self.matchers[i] for i in sorted(held)]
+        if any(q.full() for q in queues):
+            if item.reply is not None:
+                item.reply.set_result(BUSY)
+            return
+        loop = asyncio.get_running_loop()
+        parts = []
+        for instrument_id, queue in zip(sorted(held), queues, strict=True):
+            part = loop.create_future()
+            queue.put_nowait(
+                CancelAll(item.team_id, instrument_id, part, item.request_id, item.reason)
+            )
+            parts.append(part)
+        if item.reply is not None:
+            _gather_into(item.reply, parts)
+
+
+def _gather_into(reply: asyncio.Future[Any], parts: list[asyncio.Future[Any]]) -> None:
+    if not parts:
+        reply.set_result([])
+        return
+    gathered = asyncio.gather(*parts)
+
+    def finish(done: asyncio.Future[list[Any]]) -> None:
+        if reply.done():
+            return
+        if done.exception() is not None:
+            reply.set_exception(done.exception())  # type: ignore[arg-type]
+        else:
+            reply.set_result([event for events in done.result() for event in events])
+
+    gathered.add_done_callback(finish)

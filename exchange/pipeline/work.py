@@ -1,0 +1,69 @@
+"""The items that travel on the pipeline's queues."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+
+from exchange.domain.orders import NewOrder, NewQuote, OrderCancelled, OrderResult, QuoteResult
+from exchange.domain.types import CancelReason, InstrumentId, OrderId, Phase, TeamId, TimeNs
+from exchange.domain.validation import Rejection
+from exchange.domain.venue import PhaseChanged
+
+
+class Submit(msgspec.Struct, gc=False):
+    """A new order or quote from a team, answered through `reply` after validation."""
+
+    request: NewOrder | NewQuote
+    reply: asyncio.Future[Any]
+    request_id: str
+    order_ids: tuple[OrderId, ...] = ()
+    """Reserved by the validator; the matcher places the order under these ids."""
+
+
+class Cancel(msgspec.Struct, gc=False):
+    team_id: TeamId
+    order_id: OrderId
+    reply: asyncio.Future[Any]
+    request_id: str
+
+
+class CancelAll(msgspec.Struct, gc=False):
+    team_id: TeamId
+    instrument_id: InstrumentId | None
+    reply: asyncio.Future[Any] | None
+    request_id: str
+    reason: CancelReason = CancelReason.USER
+
+
+class PhaseStep(msgspec.Struct, gc=False):
+    """The scheduler tells each matcher to take its book into a phase."""
+
+    phase: Phase
+    at: TimeNs
+
+
+class Accepted(msgspec.Struct, gc=False):
+    """What the validator answers for a request it let through."""
+
+    order_ids: tuple[OrderId, ...]
+    rate_remaining: int
+
+
+class Refused(msgspec.Struct, gc=False):
+    rejection: Rejection
+    rate_remaining: int
+    retry_after_ns: int = 0
+
+
+class Matched(msgspec.Struct, gc=False):
+    """A matcher's outcome for the publisher: one request, or one book's phase change.
+
+    `kind` is "order", "quote", "cancel", "cancels" or "phase"."""
+
+    kind: str
+    result: OrderResult | QuoteResult | PhaseChanged | list[OrderCancelled]
+    request_id: str
+    at: TimeNs

@@ -1,0 +1,1 @@
+"""The HTTP and WebSocket edge: decode, authenticate, enqueue, await, encode."""

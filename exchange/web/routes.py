@@ -1,0 +1,374 @@
+"""REST endpoints (SPEC section 8): decode, authenticate, enqueue, await, encode.
+
+Every handler answers in the one envelope. An `ApiError` raised anywhere below becomes
+an error envelope with the status its code implies; an authenticated answer also says
+how much of the team's order budget is left (`X-RateLimit-Limit`, `-Remaining`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from exchange.app import Exchange
+from exchange.domain.orders import NewOrder, NewQuote, OrderCancelled, OrderResult
+from exchange.domain.phases import PHASE_RULES
+from exchange.domain.types import InstrumentId, OrderId, OrderType, Role, TeamId
+from exchange.domain.validation import Rejection
+from exchange.pipeline.work import Accepted, Cancel, CancelAll, Refused, Submit
+from exchange.web.auth import NameTaken, Team
+from exchange.wire import views
+from exchange.wire.codec import (
+    decode,
+    failed,
+    game_time,
+    ok,
+    parse_order_id,
+    price_out,
+    price_ticks,
+)
+from exchange.wire.errors import ApiError, status_of
+from exchange.wire.models import (
+    CancelAck,
+    CancelAllAck,
+    DeadMansSwitchRequest,
+    DeadMansSwitchView,
+    HealthView,
+    OrderAck,
+    OrderRequest,
+    PricesView,
+    QuoteAck,
+    QuoteRequest,
+    Registered,
+    RegisterRequest,
+)
+
+log = logging.getLogger("exchange.api")
+
+JSON = "application/json"
+Handler = Callable[[Request, str], Awaitable[Response]]
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(8)
+
+
+def answer(
+    data: Any, request_id: str, status: int = 200, order_id: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:  # fmt: skip
+    return Response(ok(data, request_id, order_id), status, headers, JSON)
+
+
+class Api:
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self.max_body = exchange.config.server.max_body_bytes
+        self.remembered: dict[TeamId, OrderedDict[str, asyncio.Future[Any]]] = {}
+
+    def routes(self) -> list[Route]:
+        e = self.endpoint
+        return [
+            Route("/health", e(self.health), methods=["GET"]),
+            Route("/auth/register", e(self.register), methods=["POST"]),
+            Route("/orders", e(self.post_order), methods=["POST"]),
+            Route("/orders", e(self.cancel_all), methods=["DELETE"]),
+            Route("/orders", e(self.open_orders), methods=["GET"]),
+            Route("/orders/{order_id}", e(self.cancel_one), methods=["DELETE"]),
+            Route("/quotes", e(self.post_quote), methods=["POST"]),
+            Route("/fills", e(self.fills), methods=["GET"]),
+            Route("/positions/{team_id}", e(self.positions), methods=["GET"]),
+            Route("/market/prices", e(self.prices), methods=["GET"]),
+            Route("/market/book/{instrument_id}", e(self.book), methods=["GET"]),
+            Route("/instruments", e(self.instruments), methods=["GET"]),
+            Route("/dead-mans-switch", e(self.dead_mans_switch), methods=["POST"]),
+        ]
+
+    def endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """Give the handler a request id, turn ApiErrors into envelopes, log one line."""
+
+        async def run(request: Request) -> Response:
+            request_id = request.headers.get("x-request-id") or new_request_id()
+            started = time.perf_counter()
+            try:
+                response = await handler(request, request_id)
+            except ApiError as exc:
+                response = Response(failed(exc, request_id), exc.status, exc.headers, JSON)
+            team = request.scope.get("team")
+            if team is not None:
+                response.headers.update(self.budget(team))
+            log.info(
+                "request",
+                extra={
+                    "request_id": request_id, "method": request.method,
+                    "path": request.url.path, "status": response.status_code,
+                    "team_id": team.team_id if team else None,
+                    "ms": round((time.perf_counter() - started) * 1000, 3),
+                },
+            )  # fmt: skip
+            return response
+
+        return run
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def auth(self, request: Request) -> Team:
+        team = self.exchange.teams.authenticate(request.headers.get("x-api-key"))
+        if team is None:
+            raise ApiError("UNAUTHORIZED", "missing or wrong X-API-Key")
+        request.scope["team"] = team
+        self.exchange.watchdog.seen(team.team_id)
+        return team
+
+    def budget(self, team: Team) -> dict[str, str]:
+        window = self.exchange.session.windows[team.team_id]
+        now = self.exchange.clock.now()
+        return {
+            "X-RateLimit-Limit": str(window.limit),
+            "X-RateLimit-Remaining": str(window.remaining(now)),
+        }
+
+    async def body(self, request: Request) -> bytes:
+        """The request body, refused with 413 past the limit (declared or streamed)."""
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            raise ApiError("PAYLOAD_TOO_LARGE", f"the body may be at most {self.max_body} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body:
+                raise ApiError(
+                    "PAYLOAD_TOO_LARGE", f"the body may be at most {self.max_body} bytes"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def enqueue(self, item: Any) -> None:
+        try:
+            self.exchange.orders.put_nowait(item)
+        except asyncio.QueueFull:
+            raise ApiError("SERVICE_UNAVAILABLE", "the exchange is busy; retry shortly") from None
+
+    async def submit(
+        self, team: Team, request: NewOrder | NewQuote, request_id: str, key: str | None
+    ) -> Accepted | Refused:
+        """Send a request down the pipeline once per `key` (request_id): a retry with the
+        same key awaits the first one's answer instead of placing a second order."""
+        remembered = self.remembered.setdefault(team.team_id, OrderedDict())
+        if key is not None and key in remembered:
+            return await asyncio.shield(remembered[key])
+        reply: asyncio.Future[Accepted | Refused] = asyncio.get_running_loop().create_future()
+        self.enqueue(Submit(request, reply, request_id))
+        if key is not None:
+            remembered[key] = reply
+            if len(remembered) > self.exchange.config.server.idempotency_keys:
+                remembered.popitem(last=False)
+        return await asyncio.shield(reply)
+
+    # -- endpoints --------------------------------------------------------------------
+
+    async def health(self, request: Request, request_id: str) -> Response:
+        e = self.exchange
+        data = HealthView(
+            "ok" if all(e.supervisor.alive().values()) else "degraded", e.venue.phase.value,
+            game_time(e.clock.now()), getattr(e.clock, "speed", 1.0), len(e.teams),
+            e.fanout.connections(), e.queue_depths(),
+            {k: v for k, v in e.supervisor.restarts.items() if v},
+        )  # fmt: skip
+        return answer(data, request_id)
+
+    async def register(self, request: Request, request_id: str) -> Response:
+        req = decode(await self.body(request), RegisterRequest)
+        try:
+            team, key = self.exchange.register(req.team_name, Role(req.role))
+        except NameTaken:
+            raise ApiError("TEAM_NAME_TAKEN", f"the name {req.team_name!r} is taken") from None
+        return answer(Registered(team.team_id, team.name, team.role.value, key), request_id, 201)
+
+    async def post_order(self, request: Request, request_id: str) -> Response:
+        team = self.auth(request)
+        req = decode(await self.body(request), OrderRequest)
+        order = to_new_order(req, team)
+        outcome = await self.submit(team, order, req.request_id or request_id, req.request_id)
+        accepted = self.accepted_or_raise(outcome)
+        order_id = str(accepted.order_ids[0])
+        data = OrderAck(
+            order_id, order.instrument_id, order.side, order.order_type.value, order.quantity,
+            req.price, "accepted", order.client_order_id,
+        )  # fmt: skip
+        return answer(data, req.request_id or request_id, 201, order_id)
+
+    async def post_quote(self, request: Request, request_id: str) -> Response:
+        team = self.auth(request)
+        req = decode(await self.body(request), QuoteRequest)
+        quote = NewQuote(
+            team.team_id, InstrumentId(req.instrument_id), price_ticks(req.bid_price, "bid_price"),
+            req.bid_quantity, price_ticks(req.ask_price, "ask_price"), req.ask_quantity,
+        )  # fmt: skip
+        outcome = await self.submit(team, quote, req.request_id or request_id, req.request_id)
+        bid_id, ask_id = (str(i) for i in self.accepted_or_raise(outcome).order_ids)
+        data = QuoteAck(
+            req.instrument_id, bid_id, ask_id, req.bid_price, req.bid_quantity, req.ask_price,
+            req.ask_quantity, "accepted",
+        )  # fmt: skip
+        return answer(data, req.request_id or request_id, 201, bid_id)
+
+    def accepted_or_raise(self, outcome: Accepted | Refused) -> Accepted:
+        if isinstance(outcome, Accepted):
+            return outcome
+        raise rejection_error(outcome.rejection, outcome.retry_after_ns)
+
+    async def cancel_one(self, request: Request, request_id: str) -> Response:
+        team = self.auth(request)
+        order_id = parse_order_id(request.path_params["order_id"])
+        if order_id is None:
+            raise ApiError("ORDER_NOT_FOUND", "no open order with that id")
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.enqueue(Cancel(team.team_id, OrderId(order_id), reply, request_id))
+        result = await asyncio.shield(reply)
+        if result is None:
+            raise ApiError("ORDER_NOT_FOUND", f"no open order {order_id}")
+        if isinstance(result, Rejection):
+            raise rejection_error(result)
+        assert isinstance(result, OrderResult)
+        if not result.accepted:
+            raise ApiError(result.error_code or "ORDER_NOT_FOUND", result.error_message or "")
+        return answer(cancel_ack(result.cancels[0]), request_id, 200, str(order_id))
+
+    async def cancel_all(self, request: Request, request_id: str) -> Response:
+        team = self.auth(request)
+        instrument = request.query_params.get("instrument_id")
+        if instrument is not None and instrument not in self.exchange.venue.instruments:
+            raise ApiError("INVALID_INSTRUMENT", f"unknown instrument {instrument!r}")
+        phase = self.exchange.venue.phase
+        if not PHASE_RULES[phase].cancel:
+            raise ApiError("MARKET_CLOSED", f"cancels are not accepted in {phase}")
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        target = None if instrument is None else InstrumentId(instrument)
+        self.enqueue(CancelAll(team.team_id, target, reply, request_id))
+        result = await asyncio.shield(reply)
+        if isinstance(result, Rejection):
+            raise rejection_error(result)
+        acks = [cancel_ack(e) for e in sorted(result, key=lambda e: e.order_id)]
+        return answer(CancelAllAck(acks, len(acks)), request_id)
+
+    async def open_orders(self, request: Request, request_id: str) -> Response:
+        team = self.auth(request)
+        e = self.exchange
+        working = e.venue.open_orders(team.team_id) + e.inflight.pending(team.team_id)
+        working.sort(key=lambda o: o.order_id)
+        return answer([views.order_view(o) for o in working], request_id)
+
+    async def fills(self, request: Request, request_id: str) -> Response:
+        team = self.auth(request)
+        since = request.query_params.get("since_trade_id", "0")
+        if not since.isdigit() or len(since) > 18:
+            raise ApiError(
+                "INVALID_FIELD",
+                "since_trade_id must be a whole number",
+                {"field": "since_trade_id"},
+            )
+        fills = self.exchange.publisher.team_fills(team.team_id, int(since))
+        return answer([views.fill_view(f, cid) for f, cid in fills], request_id)
+
+    async def positions(self, request: Request, request_id: str) -> Response:
+        team = self.auth(request)
+        wanted = request.path_params["team_id"]
+        if wanted != team.team_id:
+            if self.exchange.team(TeamId(wanted)) is None:
+                raise ApiError("NOT_FOUND", f"no team {wanted!r}")
+            raise ApiError("FORBIDDEN", "a team sees only its own positions")
+        e = self.exchange
+        account = e.session.ledger.account(team.team_id)
+        return answer(views.positions_view(account, e.venue.instruments, e.marks()), request_id)
+
+    async def prices(self, request: Request, request_id: str) -> Response:
+        e, venue = self.exchange, self.exchange.venue
+        lines = [
+            views.price_line(
+                book, venue.book_phase[i], venue.last_price.get(i), venue.reference(i)
+            )
+            for i, book in venue.books.items()
+        ]
+        underlyings: dict[str, float | None] = {
+            i.id: price_out(venue.reference(i.id))
+            for i in venue.instruments.values()
+            if not i.is_option
+        }
+        data = PricesView(venue.phase.value, game_time(e.clock.now()), underlyings, lines)
+        return answer(data, request_id)
+
+    async def book(self, request: Request, request_id: str) -> Response:
+        venue = self.exchange.venue
+        instrument = request.path_params["instrument_id"]
+        if instrument not in venue.books:
+            raise ApiError("NOT_FOUND", f"unknown instrument {instrument!r}")
+        depth_text = request.query_params.get("depth", "5")
+        if not depth_text.isdigit() or not 1 <= int(depth_text) <= 50:
+            raise ApiError("INVALID_FIELD", "depth must be 1 to 50", {"field": "depth"})
+        i = InstrumentId(instrument)
+        data = views.book_view(
+            venue.books[i], int(depth_text), venue.book_phase[i], venue.last_price.get(i),
+            venue.reference(i),
+        )  # fmt: skip
+        return answer(data, request_id)
+
+    async def instruments(self, request: Request, request_id: str) -> Response:
+        listed = self.exchange.venue.instruments.values()
+        return answer([views.instrument_view(i) for i in listed], request_id)
+
+    async def dead_mans_switch(self, request: Request, request_id: str) -> Response:
+        team = self.auth(request)
+        req = decode(await self.body(request), DeadMansSwitchRequest)
+        self.exchange.watchdog.arm(team.team_id, req.cancel_after)
+        return answer(DeadMansSwitchView(req.cancel_after, req.cancel_after > 0), request_id)
+
+
+def to_new_order(req: OrderRequest, team: Team) -> NewOrder:
+    market = req.order_type == "market" or (req.order_type is None and req.price is None)
+    if market and req.price is not None:
+        raise ApiError("INVALID_PRICE", "a market order takes no price", {"field": "price"})
+    if not market and req.price is None:
+        raise ApiError("INVALID_PRICE", "a limit order needs a price", {"field": "price"})
+    price = None if req.price is None else price_ticks(req.price)
+    kind = OrderType.MARKET if market else OrderType.LIMIT
+    return NewOrder(
+        team.team_id, InstrumentId(req.instrument_id), req.side, req.quantity, price, kind,
+        req.client_order_id,
+    )  # fmt: skip
+
+
+def rejection_error(rejection: Rejection, retry_after_ns: int = 0) -> ApiError:
+    headers = {}
+    if rejection.code == "RATE_LIMIT_EXCEEDED":
+        headers["Retry-After"] = str(max(1, -(-retry_after_ns // 1_000_000_000)))
+    details = dict(rejection.details)
+    if retry_after_ns:
+        details["retry_after_ms"] = -(-retry_after_ns // 1_000_000)
+    error = ApiError(rejection.code, rejection.message, details, headers)
+    return error
+
+
+def rejection_status(rejection: Rejection) -> int:
+    if rejection.constraint == "venue" or rejection.code in (
+        "RATE_LIMIT_EXCEEDED",
+        "SERVICE_UNAVAILABLE",
+    ):
+        return status_of(rejection.code)
+    return 422
+
+
+def cancel_ack(event: OrderCancelled) -> CancelAck:
+    return CancelAck(
+        str(event.order_id), event.instrument_id, "cancelled", event.quantity, event.filled,
+        event.client_order_id,
+    )  # fmt: skip

@@ -1,0 +1,80 @@
+"""The Starlette application: routes, `/ws`, CORS, error envelopes, and the lifespan
+that starts and stops the exchange's tasks inside uvicorn's event loop."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+
+from exchange.app import Exchange
+from exchange.web.routes import JSON, Api, new_request_id
+from exchange.web.ws import StreamEndpoint
+from exchange.wire import openapi
+from exchange.wire.codec import failed
+from exchange.wire.errors import ApiError
+
+log = logging.getLogger("exchange.web")
+
+ROUTING_ERRORS = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+
+
+def create_app(exchange: Exchange) -> Starlette:
+    api = Api(exchange)
+    schema = openapi.encoded()
+
+    async def openapi_json(request: Request) -> Response:
+        return Response(schema, media_type=JSON)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await exchange.start()
+        try:
+            yield
+        finally:
+            await exchange.stop()
+
+    routes = [
+        *api.routes(),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        WebSocketRoute("/ws", StreamEndpoint(exchange).handle),
+    ]
+    cors = Middleware(
+        CORSMiddleware,
+        allow_origins=list(exchange.config.server.cors_origins),
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["X-API-Key", "Content-Type", "X-Request-Id"],
+        expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "Retry-After"],
+    )
+    app = Starlette(
+        routes=routes,
+        middleware=[cors],
+        exception_handlers={HTTPException: routing_error, Exception: internal_error},
+        lifespan=lifespan,
+    )
+    app.state.exchange = exchange
+    return app
+
+
+async def routing_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = ROUTING_ERRORS.get(exc.status_code, "INVALID_FIELD")
+    error = ApiError(code, str(exc.detail), status=exc.status_code)
+    return Response(failed(error, new_request_id()), exc.status_code, exc.headers, JSON)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    request_id = new_request_id()
+    log.error(
+        "unhandled error", exc_info=exc, extra={"request_id": request_id, "path": request.url.path}
+    )
+    error = ApiError("INTERNAL_ERROR", "an internal error was logged; quote the request id")
+    return Response(failed(error, request_id), 500, media_type=JSON)

@@ -1,0 +1,97 @@
+"""Bytes in, typed values out, and back: the one place input is judged malformed.
+
+A `msgspec.ValidationError` names the JSON path that failed; the path picks the error
+code (`$.quantity` -> INVALID_QUANTITY) and goes into `details`, so a bot author sees
+exactly which field was wrong. Prices become integer ticks here or fail: never rounded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, TypeVar
+
+import msgspec
+
+from exchange.domain.ticks import PriceError, to_price, to_ticks
+from exchange.domain.types import Ticks
+from exchange.wire.errors import ApiError
+from exchange.wire.models import Envelope, ErrorBody
+
+T = TypeVar("T")
+
+FIELD_CODES = {
+    "quantity": "INVALID_QUANTITY",
+    "bid_quantity": "INVALID_QUANTITY",
+    "ask_quantity": "INVALID_QUANTITY",
+    "price": "INVALID_PRICE",
+    "bid_price": "INVALID_PRICE",
+    "ask_price": "INVALID_PRICE",
+    "side": "INVALID_SIDE",
+    "instrument_id": "INVALID_INSTRUMENT",
+}
+_PATH = re.compile(r" - at `\$\.?([A-Za-z_]*)")
+
+_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+encoder = msgspec.json.Encoder()
+
+
+def decode(body: bytes, kind: type[T]) -> T:
+    """Decode a request body or raise ApiError (400) naming the field at fault."""
+    decoder = _decoders.get(kind)
+    if decoder is None:
+        decoder = _decoders[kind] = msgspec.json.Decoder(kind)
+    try:
+        return decoder.decode(body)  # type: ignore[no-any-return]
+    except msgspec.ValidationError as exc:
+        raise invalid(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise ApiError("INVALID_JSON", f"the body is not valid JSON: {exc}") from None
+
+
+def invalid(text: str) -> ApiError:
+    match = _PATH.search(text)
+    field = match.group(1) if match else ""
+    if not field and text.startswith("Expected `object`"):
+        return ApiError("INVALID_JSON", "the body must be a JSON object")
+    code = FIELD_CODES.get(field, "INVALID_FIELD")
+    details = {"field": field} if field else {}
+    return ApiError(code, text, details)
+
+
+def price_ticks(value: float, field: str = "price") -> Ticks:
+    """A decimal price on the 0.01 grid, as ticks; ApiError(INVALID_PRICE) otherwise."""
+    try:
+        return to_ticks(value)
+    except PriceError as exc:
+        raise ApiError("INVALID_PRICE", str(exc), {"field": field}) from None
+
+
+def price_out(ticks: int | None) -> float | None:
+    return None if ticks is None else to_price(ticks)
+
+
+def parse_order_id(text: str) -> int | None:
+    """Order ids travel as decimal strings; anything else names no order."""
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+def utc_now() -> str:
+    return iso(dt.datetime.now(dt.UTC))
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def game_time(ns: int) -> str:
+    return iso(dt.datetime.fromtimestamp(ns / 1e9, dt.UTC))
+
+
+def ok(data: Any, request_id: str, order_id: str | None = None) -> bytes:
+    return encoder.encode(Envelope(True, request_id, utc_now(), data, None, order_id))
+
+
+def failed(error: ApiError, request_id: str) -> bytes:
+    body = ErrorBody(error.code, error.message, error.details)
+    return encoder.encode(Envelope(False, request_id, utc_now(), None, body))

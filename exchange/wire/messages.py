@@ -1,0 +1,128 @@
+"""WebSocket messages (SPEC section 8): `{"seq", "type", "timestamp", "data"}`.
+
+Two kinds share one envelope. *Stream* messages (acks, execution reports, cancels,
+position updates, public trades, phase changes, news, signals) take the team's next
+`seq` and are kept in a bounded history, so a client that reconnects with
+`?since=<seq>` receives exactly what it missed. *Snapshot* messages (connection status,
+position snapshot, market data, heartbeat, resync_required) describe the present, are
+never replayed, and carry the `seq` of the last stream message the snapshot includes:
+market data may be conflated for a slow client, a fill never is. Clients must ignore
+message types they do not know.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from exchange.domain.types import Side
+from exchange.wire.models import OrderView, PositionsView
+
+STREAM_TYPES = frozenset(
+    {"new_order_ack", "execution_report", "order_cancelled", "position_update", "trade",
+     "phase_change", "event", "signal"}
+)  # fmt: skip
+SNAPSHOT_TYPES = frozenset(
+    {"connection_status", "position_snapshot", "market_data", "heartbeat", "resync_required"}
+)
+
+
+class Message(msgspec.Struct, frozen=True):
+    seq: int
+    type: str
+    timestamp: str
+    data: Any
+
+
+class ConnectionStatus(msgspec.Struct, frozen=True):
+    status: str
+    team_id: str
+    role: str
+    heartbeat_interval: float
+    """Seconds between heartbeats; a client that hears nothing for three should reconnect."""
+    last_seq: int
+    resumed: bool
+    phase: str
+    game_time: str
+    ignore_unknown_types: bool = True
+    """Always true: new message types may appear; skip those you do not know."""
+
+
+class PositionSnapshot(msgspec.Struct, frozen=True):
+    account: PositionsView
+    open_orders: list[OrderView]
+
+
+class ExecutionReport(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One change in an order's life, FIX style: `exec_type` says what happened
+    (new, trade, cancelled, rejected), `status` where the order now stands, and
+    `quantity == filled + remaining` always holds."""
+
+    order_id: str
+    instrument_id: str
+    side: Side
+    order_type: str
+    quantity: int
+    filled: int
+    remaining: int
+    status: str
+    exec_type: str
+    price: float | None = None
+    client_order_id: str | None = None
+    trade_id: int | None = None
+    last_price: float | None = None
+    last_quantity: int | None = None
+    liquidity_type: str | None = None
+    fee: float | None = None
+    reason: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class PositionUpdate(msgspec.Struct, frozen=True):
+    instrument_id: str
+    quantity: int
+    cash: float
+    fees: float
+    realised_pnl: float
+
+
+class MarketData(msgspec.Struct, frozen=True, omit_defaults=True):
+    instrument_id: str
+    phase: str
+    bid: float | None
+    bid_size: int
+    ask: float | None
+    ask_size: int
+    last: float | None
+    indicative_price: float | None = None
+    indicative_volume: int | None = None
+
+
+class TradePrint(msgspec.Struct, frozen=True):
+    trade_id: int
+    instrument_id: str
+    price: float
+    quantity: int
+    aggressor: str | None
+
+
+class PhaseChange(msgspec.Struct, frozen=True):
+    phase: str
+    previous: str
+    game_time: str
+
+
+class Heartbeat(msgspec.Struct, frozen=True):
+    game_time: str
+    phase: str
+
+
+class ResyncRequired(msgspec.Struct, frozen=True):
+    """The requested resume point is older than the kept history; a fresh
+    position_snapshot follows, and the stream continues from `last_seq`."""
+
+    requested_since: int
+    oldest_available: int
+    last_seq: int
