@@ -62,9 +62,17 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks; each prints its figures and a JSON summary as its last line."""
+    """Benchmarks; each prints its figures and JSON summaries as its last lines."""
     session.install("-e", ".")
-    session.run("python", "-m", "benchmarks.matching", *session.posargs)
+    session.run("python", "-m", "benchmarks.matching")
+    session.run("python", "-m", "benchmarks.e2e", *session.posargs)
+
+
+@nox.session
+def serve(session: nox.Session) -> None:
+    """Run the exchange: `python3 noxfile.py -s serve -- --preset sandbox`."""
+    session.install("-e", ".")
+    session.run("python", "-m", "exchange", "serve", *session.posargs)
 
 
 @nox.session

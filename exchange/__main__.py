@@ -46,15 +46,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from exchange import logs
     from exchange.app import Exchange
-    from exchange.web.server import create_app
+    from exchange.web.server import create_app, uvicorn_config
 
     config = load(args)
     logs.configure(args.log_level)
     app = create_app(Exchange(config))
-    settings = uvicorn.Config(
-        app, host=args.host, port=args.port, log_config=None, access_log=False,
-        ws="websockets", lifespan="on", timeout_graceful_shutdown=5,
-    )  # fmt: skip
+    settings = uvicorn_config(app, args.host, args.port)
     server = uvicorn.Server(settings)
     server.run()
     return 0

@@ -7,22 +7,13 @@ ledger (positions) for one request, in time proportional to what the team holds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from exchange.domain.instruments import Instrument
 from exchange.domain.orders import NewOrder, NewQuote, Order
 from exchange.domain.positions import Account
 from exchange.domain.types import InstrumentId, Phase, Role, Side, Ticks
 from exchange.domain.validation import ValidationContext
-
-
-def open_by_instrument(orders: list[Order]) -> dict[InstrumentId, list[int]]:
-    """Resting [buy, sell] quantity per instrument."""
-    out: dict[InstrumentId, list[int]] = {}
-    for o in orders:
-        pair = out.setdefault(o.instrument_id, [0, 0])
-        pair[o.side is Side.SELL] += o.remaining
-    return out
 
 
 def worst_case(position: int, open_buy: int, open_sell: int) -> int:
@@ -38,15 +29,12 @@ def build_context(
     now_ns: int,
     instruments: Mapping[InstrumentId, Instrument],
     account: Account,
-    open_orders: list[Order],
-    replacing: tuple[int, ...] = (),
+    opened: Mapping[InstrumentId, Sequence[int]],
     orders_in_window: int,
     reference_price: Ticks | None,
 ) -> ValidationContext:
-    """The context one request is validated in. `replacing` names the order ids a quote
-    would cancel first, so its worst case does not count them twice."""
-    working = [o for o in open_orders if o.order_id not in replacing] if replacing else open_orders
-    opened = open_by_instrument(working)
+    """The context one request is validated in; `opened` is the team's resting
+    [buy, sell] quantity per instrument (see `working_exposure`)."""
     target = request.instrument_id
     open_buy, open_sell = opened.get(target, (0, 0))
     return ValidationContext(
@@ -64,11 +52,27 @@ def build_context(
     )
 
 
+def working_exposure(
+    resting: Mapping[InstrumentId, Sequence[int]],
+    pending: Sequence[Order] = (),
+    replacing: Sequence[Order] = (),
+) -> Mapping[InstrumentId, Sequence[int]]:
+    """Resting exposure plus orders on their way to a book, less the quote legs a new
+    quote replaces. Copies only when there is something to add or take away."""
+    if not pending and not replacing:
+        return resting
+    out = {i: list(pair) for i, pair in resting.items()}
+    for o, sign in [(o, 1) for o in pending] + [(o, -1) for o in replacing]:
+        pair = out.setdefault(o.instrument_id, [0, 0])
+        pair[o.side is Side.SELL] += sign * o.remaining
+    return out
+
+
 def _portfolio_other(
     target: InstrumentId,
     instruments: Mapping[InstrumentId, Instrument],
     account: Account,
-    opened: dict[InstrumentId, list[int]],
+    opened: Mapping[InstrumentId, Sequence[int]],
 ) -> int:
     """Worst-case |exposure| summed over the team's other options."""
     held = set(opened) | {i for i, q in account.positions.items() if q}

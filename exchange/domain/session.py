@@ -14,7 +14,7 @@ import numpy as np
 
 from exchange.domain.constraint_config import ConstraintConfig, OrderRate
 from exchange.domain.constraints import ConstraintBasedOrderValidator
-from exchange.domain.exposure import build_context
+from exchange.domain.exposure import build_context, working_exposure
 from exchange.domain.fees import FeeSchedule
 from exchange.domain.instruments import Instrument
 from exchange.domain.orders import (
@@ -114,14 +114,14 @@ class TradingSession:
         """
         team = request.team_id
         window = self.windows[team]
-        replacing = (
-            self.venue.quote_ids(team, request.instrument_id) + pending_quote
-            if isinstance(request, NewQuote)
-            else ()
-        )
-        open_orders = self.venue.open_orders(team)
-        if pending:
-            open_orders.extend(pending)
+        replacing: list[Order] = []
+        if isinstance(request, NewQuote):
+            ids = self.venue.quote_ids(team, request.instrument_id) + pending_quote
+            live = {o.order_id: o for o in pending}
+            for order_id in ids:
+                leg = self.venue.order(team, order_id) or live.get(order_id)
+                if leg is not None:
+                    replacing.append(leg)
         context = build_context(
             request,
             role=self.roles[team],
@@ -129,8 +129,7 @@ class TradingSession:
             now_ns=now,
             instruments=self.venue.instruments,
             account=self.ledger.account(team),
-            open_orders=open_orders,
-            replacing=replacing,
+            opened=working_exposure(self.venue.open_exposure(team), pending, replacing),
             orders_in_window=window.count(now),
             reference_price=self.venue.reference_price.get(request.instrument_id),
         )

@@ -82,6 +82,9 @@ class ExchangeVenue:
             "batch": BatchMatchingEngine(next_trade_id),
         }
         self._team_orders: dict[TeamId, dict[OrderId, Order]] = {}
+        self._open: dict[TeamId, dict[InstrumentId, list[int]]] = {}
+        """Each team's resting [buy, sell] quantity per instrument, kept as orders change,
+        so the validator reads a team's exposure without walking its orders."""
         self._quotes: dict[tuple[TeamId, InstrumentId], tuple[OrderId, ...]] = {}
 
     # -- requests ---------------------------------------------------------------------
@@ -197,14 +200,19 @@ class ExchangeVenue:
 
     def open_quantity(self, team_id: TeamId, instrument_id: InstrumentId) -> tuple[int, int]:
         """The team's resting (buy, sell) quantity in one instrument."""
-        buy = sell = 0
-        for o in self._team_orders.get(team_id, {}).values():
-            if o.instrument_id == instrument_id:
-                if o.side is Side.BUY:
-                    buy += o.remaining
-                else:
-                    sell += o.remaining
+        buy, sell = self._open.get(team_id, {}).get(instrument_id, (0, 0))
         return buy, sell
+
+    def open_exposure(self, team_id: TeamId) -> dict[InstrumentId, list[int]]:
+        """The team's resting [buy, sell] quantity per instrument it has orders in (live)."""
+        return self._open.get(team_id, {})
+
+    def _opened(self, team_id: TeamId, instrument_id: InstrumentId, side: Side, qty: int) -> None:
+        team = self._open.setdefault(team_id, {})
+        pair = team.setdefault(instrument_id, [0, 0])
+        pair[side is Side.SELL] += qty
+        if pair[0] == 0 and pair[1] == 0:
+            del team[instrument_id]
 
     def quote_ids(self, team_id: TeamId, instrument_id: InstrumentId) -> tuple[OrderId, ...]:
         return self._quotes.get((team_id, instrument_id), ())
@@ -259,11 +267,17 @@ class ExchangeVenue:
             self._after_trades(trades)
         if order.remaining and order.price is not None:
             self._team_orders.setdefault(order.team_id, {})[order.order_id] = order
+            self._opened(order.team_id, order.instrument_id, order.side, order.remaining)
         return trades
 
     def _after_trades(self, trades: list[Trade]) -> None:
         """Forget filled orders in the team index; remember the last price."""
         for t in trades:
+            # The resting side's open quantity shrinks; an auction print had both resting.
+            if t.aggressor is not Side.BUY:
+                self._opened(t.buyer, t.instrument_id, Side.BUY, -t.quantity)
+            if t.aggressor is not Side.SELL:
+                self._opened(t.seller, t.instrument_id, Side.SELL, -t.quantity)
             if t.buy_remaining == 0:
                 self._team_orders.get(t.buyer, {}).pop(t.buy_order_id, None)
             if t.sell_remaining == 0:
@@ -273,6 +287,7 @@ class ExchangeVenue:
     def _cancel(self, order: Order, reason: CancelReason, now: TimeNs) -> OrderCancelled:
         self.books[order.instrument_id].remove(order.order_id)
         self._team_orders[order.team_id].pop(order.order_id, None)
+        self._opened(order.team_id, order.instrument_id, order.side, -order.remaining)
         order.status = OrderStatus.CANCELLED
         return cancelled_event(order, reason, now)
 

@@ -193,6 +193,12 @@ class VenueMachine(RuleBasedStateMachine):
         for book in self.venue.books.values():
             for side in Side:
                 assert book.quantity(side) == sum(o.remaining for o in book.resting_orders(side))
+        for team in TEAMS:
+            expected: dict[str, list[int]] = {}
+            for t, inst, side, _, qty in self.model.resting.values():
+                if t == team:
+                    expected.setdefault(inst, [0, 0])[side is Side.SELL] += qty
+            assert self.venue.open_exposure(TeamId(team)) == expected
 
     @invariant()
     def positions_sum_to_zero_and_cash_to_fees(self) -> None:

@@ -18,7 +18,7 @@ import uvicorn
 
 from exchange.app import Exchange
 from exchange.config import GameConfig, load_config
-from exchange.web.server import create_app
+from exchange.web.server import create_app, uvicorn_config
 
 _names = itertools.count(1)
 
@@ -34,10 +34,7 @@ def run_server(config: GameConfig | None = None) -> Iterator[str]:
     """Start an exchange (sandbox preset unless told otherwise); yield its base URL."""
     config = config or load_config(preset="sandbox")
     port = free_port()
-    settings = uvicorn.Config(
-        create_app(Exchange(config)), host="127.0.0.1", port=port, log_config=None,
-        access_log=False, ws="websockets", lifespan="on", log_level="warning",
-    )  # fmt: skip
+    settings = uvicorn_config(create_app(Exchange(config)), "127.0.0.1", port, log_level="warning")
     server = uvicorn.Server(settings)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -1,0 +1,205 @@
+"""End to end: N bots send orders over HTTP on loopback to a server in another process.
+
+Each bot keeps one request in flight (closed loop) on a keep-alive connection and listens
+on its WebSocket for execution reports. Latency is measured from writing the request to
+the HTTP answer (validation), and from writing it to the first execution report of an
+order that traded (a fill). The server runs `serve --preset bench` (no rate or position
+limits) in its own process; the load generator is this process. On a 2-core machine they
+share the two cores, so the figures are for that: a server alone on its core with a
+faster client would do better.
+
+Requests are written as bytes and answers parsed with httptools (the parser uvicorn
+uses): a general HTTP client would measure itself more than the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httptools
+import httpx
+import msgspec
+import numpy as np
+import websockets
+
+HOST = "127.0.0.1"
+INSTRUMENT = "SPX"
+
+
+class Answer:
+    """httptools callbacks collecting one response."""
+
+    def __init__(self) -> None:
+        self.body = bytearray()
+        self.done = False
+
+    def on_body(self, body: bytes) -> None:
+        self.body += body
+
+    def on_message_complete(self) -> None:
+        self.done = True
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.answer_ms: list[float] = []
+        self.fill_ms: list[float] = []
+        self.accepted = 0
+        self.refused = 0
+
+
+class Bot:
+    def __init__(self, n: int, port: int, key: str, stats: Stats, seed: int) -> None:
+        self.n, self.port, self.key, self.stats = n, port, key, stats
+        self.rng = np.random.default_rng(seed)
+        self.sent: dict[str, float] = {}
+
+    def request(self, k: int) -> tuple[str, bytes]:
+        """A limit order near a mid of 4400: about half cross the other side."""
+        side = "buy" if self.rng.random() < 0.5 else "sell"
+        offset = int(self.rng.integers(-3, 6))
+        price = 4400 + (-offset if side == "buy" else offset) * 0.25
+        cid = f"b{self.n}-{k}"
+        body = msgspec.json.encode({
+            "instrument_id": INSTRUMENT, "side": side, "quantity": int(self.rng.integers(1, 10)),
+            "price": round(price, 2), "client_order_id": cid,
+        })  # fmt: skip
+        head = (
+            f"POST /orders HTTP/1.1\r\nHost: {HOST}\r\nX-API-Key: {self.key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        return cid, head.encode() + body
+
+    async def run(self, until: float) -> None:
+        reader, writer = await asyncio.open_connection(HOST, self.port)
+        url = f"ws://{HOST}:{self.port}/ws"
+        async with websockets.connect(url, additional_headers={"X-API-Key": self.key}) as ws:
+            listener = asyncio.create_task(self.listen(ws))
+            k = 0
+            while time.perf_counter() < until:
+                k += 1
+                cid, raw = self.request(k)
+                started = time.perf_counter()
+                self.sent[cid] = started
+                writer.write(raw)
+                status = await read_answer(reader)
+                self.stats.answer_ms.append((time.perf_counter() - started) * 1000)
+                if status == 201:
+                    self.stats.accepted += 1
+                else:
+                    self.stats.refused += 1
+            await asyncio.sleep(0.2)  # let the last reports arrive
+            listener.cancel()
+        writer.close()
+
+    async def listen(self, ws: Any) -> None:
+        decode = msgspec.json.decode
+        with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
+            async for text in ws:
+                message = decode(text)
+                data = message["data"]
+                if message["type"] != "execution_report":
+                    continue
+                started = self.sent.pop(data.get("client_order_id"), None)
+                # Fill latency is for orders that traded on arrival (the taker side);
+                # a resting order's fill waits for another order, not for the server.
+                taker = data.get("liquidity_type") == "taker"
+                if started is not None and taker and data.get("exec_type") == "trade":
+                    self.stats.fill_ms.append((time.perf_counter() - started) * 1000)
+
+
+async def read_answer(reader: asyncio.StreamReader) -> int:
+    answer = Answer()
+    parser = httptools.HttpResponseParser(answer)
+    while not answer.done:
+        chunk = await reader.read(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        parser.feed_data(chunk)
+    return int(parser.get_status_code())
+
+
+@contextlib.contextmanager
+def server(port: int, preset: str, extra: list[str]) -> Iterator[None]:
+    command = [sys.executable, "-m", "exchange", "serve", "--preset", preset, "--port",
+               str(port), "--log-level", "warning", *extra]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://{HOST}:{port}/health", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("server did not start")
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def register(port: int, bots: int, tag: str) -> list[str]:
+    keys = []
+    with httpx.Client(base_url=f"http://{HOST}:{port}") as http:
+        for n in range(bots):
+            body = {"team_name": f"bench-{tag}-{n}", "role": "market_maker"}
+            keys.append(http.post("/auth/register", json=body).json()["data"]["api_key"])
+    return keys
+
+
+async def drive(port: int, keys: list[str], seconds: float) -> Stats:
+    stats = Stats()
+    until = time.perf_counter() + seconds
+    bots = [Bot(n, port, key, stats, seed=n) for n, key in enumerate(keys)]
+    await asyncio.gather(*(b.run(until) for b in bots))
+    return stats
+
+
+def summary(bots: int, seconds: float, stats: Stats) -> dict[str, Any]:
+    answers = np.array(stats.answer_ms)
+    fills = np.array(stats.fill_ms) if stats.fill_ms else np.array([float("nan")])
+    return {
+        "bench": "e2e", "bots": bots, "seconds": seconds,
+        "orders_per_s": round(stats.accepted / seconds), "refused": stats.refused,
+        "p50_ms": round(float(np.percentile(answers, 50)), 2),
+        "p99_ms": round(float(np.percentile(answers, 99)), 2),
+        "fills": len(stats.fill_ms),
+        "fill_p50_ms": round(float(np.percentile(fills, 50)), 2),
+        "fill_p99_ms": round(float(np.percentile(fills, 99)), 2),
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bots", type=int, nargs="+", default=[10, 30])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--port", type=int, default=8790)
+    parser.add_argument("--preset", default="bench")
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="extra argument for `serve` (repeatable)")  # fmt: skip
+    args = parser.parse_args()
+    print(f"load generator and server share {os.cpu_count()} cores on loopback")
+    lines = []
+    for bots in args.bots:
+        with server(args.port, args.preset, args.server_arg):
+            keys = register(args.port, bots, str(bots))
+            stats = asyncio.run(drive(args.port, keys, args.seconds))
+        line = summary(bots, args.seconds, stats)
+        lines.append(line)
+        print("  ".join(f"{k}={v}" for k, v in line.items()))
+    for line in lines:
+        print(json.dumps(line))
+
+
+if __name__ == "__main__":
+    main()
