@@ -83,7 +83,7 @@ class Fanout:
         s.seq += 1
         encoded = encoder.encode(Message(s.seq, kind, timestamp or utc_now(), data))
         s.history.append((s.seq, encoded))
-        for conn in s.connections:
+        for conn in tuple(s.connections):  # _push may cut one off: not the set itself
             self._push(conn, encoded)
 
     def broadcast(self, kind: str, data: Any) -> None:
@@ -182,10 +182,14 @@ class Fanout:
             self.detach(conn)
 
 
+CLOSE_TIMEOUT = 30.0
+"""Seconds a cut-off client has to read what is already on its way before the close frame
+(the server sends that frame only once its write buffer drains); then it is given up."""
+
+
 async def _close(socket: Socket, code: int, reason: str) -> None:
-    # A client too slow to read is likely too slow to take a close frame: don't wait long.
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(socket.close(code, reason), timeout=2.0)
+        await asyncio.wait_for(socket.close(code, reason), timeout=CLOSE_TIMEOUT)
 
 
 def periodic(interval: float, action: Callable[[], None], name: str) -> Callable[[], Any]:

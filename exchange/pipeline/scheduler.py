@@ -35,12 +35,16 @@ class Scheduler:
         self.venue = venue
         self.matchers = matchers
         self.announce = announce
+        self.since = clock.now()
+        """Changes up to here have been applied; the next one is looked up after it, so a
+        late wake-up (a slow loop, a clock sped up) still applies every change in order."""
 
     async def run(self) -> None:
         while True:
-            change = self.schedule.next_change(self.clock.now())
+            change = self.schedule.next_change(self.since)
             if change is None:
                 await asyncio.sleep(MAX_NAP)
+                self.since = max(self.since, self.clock.now())
                 continue
             at, phase = change
             wait = self.clock.wall_seconds_until(at)
@@ -48,6 +52,7 @@ class Scheduler:
                 await asyncio.sleep(min(wait, MAX_NAP))
                 continue
             await self.enter(phase, at)
+            self.since = at
 
     async def enter(self, phase: Phase, at: TimeNs) -> None:
         """Announce a phase and queue its step for every book (waiting, never dropping)."""

@@ -35,6 +35,7 @@ from exchange.wire.codec import (
     parse_order_id,
     price_out,
     price_ticks,
+    whole_number,
 )
 from exchange.wire.errors import ApiError, status_of
 from exchange.wire.models import (
@@ -56,6 +57,8 @@ log = logging.getLogger("exchange.api")
 
 JSON = "application/json"
 Handler = Callable[[Request, str], Awaitable[Response]]
+Remembered = tuple[NewOrder | NewQuote, "asyncio.Future[Accepted | Refused]"]
+"""What a `request_id` named: the request, and the answer it got (or will get)."""
 
 
 def new_request_id() -> str:
@@ -73,31 +76,41 @@ class Api:
     def __init__(self, exchange: Exchange) -> None:
         self.exchange = exchange
         self.max_body = exchange.config.server.max_body_bytes
-        self.remembered: dict[TeamId, OrderedDict[str, asyncio.Future[Any]]] = {}
+        self.remembered: dict[TeamId, OrderedDict[str, Remembered]] = {}
 
     def routes(self) -> list[Route]:
-        e = self.endpoint
+        table: list[tuple[str, str, Handler]] = [
+            ("GET", "/health", self.health),
+            ("POST", "/auth/register", self.register),
+            ("POST", "/orders", self.post_order),
+            ("DELETE", "/orders", self.cancel_all),
+            ("GET", "/orders", self.open_orders),
+            ("DELETE", "/orders/{order_id}", self.cancel_one),
+            ("POST", "/quotes", self.post_quote),
+            ("GET", "/fills", self.fills),
+            ("GET", "/positions/{team_id}", self.positions),
+            ("GET", "/market/prices", self.prices),
+            ("GET", "/market/book/{instrument_id}", self.book),
+            ("GET", "/instruments", self.instruments),
+            ("POST", "/dead-mans-switch", self.dead_mans_switch),
+        ]
+        # One Route per path, so a 405 names every method the path takes in `Allow`
+        # (with a Route per method, Starlette's 405 names only the first one's).
+        by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+        for method, path, handler in table:
+            by_path.setdefault(path, {})[method] = self.endpoint(handler)
         return [
-            Route("/health", e(self.health), methods=["GET"]),
-            Route("/auth/register", e(self.register), methods=["POST"]),
-            Route("/orders", e(self.post_order), methods=["POST"]),
-            Route("/orders", e(self.cancel_all), methods=["DELETE"]),
-            Route("/orders", e(self.open_orders), methods=["GET"]),
-            Route("/orders/{order_id}", e(self.cancel_one), methods=["DELETE"]),
-            Route("/quotes", e(self.post_quote), methods=["POST"]),
-            Route("/fills", e(self.fills), methods=["GET"]),
-            Route("/positions/{team_id}", e(self.positions), methods=["GET"]),
-            Route("/market/prices", e(self.prices), methods=["GET"]),
-            Route("/market/book/{instrument_id}", e(self.book), methods=["GET"]),
-            Route("/instruments", e(self.instruments), methods=["GET"]),
-            Route("/dead-mans-switch", e(self.dead_mans_switch), methods=["POST"]),
+            Route(path, _dispatch(endpoints), methods=list(endpoints))
+            for path, endpoints in by_path.items()
         ]
 
     def endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """Give the handler a request id, turn ApiErrors into envelopes, log one line."""
 
         async def run(request: Request) -> Response:
-            request_id = request.headers.get("x-request-id") or new_request_id()
+            request_id = request.headers.get("x-request-id", "")
+            if not 0 < len(request_id) <= 64 or not request_id.isprintable():
+                request_id = new_request_id()
             started = time.perf_counter()
             try:
                 response = await handler(request, request_id)
@@ -138,9 +151,15 @@ class Api:
         }
 
     async def body(self, request: Request) -> bytes:
-        """The request body, refused with 413 past the limit (declared or streamed)."""
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+        """The request body, refused with 413 past the limit (declared or streamed), and
+        with 415 when it is declared as something other than JSON."""
+        media = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
+        if media != JSON and not media.endswith("+json"):
+            raise ApiError(
+                "UNSUPPORTED_MEDIA_TYPE", f"the body must be {JSON}, not {media or 'empty'!r}"
+            )
+        declared = whole_number(request.headers.get("content-length", ""), 30)
+        if declared is not None and declared > self.max_body:
             raise ApiError("PAYLOAD_TOO_LARGE", f"the body may be at most {self.max_body} bytes")
         chunks, size = [], 0
         async for chunk in request.stream():
@@ -162,17 +181,35 @@ class Api:
         self, team: Team, request: NewOrder | NewQuote, request_id: str, key: str | None
     ) -> Accepted | Refused:
         """Send a request down the pipeline once per `key` (request_id): a retry with the
-        same key awaits the first one's answer instead of placing a second order."""
+        same key awaits the first one's answer instead of placing a second order.
+
+        A key names one request: reused for a different one it is an error, not a silent
+        replay of the first. A refusal placed nothing, so it is not remembered: a retry
+        after a 429 (or once the position allows it) is judged afresh."""
         remembered = self.remembered.setdefault(team.team_id, OrderedDict())
         if key is not None and key in remembered:
-            return await asyncio.shield(remembered[key])
+            first, pending = remembered[key]
+            if first != request:
+                raise ApiError(
+                    "INVALID_FIELD",
+                    f"request_id {key!r} was already used for a different request",
+                    {"field": "request_id"},
+                )
+            return await asyncio.shield(pending)
         reply: asyncio.Future[Accepted | Refused] = asyncio.get_running_loop().create_future()
         self.enqueue(Submit(request, reply, request_id))
         if key is not None:
-            remembered[key] = reply
+            remembered[key] = (request, reply)
             if len(remembered) > self.exchange.config.server.idempotency_keys:
                 remembered.popitem(last=False)
-        return await asyncio.shield(reply)
+        try:
+            outcome = await asyncio.shield(reply)
+        except Exception:
+            _forget(remembered, key, reply)
+            raise
+        if isinstance(outcome, Refused):
+            _forget(remembered, key, reply)
+        return outcome
 
     # -- endpoints --------------------------------------------------------------------
 
@@ -270,14 +307,14 @@ class Api:
 
     async def fills(self, request: Request, request_id: str) -> Response:
         team = self.auth(request)
-        since = request.query_params.get("since_trade_id", "0")
-        if not since.isdigit() or len(since) > 18:
+        since = whole_number(request.query_params.get("since_trade_id", "0"))
+        if since is None:
             raise ApiError(
                 "INVALID_FIELD",
                 "since_trade_id must be a whole number",
                 {"field": "since_trade_id"},
             )
-        fills = self.exchange.publisher.team_fills(team.team_id, int(since))
+        fills = self.exchange.publisher.team_fills(team.team_id, since)
         return answer([views.fill_view(f, cid) for f, cid in fills], request_id)
 
     async def positions(self, request: Request, request_id: str) -> Response:
@@ -312,12 +349,12 @@ class Api:
         instrument = request.path_params["instrument_id"]
         if instrument not in venue.books:
             raise ApiError("NOT_FOUND", f"unknown instrument {instrument!r}")
-        depth_text = request.query_params.get("depth", "5")
-        if not depth_text.isdigit() or not 1 <= int(depth_text) <= 50:
+        depth = whole_number(request.query_params.get("depth", "5"), 2)
+        if depth is None or not 1 <= depth <= 50:
             raise ApiError("INVALID_FIELD", "depth must be 1 to 50", {"field": "depth"})
         i = InstrumentId(instrument)
         data = views.book_view(
-            venue.books[i], int(depth_text), venue.book_phase[i], venue.last_price.get(i),
+            venue.books[i], depth, venue.book_phase[i], venue.last_price.get(i),
             venue.reference(i),
         )  # fmt: skip
         return answer(data, request_id)
@@ -331,6 +368,24 @@ class Api:
         req = decode(await self.body(request), DeadMansSwitchRequest)
         self.exchange.watchdog.arm(team.team_id, req.cancel_after)
         return answer(DeadMansSwitchView(req.cancel_after, req.cancel_after > 0), request_id)
+
+
+def _forget(remembered: OrderedDict[str, Remembered], key: str | None, reply: Any) -> None:
+    """Drop `key` if it still names this reply (it may have been evicted or replaced)."""
+    if key is not None and (entry := remembered.get(key)) is not None and entry[1] is reply:
+        del remembered[key]
+
+
+def _dispatch(
+    endpoints: dict[str, Callable[[Request], Awaitable[Response]]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """One endpoint for a path: the handler of the request's method (HEAD is a GET)."""
+
+    async def run(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await endpoints[method](request)
+
+    return run
 
 
 def to_new_order(req: OrderRequest, team: Team) -> NewOrder:
@@ -354,8 +409,8 @@ def rejection_error(rejection: Rejection, retry_after_ns: int = 0) -> ApiError:
     details = dict(rejection.details)
     if retry_after_ns:
         details["retry_after_ms"] = -(-retry_after_ns // 1_000_000)
-    error = ApiError(rejection.code, rejection.message, details, headers)
-    return error
+    status = rejection_status(rejection)
+    return ApiError(rejection.code, rejection.message, details, headers, status)
 
 
 def rejection_status(rejection: Rejection) -> int:

@@ -89,6 +89,6 @@ def uvicorn_config(app: Starlette, host: str, port: int, **options: Any) -> uvic
     than bytes on the wire (compressing was a sixth of the server's time under load).
     """
     return uvicorn.Config(
-        app, host=host, port=port, log_config=None, access_log=False, ws="websockets",
+        app, host=host, port=port, log_config=None, access_log=False, ws="websockets-sansio",
         ws_per_message_deflate=False, lifespan="on", timeout_graceful_shutdown=5, **options,
     )  # fmt: skip

@@ -59,14 +59,13 @@ class StreamEndpoint:
         conn = fanout.attach(websocket, team.team_id)
         stream = fanout.streams[team.team_id]
         interval = e.config.server.heartbeat_interval
+        resumed = since is not None and fanout.replay_would_work(conn, since)
         status = ConnectionStatus(
-            "connected", team.team_id, team.role.value, interval, stream.seq, since is not None,
+            "connected", team.team_id, team.role.value, interval, stream.seq, resumed,
             e.venue.phase.value, game_time(e.clock.now()),
         )  # fmt: skip
         fanout.snapshot(conn, "connection_status", status)
-        resumed = since is None or fanout.replay_would_work(conn, since)
-        if not resumed:
-            assert since is not None
+        if since is not None and not resumed:
             gap = ResyncRequired(since, stream.oldest(), stream.seq)
             fanout.snapshot(conn, "resync_required", gap)
         fanout.snapshot(conn, "position_snapshot", self.position_snapshot(team.team_id))

@@ -31,6 +31,7 @@ FIELD_CODES = {
     "instrument_id": "INVALID_INSTRUMENT",
 }
 _PATH = re.compile(r" - at `\$\.?([A-Za-z_]*)")
+_NAMED = re.compile(r"field `([^`]{0,64})`")
 
 _decoders: dict[type, msgspec.json.Decoder[Any]] = {}
 encoder = msgspec.json.Encoder()
@@ -54,6 +55,9 @@ def invalid(text: str) -> ApiError:
     field = match.group(1) if match else ""
     if not field and text.startswith("Expected `object`"):
         return ApiError("INVALID_JSON", "the body must be a JSON object")
+    if not field and (named := _NAMED.search(text)):
+        # "Object contains unknown field `x`", "Object missing required field `x`".
+        return ApiError("INVALID_FIELD", text, {"field": named.group(1)})
     code = FIELD_CODES.get(field, "INVALID_FIELD")
     details = {"field": field} if field else {}
     return ApiError(code, text, details)
@@ -71,9 +75,17 @@ def price_out(ticks: int | None) -> float | None:
     return None if ticks is None else to_price(ticks)
 
 
+def whole_number(text: str, max_digits: int = 18) -> int | None:
+    """A non-negative integer written in ASCII digits, else None. (`str.isdigit` alone
+    also passes '²' and '٣', which `int` then refuses or reads: neither is an id here.)"""
+    if text.isascii() and text.isdigit() and len(text) <= max_digits:
+        return int(text)
+    return None
+
+
 def parse_order_id(text: str) -> int | None:
     """Order ids travel as decimal strings; anything else names no order."""
-    return int(text) if text.isdigit() and len(text) < 19 else None
+    return whole_number(text)
 
 
 def utc_now() -> str:
