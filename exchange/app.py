@@ -16,7 +16,7 @@ import numpy as np
 from exchange.clock import Clock, ScaledClock
 from exchange.config import GameConfig
 from exchange.domain.instruments import build_chain
-from exchange.domain.phases import from_ns
+from exchange.domain.phases import PHASE_RULES, from_ns
 from exchange.domain.session import TradingSession
 from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
 from exchange.pipeline.fanout import Fanout, periodic
@@ -65,7 +65,7 @@ class Exchange:
         self.inflight = InFlight()
         self.fanout = Fanout(server.history_size, server.max_backlog)
         self.publisher = Publisher(self.session, self.fanout, self.trades)
-        self.watchdog = Watchdog(self.orders)
+        self.watchdog = Watchdog(self.orders, lambda: PHASE_RULES[self.venue.phase].cancel)
         self.supervisor = Supervisor()
 
     # -- life cycle -------------------------------------------------------------------
@@ -108,7 +108,9 @@ class Exchange:
     # -- what the tasks publish -------------------------------------------------------
 
     def publish_market_data(self) -> None:
-        """Conflated market data: one update per changed instrument per interval."""
+        """The interval's trade prints, then conflated market data: one update per changed
+        instrument per interval."""
+        self.fanout.flush_tape()
         dirty, self.fanout.dirty = self.fanout.dirty, set()
         venue = self.venue
         for instrument_id in sorted(dirty):
@@ -126,6 +128,7 @@ class Exchange:
 
     def announce(self, previous: Phase, phase: Phase, at: TimeNs) -> None:
         log.info("phase change", extra={"phase": phase.value, "previous": previous.value})
+        self.fanout.flush_tape()  # prints from before the change come before it
         self.fanout.broadcast(
             "phase_change", PhaseChange(phase.value, previous.value, game_time(at))
         )

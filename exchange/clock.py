@@ -20,6 +20,11 @@ NS_PER_S = 1_000_000_000
 class Clock(Protocol):
     def now(self) -> TimeNs: ...
 
+    def rate_ns(self) -> int:
+        """Time for order-rate windows: the wall's for a live game (a bot's orders per
+        real second, whatever the game speed), the game's in a replay (deterministic)."""
+        ...
+
     def wall_seconds_until(self, game_ns: int) -> float:
         """How long to wait in wall time until the game clock reaches `game_ns`."""
         ...
@@ -43,6 +48,9 @@ class ScaledClock:
     @property
     def paused(self) -> bool:
         return self._paused_at is not None
+
+    def rate_ns(self) -> int:
+        return time.monotonic_ns()
 
     def now(self) -> TimeNs:
         if self._paused_at is not None:
@@ -84,6 +92,9 @@ class VirtualClock:
         self._now = start
 
     def now(self) -> TimeNs:
+        return self._now
+
+    def rate_ns(self) -> int:
         return self._now
 
     def advance_to(self, game_ns: int) -> None:

@@ -89,9 +89,10 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     order_queue_size: int = 10_000
     matcher_queue_size: int = 2_000
     trade_queue_size: int = 10_000
-    history_size: int = 5_000
-    """Stream messages kept per team for resume (`/ws?since=`)."""
-    max_backlog: int = 5_000
+    history_size: int = 10_000
+    """Stream messages kept per team for resume (`/ws?since=`); more than `max_backlog`,
+    so a client cut off for being slow can resume from where it was."""
+    max_backlog: int = 2_000
     """Unsent stream messages a connection may hold before it is cut off (close 4008)."""
     heartbeat_interval: float = 5.0
     market_data_interval: float = 0.1
@@ -100,6 +101,10 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     idempotency_keys: int = 1_000
     """`request_id`s remembered per team."""
     cors_origins: tuple[str, ...] = ("*",)
+
+    def __post_init__(self) -> None:
+        if self.history_size <= self.max_backlog:
+            raise ValueError("server.history_size must exceed server.max_backlog")
 
 
 class GameConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

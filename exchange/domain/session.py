@@ -85,6 +85,7 @@ class TradingSession:
         now: TimeNs,
         pending: Sequence[Order] = (),
         pending_quote: tuple[OrderId, ...] = (),
+        rate_now: int | None = None,
     ) -> Rejection | None:
         """Everything that may refuse a request before it reaches a book, first the venue's
         own soundness checks (listed instrument, phase, price), then the role's rules."""
@@ -97,7 +98,7 @@ class TradingSession:
         if problem is not None:
             code, message = problem.error_code or "INVALID_FIELD", problem.error_message or ""
             return Rejection(code, message, "venue")
-        return self.check(request, now, pending, pending_quote)
+        return self.check(request, now, pending, pending_quote, rate_now)
 
     def check(
         self,
@@ -105,12 +106,14 @@ class TradingSession:
         now: TimeNs,
         pending: Sequence[Order] = (),
         pending_quote: tuple[OrderId, ...] = (),
+        rate_now: int | None = None,
     ) -> Rejection | None:
         """Run the team's constraints; count the request against its rate window.
 
         `pending` are the team's orders accepted but not yet in a book (the server's
         pipeline has them queued); they count toward the worst case like resting ones.
         `pending_quote` names a queued quote's legs that this quote would replace.
+        `rate_now` is the time the rate window counts in (game time when not given).
         """
         team = request.team_id
         window = self.windows[team]
@@ -130,12 +133,12 @@ class TradingSession:
             instruments=self.venue.instruments,
             account=self.ledger.account(team),
             opened=working_exposure(self.venue.open_exposure(team), pending, replacing),
-            orders_in_window=window.count(now),
+            orders_in_window=window.count(rate_now if rate_now is not None else now),
             reference_price=self.venue.reference_price.get(request.instrument_id),
         )
         rejection = self.validator.validate(context)
         if rejection is None or rejection.constraint != "order_rate":
-            window.record(now)
+            window.record(rate_now if rate_now is not None else now)
         return rejection
 
     def cancel(self, request: CancelOrder, now: TimeNs) -> OrderResult:

@@ -24,7 +24,7 @@ import msgspec
 
 from exchange.domain.types import InstrumentId, TeamId
 from exchange.wire.codec import encoder, utc_now
-from exchange.wire.messages import Message
+from exchange.wire.messages import Message, Tape
 
 log = logging.getLogger("exchange.fanout")
 
@@ -70,6 +70,8 @@ class Fanout:
         self.max_backlog = max_backlog
         self.streams: dict[TeamId, TeamStream] = {}
         self.dirty: set[InstrumentId] = set()
+        self.tape: list[Any] = []
+        """Public trade prints waiting for the next `flush_tape`."""
         self.cut_off = 0
 
     # -- publishing (never awaits) ----------------------------------------------------
@@ -92,6 +94,15 @@ class Fanout:
         timestamp = utc_now()
         for team_id in self.streams:
             self.stream(team_id, kind, raw, timestamp)
+
+    def print_trade(self, trade_print: Any) -> None:
+        self.tape.append(trade_print)
+
+    def flush_tape(self) -> None:
+        """Send the prints gathered since the last flush as one `trade` stream message."""
+        if self.tape:
+            prints, self.tape = self.tape, []
+            self.broadcast("trade", Tape(prints))
 
     def snapshot(self, conn: Connection, kind: str, data: Any, slot: str | None = None) -> None:
         """A snapshot message for one connection; with a slot, a newer one replaces it."""

@@ -98,7 +98,7 @@ class Publisher:
             booked += (buy, sell)
             self._report(trade.buy_order_id, trade, buy)
             self._report(trade.sell_order_id, trade, sell)
-            self.fanout.broadcast("trade", views.trade_print(trade))
+            self.fanout.print_trade(views.trade_print(trade))
         self.trades += len(trades)
         self.fanout.touch(trades[0].instrument_id)
         if self.on_fills is not None:
@@ -133,9 +133,9 @@ class Publisher:
         self.orders.pop(order_id, None)
 
     def team_fills(
-        self, team_id: TeamId, since_trade_id: int = 0
+        self, team_id: TeamId, since_trade_id: int = 0, limit: int | None = None
     ) -> list[tuple[Fill, str | None]]:
         """The team's fills with a trade id above `since_trade_id`, oldest first."""
         fills = self.fills.get(team_id, [])
         start = bisect.bisect_right(fills, since_trade_id, key=lambda f: f[0].trade_id)
-        return fills[start:]
+        return fills[start : None if limit is None else start + limit]

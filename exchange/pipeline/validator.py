@@ -39,7 +39,7 @@ class InFlight:
         for order_id, leg in zip(item.order_ids, legs, strict=True):
             team[order_id] = Order(
                 order_id, leg.team_id, leg.instrument_id, leg.side, leg.order_type,
-                leg.quantity, leg.price, now, None, 0, leg.quantity,
+                leg.quantity, leg.price, now, leg.client_order_id, 0, leg.quantity,
             )  # fmt: skip
         if isinstance(request, NewQuote):
             self.quotes[(request.team_id, request.instrument_id)] = item.order_ids
@@ -96,23 +96,25 @@ class Validator:
         team = request.team_id
         window = self.session.windows[team]
         key = (team, request.instrument_id)
+        rate_now = self.clock.rate_ns()
         rejection = self.session.screen(
-            request, now, self.inflight.pending(team), self.inflight.quotes.get(key, ())
+            request, now, self.inflight.pending(team), self.inflight.quotes.get(key, ()), rate_now
         )
         if rejection is not None:
-            retry = window.retry_after_ns(now) if rejection.code == "RATE_LIMIT_EXCEEDED" else 0
-            item.reply.set_result(Refused(rejection, window.remaining(now), retry))
+            limited = rejection.code == "RATE_LIMIT_EXCEEDED"
+            retry = window.retry_after_ns(rate_now) if limited else 0
+            item.reply.set_result(Refused(rejection, window.remaining(rate_now), retry))
             return
         queue = self.matchers[request.instrument_id]
         if queue.full():
-            item.reply.set_result(Refused(BUSY, window.remaining(now)))
+            item.reply.set_result(Refused(BUSY, window.remaining(rate_now)))
             return
         venue = self.session.venue
         legs = 2 if isinstance(request, NewQuote) else 1
         item.order_ids = tuple(venue.next_order_id() for _ in range(legs))
         self.inflight.add(item, now)
         queue.put_nowait(item)
-        item.reply.set_result(Accepted(item.order_ids, window.remaining(now)))
+        item.reply.set_result(Accepted(item.order_ids, window.remaining(rate_now)))
 
     def cancel(self, item: Cancel) -> None:
         """Route a cancel to the book that holds the order; unknown ids end here.

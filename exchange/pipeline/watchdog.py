@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from exchange.domain.types import CancelReason, TeamId
@@ -20,8 +21,10 @@ CHECK_EVERY = 0.25
 
 
 class Watchdog:
-    def __init__(self, orders: asyncio.Queue[Any]) -> None:
+    def __init__(self, orders: asyncio.Queue[Any], may_cancel: Callable[[], bool]) -> None:
         self.orders = orders
+        self.may_cancel = may_cancel
+        """Whether the phase accepts cancels: during the auction's freeze the switch waits."""
         self.cancel_after: dict[TeamId, float] = {}
         self.last_seen: dict[TeamId, float] = {}
         self.fired = 0
@@ -42,6 +45,8 @@ class Watchdog:
             self.check(time.monotonic())
 
     def check(self, now: float) -> None:
+        if not self.may_cancel():
+            return
         for team_id, seconds in list(self.cancel_after.items()):
             if now - self.last_seen.get(team_id, now) <= seconds:
                 continue

@@ -56,6 +56,8 @@ from exchange.wire.models import (
 log = logging.getLogger("exchange.api")
 
 JSON = "application/json"
+FILLS_PAGE, MAX_FILLS_PAGE = 1000, 10_000
+"""`GET /fills` answers at most a page; `since_trade_id` pages on from the last one."""
 Handler = Callable[[Request, str], Awaitable[Response]]
 Remembered = tuple[NewOrder | NewQuote, "asyncio.Future[Accepted | Refused]"]
 """What a `request_id` named: the request, and the answer it got (or will get)."""
@@ -144,7 +146,7 @@ class Api:
 
     def budget(self, team: Team) -> dict[str, str]:
         window = self.exchange.session.windows[team.team_id]
-        now = self.exchange.clock.now()
+        now = self.exchange.clock.rate_ns()
         return {
             "X-RateLimit-Limit": str(window.limit),
             "X-RateLimit-Remaining": str(window.remaining(now)),
@@ -314,7 +316,11 @@ class Api:
                 "since_trade_id must be a whole number",
                 {"field": "since_trade_id"},
             )
-        fills = self.exchange.publisher.team_fills(team.team_id, since)
+        limit = whole_number(request.query_params.get("limit", str(FILLS_PAGE)))
+        if limit is None or not 1 <= limit <= MAX_FILLS_PAGE:
+            message = f"limit must be 1 to {MAX_FILLS_PAGE}"
+            raise ApiError("INVALID_FIELD", message, {"field": "limit"})
+        fills = self.exchange.publisher.team_fills(team.team_id, since, limit)
         return answer([views.fill_view(f, cid) for f, cid in fills], request_id)
 
     async def positions(self, request: Request, request_id: str) -> Response:

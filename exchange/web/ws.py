@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from exchange.app import Exchange
 from exchange.pipeline.fanout import Connection
 from exchange.wire import views
-from exchange.wire.codec import game_time
+from exchange.wire.codec import game_time, whole_number
 from exchange.wire.messages import ConnectionStatus, PositionSnapshot, ResyncRequired
 
 log = logging.getLogger("exchange.ws")
@@ -35,10 +35,11 @@ class StreamEndpoint:
             await websocket.close(POLICY_VIOLATION, "missing or wrong API key")
             return
         since_text = websocket.query_params.get("since")
-        if since_text is not None and not since_text.isdigit():
+        since = None if since_text is None else whole_number(since_text)
+        if since_text is not None and since is None:
             await websocket.close(POLICY_VIOLATION, "since must be a whole number")
             return
-        conn = self.greet(websocket, team.team_id, None if since_text is None else int(since_text))
+        conn = self.greet(websocket, team.team_id, since)
         log.info("stream connected", extra={"team_id": team.team_id, "since": since_text})
         try:
             while True:

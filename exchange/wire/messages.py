@@ -108,6 +108,16 @@ class TradePrint(msgspec.Struct, frozen=True):
     aggressor: str | None
 
 
+class Tape(msgspec.Struct, frozen=True):
+    """The `trade` message: every public print since the previous one, oldest first.
+
+    Prints are batched once per market data interval: one message to each team instead
+    of one per print (sending a frame per print to every team was half the server's
+    time under load). A `trade` message is a stream message: resume replays it."""
+
+    trades: list[TradePrint]
+
+
 class PhaseChange(msgspec.Struct, frozen=True):
     phase: str
     previous: str

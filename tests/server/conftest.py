@@ -145,6 +145,23 @@ def is_type(kind: str, **data: Any) -> Callable[[Message], bool]:
     return match
 
 
+def trade_prints(messages: list[Message]) -> list[dict[str, Any]]:
+    """Every public print in the `trade` messages seen, oldest first (a `trade` message
+    carries all the prints of one market data interval)."""
+    return [p for m in messages if m["type"] == "trade" for p in m["data"]["trades"]]
+
+
+def has_print(**data: Any) -> Callable[[Message], bool]:
+    """A predicate: a `trade` message holding a print with every given key and value."""
+
+    def match(message: Message) -> bool:
+        return message["type"] == "trade" and any(
+            all(p.get(k) == v for k, v in data.items()) for p in message["data"]["trades"]
+        )
+
+    return match
+
+
 def wait_for(probe: Callable[[], Any], timeout: float = 5.0, every: float = 0.02) -> Any:
     """Poll `probe` until it returns something truthy; fail the test after `timeout`."""
     deadline = time.monotonic() + timeout

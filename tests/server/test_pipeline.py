@@ -9,15 +9,17 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from exchange.domain.phases import TradingDaySchedule
-from exchange.domain.types import Phase, TimeNs
+from exchange.domain.types import CancelReason, Phase, TeamId, TimeNs
 from exchange.pipeline.scheduler import Scheduler
 from exchange.pipeline.supervisor import Supervisor
+from exchange.pipeline.watchdog import Watchdog
 from exchange.pipeline.work import PhaseStep
 from tests.server.harness import Bot, run_server, sandbox
 
@@ -238,3 +240,22 @@ def test_concurrent_buys_past_the_position_limit_are_refused_while_in_flight() -
     assert sorted(o["order_id"] for o in resting) == sorted(e["order_id"] for e in accepted)
     assert sum(o["remaining"] for o in resting) == 50
     assert positions["positions"] == []  # nothing traded
+
+
+async def test_dead_mans_switch_waits_while_the_phase_refuses_cancels() -> None:
+    """During the auction's freeze a user's cancel is refused; the switch waits too, then
+    fires once cancels are allowed again, once per silence."""
+    orders: asyncio.Queue[Any] = asyncio.Queue()
+    frozen = True
+    watchdog = Watchdog(orders, lambda: not frozen)
+    team = TeamId("T0001")
+    watchdog.arm(team, 0.5)
+    later = time.monotonic() + 10
+    watchdog.check(later)
+    assert orders.empty()
+    frozen = False
+    watchdog.check(later)
+    watchdog.check(later + 1)
+    assert orders.qsize() == 1
+    item = orders.get_nowait()
+    assert (item.team_id, item.reason) == (team, CancelReason.DEAD_MANS_SWITCH)

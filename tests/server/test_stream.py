@@ -21,7 +21,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from exchange.config import GameConfig, load_config
 from exchange.wire.messages import SNAPSHOT_TYPES, STREAM_TYPES
-from tests.server.conftest import Message, is_type, recv_until, stream
+from tests.server.conftest import Message, has_print, is_type, recv_until, stream, trade_prints
 from tests.server.harness import Bot, run_server, sandbox
 
 NO_RATE_LIMIT = ["order_rate"]
@@ -253,12 +253,15 @@ def test_a_team_never_receives_another_teams_private_messages(
             maker.team_id: recv_until(maker_ws, is_type("order_cancelled", side="buy")),
             taker.team_id: recv_until(taker_ws, is_type("position_update")),
         }
+        # Public prints go out with the next market data interval, maybe after the ack.
+        if not trade_prints(seen[bystander.team_id]):
+            seen[bystander.team_id] += recv_until(other_ws, has_print(quantity=3))
     for team_id, messages in seen.items():
         private = [m for m in messages if m["type"] in PRIVATE_TYPES]
         assert {m["data"]["order_id"] for m in private if "order_id" in m["data"]} <= mine[team_id]
     bystander_private = [m["type"] for m in seen[bystander.team_id] if m["type"] in PRIVATE_TYPES]
     assert bystander_private == ["new_order_ack"]
-    assert [m["data"]["quantity"] for m in seen[bystander.team_id] if m["type"] == "trade"] == [3]
+    assert [p["quantity"] for p in trade_prints(seen[bystander.team_id])] == [3]
     kinds = {m["type"] for m in seen[maker.team_id]}
     assert {"execution_report", "position_update", "order_cancelled"} <= kinds
 
@@ -281,9 +284,7 @@ def test_resume_with_since_replays_exactly_the_missed_messages(
         extra = placed(maker.order(instrument, "buy", 1, 9.0))
         assert maker.http.delete(f"/orders/{extra}").status_code == 200
         placed(taker.order(instrument, "buy", 1, 10.0))
-        everything = recv_until(
-            observer, lambda m: m["type"] == "trade" and m["data"]["quantity"] == 1
-        )
+        everything = recv_until(observer, has_print(quantity=1))
         final = everything[-1]["seq"]
         with stream(maker, since=last) as resumed:
             status, snapshot = greet(resumed)
@@ -316,7 +317,7 @@ def test_resume_from_the_latest_seq_replays_nothing(
 
 
 def test_resume_older_than_the_history_gets_resync_required_then_a_snapshot() -> None:
-    with run_server(sandbox(server={"history_size": 5})) as base:
+    with run_server(sandbox(server={"history_size": 5, "max_backlog": 4})) as base:
         bot = Bot(base)
         try:
             with stream(bot) as ws:
@@ -454,7 +455,7 @@ def test_slow_client_is_cut_off_with_4008_while_a_fast_client_keeps_everything()
                 quotes, trades = quotes + 1, trades + 1
                 seen = recv_until(fast_ws, is_type("execution_report", client_order_id="final"))
                 trade_id = seen[-1]["data"]["trade_id"]
-                seen += recv_until(fast_ws, is_type("trade", trade_id=trade_id))
+                seen += recv_until(fast_ws, has_print(trade_id=trade_id))
                 seen += no_more(fast_ws)
             # A slow client stays slow: it reads again a few seconds after the cut, and
             # still finds everything it was sent, then the close frame with its code.
@@ -476,19 +477,21 @@ def test_slow_client_is_cut_off_with_4008_while_a_fast_client_keeps_everything()
     assert seqs(replayed) == list(range(last + 1, final + 1))
     # Nothing was dropped on the way: every quote's two acks, every replaced quote's two
     # cancels, every fill's report and position update, every trade print.
-    kinds = Counter(m["type"] for m in stream_messages(received + replayed))
+    everything = stream_messages(received + replayed)
+    kinds = Counter(m["type"] for m in everything if m["type"] != "trade")
     assert kinds == {
         "new_order_ack": 2 * quotes, "order_cancelled": 2 * (quotes - 1),
-        "execution_report": trades, "position_update": trades, "trade": trades,
+        "execution_report": trades, "position_update": trades,
     }  # fmt: skip
+    assert len(trade_prints(everything)) == trades
     # Everything the fast client's team was sent arrived, in order, nothing missing.
     assert seqs(seen) == list(range(1, len(stream_messages(seen)) + 1))
-    prints = [m for m in seen if m["type"] == "trade"]
+    prints = trade_prints(seen)
     fills = [
         m for m in seen if m["type"] == "execution_report" and m["data"]["exec_type"] == "trade"
     ]
     assert len(prints) == len(fills) == trades
-    assert [m["data"]["trade_id"] for m in prints] == [m["data"]["trade_id"] for m in fills]
+    assert [p["trade_id"] for p in prints] == [m["data"]["trade_id"] for m in fills]
 
 
 def flood_until_cut_off(slow: Bot, fast: Bot, limit: int = 20_000) -> tuple[int, int]:
@@ -618,5 +621,5 @@ def test_opening_auction_from_the_scheduler_fills_both_sides_as_makers() -> None
         (bid, "maker", 100.0, 6, 4, "partially_filled"),
         (ask, "maker", 100.0, 6, 0, "filled"),
     ]  # fmt: skip
-    prints = [m["data"] for m in buyer_seen if m["type"] == "trade"]
+    prints = trade_prints(buyer_seen)
     assert [(p["price"], p["quantity"]) for p in prints] == [(100.0, 6)]
