@@ -50,7 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = load(args)
     logs.configure(args.log_level)
-    app = create_app(Exchange(config))
+    app = create_app(Exchange(config, db_path=args.db))
     settings = uvicorn_config(app, args.host, args.port)
     server = uvicorn.Server(settings)
     server.run()
@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     config_arguments(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--db", metavar="FILE", help="SQLite database; restarts restore from it "
+                       "(default: keep nothing)")  # fmt: skip
     serve.add_argument("--log-level", default="info",
                        choices=["debug", "info", "warning", "error"])  # fmt: skip
     serve.set_defaults(run=cmd_serve)

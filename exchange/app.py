@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from exchange import recovery
 from exchange.clock import Clock, ScaledClock
 from exchange.config import GameConfig
 from exchange.domain.instruments import build_chain
@@ -21,12 +22,14 @@ from exchange.domain.session import TradingSession
 from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
 from exchange.pipeline.fanout import Fanout, periodic
 from exchange.pipeline.matcher import Matcher
-from exchange.pipeline.publisher import Publisher
+from exchange.pipeline.publisher import Outbox, Publisher
 from exchange.pipeline.scheduler import Scheduler
 from exchange.pipeline.supervisor import Supervisor
 from exchange.pipeline.validator import InFlight, Validator
 from exchange.pipeline.watchdog import Watchdog
 from exchange.pipeline.work import Matched
+from exchange.pipeline.writer import Writer
+from exchange.store import rows
 from exchange.web.auth import Team, Teams
 from exchange.wire import views
 from exchange.wire.codec import game_time
@@ -35,16 +38,20 @@ from exchange.wire.messages import Heartbeat, PhaseChange
 log = logging.getLogger("exchange")
 
 
-def make_clock(config: GameConfig) -> ScaledClock:
+def make_clock(config: GameConfig, saved_ns: int | None = None) -> ScaledClock:
+    """The configured start, else where a restored game's clock stood, else now."""
     start = config.clock.start
-    start_ns = None if start is None else TimeNs(int(start.timestamp() * 1e9))
-    return ScaledClock(start_ns, config.clock.speed)
+    start_ns = saved_ns if start is None else TimeNs(int(start.timestamp() * 1e9))
+    return ScaledClock(None if start_ns is None else TimeNs(start_ns), config.clock.speed)
 
 
 class Exchange:
-    def __init__(self, config: GameConfig, clock: Clock | None = None) -> None:
+    def __init__(
+        self, config: GameConfig, clock: Clock | None = None, db_path: str | None = None
+    ) -> None:
         self.config = config
-        self.clock = clock or make_clock(config)
+        saved = recovery.saved_state(db_path) if db_path else {}
+        self.clock = clock or make_clock(config, saved.get("game_time_ns"))
         self.schedule = config.schedule.build()
         now = self.clock.now()
         seeds = np.random.SeedSequence(config.seed).spawn(4)
@@ -67,6 +74,13 @@ class Exchange:
         self.publisher = Publisher(self.session, self.fanout, self.trades)
         self.watchdog = Watchdog(self.orders, lambda: PHASE_RULES[self.venue.phase].cancel)
         self.supervisor = Supervisor()
+        self.writer: Writer | None = None
+        self.id_ceiling = 0
+        if db_path:
+            recovery.recover(self, db_path)
+            self.id_ceiling = self.venue.peek_order_id() + recovery.ID_BLOCK
+            self.writer = Writer(db_path, self.publisher, server.batch_rows, server.linger)
+            self.publisher.sink = self.writer.put
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -87,6 +101,11 @@ class Exchange:
         scheduler = Scheduler(self.schedule, self.clock, self.venue, self.matchers, self.announce)
         s.start("scheduler", scheduler.run)
         s.start("watchdog", self.watchdog.run)
+        if self.writer is not None:
+            await self.writer.open()
+            s.start("writer", self.writer.run)
+            interval = server.snapshot_interval
+            s.start("snapshots", periodic(interval, self.save_state, "snapshots"))
         log.info(
             "exchange started",
             extra={"instruments": len(self.matchers), "phase": self.venue.phase},
@@ -94,14 +113,39 @@ class Exchange:
 
     async def stop(self) -> None:
         await self.supervisor.stop()
+        if self.writer is not None:
+            self.save_state()
+            await self.writer.close()
         log.info("exchange stopped")
+
+    def save_state(self) -> None:
+        """Position snapshots and the game state (clock, phase, seed), as rows to write;
+        and the next block of order ids once half of the reserved one is used."""
+        assert self.writer is not None
+        now = self.clock.now()
+        for state in self.session.ledger.snapshot():
+            self.writer.put_row("position_snapshots", rows.snapshot_row(now, state))
+        for key, value in (("game_time_ns", now), ("phase", self.venue.phase.value),
+                           ("seed", self.config.seed)):  # fmt: skip
+            self.writer.put_row("game_state", rows.game_state_row(key, value, now))
+        if self.venue.peek_order_id() > self.id_ceiling - recovery.ID_BLOCK // 2:
+            self.id_ceiling += recovery.ID_BLOCK
+            reserve = Outbox()
+            reserve.rows.append(
+                ("game_state", rows.game_state_row("next_order_id", self.id_ceiling, now))
+            )
+            asyncio.get_running_loop().create_task(self.publisher.durable(reserve))
 
     # -- teams ------------------------------------------------------------------------
 
-    def register(self, name: str, role: Role) -> tuple[Team, str]:
+    async def register(self, name: str, role: Role) -> tuple[Team, str]:
+        """A new team, answered only once its row is durable: the key is shown once."""
         team, key = self.teams.register(name, role)
         self.session.register(team.team_id, role)
         self.fanout.add_team(team.team_id)
+        saved = Outbox()
+        saved.rows.append(("teams", rows.team_row(team, self.clock.now())))
+        await self.publisher.durable(saved)
         log.info("team registered", extra={"team_id": team.team_id, "role": role.value})
         return team, key
 

@@ -101,6 +101,12 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     idempotency_keys: int = 1_000
     """`request_id`s remembered per team."""
     cors_origins: tuple[str, ...] = ("*",)
+    batch_rows: int = 1000
+    """The database writer commits at most this many rows per transaction."""
+    linger: float = 0.002
+    """Seconds the writer waits for more rows before committing a partial batch."""
+    snapshot_interval: float = 30.0
+    """Seconds between position snapshots (and saves of the game clock) in the database."""
 
     def __post_init__(self) -> None:
         if self.history_size <= self.max_backlog:

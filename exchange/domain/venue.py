@@ -76,10 +76,10 @@ class ExchangeVenue:
         self.reference_price: dict[InstrumentId, Ticks] = {}
         """Set by the market (fair values); the auction's tie-break and the price band."""
         self._order_ids = count(first_order_id)
-        next_trade_id = count(first_trade_id).__next__
+        self._trade_ids = count(first_trade_id)
         self._engines: dict[str, MatchingEngine] = {
-            "continuous": ContinuousMatchingEngine(next_trade_id),
-            "batch": BatchMatchingEngine(next_trade_id),
+            "continuous": ContinuousMatchingEngine(self._next_trade_id),
+            "batch": BatchMatchingEngine(self._next_trade_id),
         }
         self._team_orders: dict[TeamId, dict[OrderId, Order]] = {}
         self._open: dict[TeamId, dict[InstrumentId, list[int]]] = {}
@@ -88,6 +88,20 @@ class ExchangeVenue:
         self._quotes: dict[tuple[TeamId, InstrumentId], tuple[OrderId, ...]] = {}
 
     # -- requests ---------------------------------------------------------------------
+
+    def resume_ids(self, order_id: int, trade_id: int) -> None:
+        """Hand out ids from here on (a restart continues where the database ends)."""
+        self._order_ids = count(order_id)
+        self._trade_ids = count(trade_id)
+
+    def peek_order_id(self) -> int:
+        """The next order id, without taking it."""
+        value = next(self._order_ids)
+        self._order_ids = count(value)
+        return value
+
+    def _next_trade_id(self) -> int:
+        return next(self._trade_ids)
 
     def next_order_id(self) -> OrderId:
         """Reserve an order id ahead of `submit_order` (the server answers before matching)."""

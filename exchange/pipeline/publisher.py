@@ -1,10 +1,13 @@
-"""The trade publisher task: TradeQueue -> ledger (positions, cash, fees) -> reports.
+"""The trade publisher task: TradeQueue -> ledger (positions, cash, fees) -> outbox.
 
-For every matcher outcome it books the trades, then tells each owner what happened to
-its orders in order (ack, fills, cancels), updates positions, prints public trades and
-marks the instrument for market data. It keeps each live order until the order ends, so
-every execution report states `quantity == filled + remaining` exactly, and each team's
-fills for `GET /fills`.
+For every matcher outcome it books the trades in the ledger (so the next order's risk
+check sees them at once) and writes an `Outbox`: the messages that tell each owner what
+happened to its orders, in order (ack, fills, cancels, positions), the public prints,
+and the rows for the database. The outbox is *released* to the fan-out only once it is
+durable: at once when the game has no database, after the writer has committed the batch
+holding it when it has one (group commit). So a client is never told of a fill that a
+crash could lose. The publisher keeps each live order until it ends, so every
+execution report states `quantity == filled + remaining` exactly.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from exchange.domain.orders import Order, OrderCancelled, OrderResult, QuoteResult, Trade
 from exchange.domain.positions import Fill
@@ -26,111 +30,156 @@ from exchange.wire import views
 log = logging.getLogger("exchange.publisher")
 
 
+class Outbox:
+    """What one matcher outcome tells the world, held until it is durable."""
+
+    __slots__ = ("cancels", "done", "messages", "orders", "prints", "rows", "touched", "trades")
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[TeamId, str, Any]] = []
+        self.prints: list[Any] = []
+        self.touched: set[InstrumentId] = set()
+        self.orders: list[Order] = []
+        """Orders acknowledged (new rows)."""
+        self.trades: list[tuple[Trade, Fill, Fill, str | None, str | None]] = []
+        """Each trade with the buyer's and seller's fills and client order ids."""
+        self.cancels: list[OrderCancelled] = []
+        self.rows: list[tuple[str, tuple[Any, ...]]] = []
+        """Other rows that must be durable before the release (a new team, say)."""
+        self.done: asyncio.Future[None] | None = None
+        """Resolved on release: a caller can wait until the outbox is durable."""
+
+    def size(self) -> int:
+        return len(self.orders) + len(self.trades) + len(self.cancels) + len(self.rows)
+
+
+Sink = Callable[[Outbox], Awaitable[None]]
+
+
 class Publisher:
     def __init__(
-        self,
-        session: TradingSession,
-        fanout: Fanout,
-        queue: asyncio.Queue[Matched],
-        on_fills: Callable[[list[Fill]], None] | None = None,
+        self, session: TradingSession, fanout: Fanout, queue: asyncio.Queue[Matched]
     ) -> None:
         self.session = session
         self.fanout = fanout
         self.queue = queue
-        self.on_fills = on_fills
+        self.sink: Sink | None = None
+        """The writer's intake when the game has a database; None releases at once."""
         self.orders: dict[OrderId, Order] = {}
         """Orders not yet ended, so reports about them can name their quantity and ids."""
         self.fills: dict[TeamId, list[tuple[Fill, str | None]]] = {}
-        """Each team's fills with the client order id of the order filled."""
+        """Each team's released fills with the client order id of the order filled."""
         self.trades = 0
 
     async def run(self) -> None:
         while True:
             item = await self.queue.get()
             try:
-                self.publish(item)
+                outbox = self.publish(item)
             except Exception:
                 log.exception("publisher failed on an outcome", extra={"kind": item.kind})
+                continue
+            if self.sink is None:
+                self.release(outbox)
+            else:
+                await self.sink(outbox)
 
-    def publish(self, item: Matched) -> None:
+    def publish(self, item: Matched) -> Outbox:
+        """Book what the matcher did and write down what to tell whom."""
+        out = Outbox()
         result = item.result
         if isinstance(result, PhaseChanged):
-            self._trades(result.trades)
-            self._cancels(result.cancels)
+            self._trades(out, result.trades)
+            self._cancels(out, result.cancels)
         elif isinstance(result, QuoteResult):
-            self._cancels(result.cancels)
+            self._cancels(out, result.cancels)
             for leg in (result.bid, result.ask):
                 if leg is not None:
-                    self._ack(leg)
-            self._trades(result.trades)
+                    self._ack(out, leg)
+            self._trades(out, result.trades)
         elif isinstance(result, OrderResult):
-            self._order(item.kind, result)
+            self._order(out, item.kind, result)
         else:
-            self._cancels(result)
+            self._cancels(out, result)
+        return out
 
-    def _order(self, kind: str, result: OrderResult) -> None:
-        order = result.order
-        if kind == "order" and order is None:
-            return  # refused by the venue: reported by _refused in the matcher's reply
-        if kind == "order" and order is not None:
-            self._ack(order)
-        self._trades(result.trades)
-        self._cancels(result.cancels)
+    def release(self, out: Outbox) -> None:
+        """The outbox is durable: send its messages, in order, and serve its fills."""
+        fanout = self.fanout
+        for team_id, kind, data in out.messages:
+            fanout.stream(team_id, kind, data)
+        for trade_print in out.prints:
+            fanout.print_trade(trade_print)
+        for instrument_id in out.touched:
+            fanout.touch(instrument_id)
+        for _, buy, sell, buy_cid, sell_cid in out.trades:
+            self.fills.setdefault(buy.team_id, []).append((buy, buy_cid))
+            self.fills.setdefault(sell.team_id, []).append((sell, sell_cid))
+        if out.done is not None and not out.done.done():
+            out.done.set_result(None)
 
-    def refused(self, order: Order, code: str, message: str) -> None:
-        """A request the validator accepted that the venue then refused (phase moved on)."""
-        self.fanout.stream(
-            order.team_id, "execution_report", views.reject_report(order, code, message)
-        )
-
-    def _ack(self, order: Order) -> None:
-        self.orders[order.order_id] = order
-        self.fanout.touch(order.instrument_id)
-        self.fanout.stream(order.team_id, "new_order_ack", views.ack_report(order))
-
-    def _trades(self, trades: list[Trade]) -> None:
-        if not trades:
+    async def durable(self, out: Outbox | None = None) -> None:
+        """Return once `out` (or, by default, everything published so far) is durable:
+        outboxes are released in order, so an empty one marks the point."""
+        out = out or Outbox()
+        if self.sink is None:
+            self.release(out)
             return
+        out.done = asyncio.get_running_loop().create_future()
+        await self.sink(out)
+        await out.done
+
+    def _order(self, out: Outbox, kind: str, result: OrderResult) -> None:
+        order = result.order
+        if kind == "refused" and order is not None:
+            # The validator accepted it, then the venue refused it (the phase moved on).
+            code, message = result.error_code or "", result.error_message or ""
+            report = views.reject_report(order, code, message)
+            out.messages.append((order.team_id, "execution_report", report))
+            return
+        if kind == "order" and order is not None:
+            self._ack(out, order)
+        self._trades(out, result.trades)
+        self._cancels(out, result.cancels)
+
+    def _ack(self, out: Outbox, order: Order) -> None:
+        self.orders[order.order_id] = order
+        out.orders.append(order)
+        out.touched.add(order.instrument_id)
+        out.messages.append((order.team_id, "new_order_ack", views.ack_report(order)))
+
+    def _trades(self, out: Outbox, trades: list[Trade]) -> None:
         ledger = self.session.ledger
-        booked: list[Fill] = []
         for trade in trades:
             buy, sell = ledger.apply(trade)
-            booked += (buy, sell)
-            self._report(trade.buy_order_id, trade, buy)
-            self._report(trade.sell_order_id, trade, sell)
-            self.fanout.print_trade(views.trade_print(trade))
+            buy_cid = self._report(out, trade.buy_order_id, trade, buy)
+            sell_cid = self._report(out, trade.sell_order_id, trade, sell)
+            out.trades.append((trade, buy, sell, buy_cid, sell_cid))
+            out.prints.append(views.trade_print(trade))
+            out.touched.add(trade.instrument_id)
         self.trades += len(trades)
-        self.fanout.touch(trades[0].instrument_id)
-        if self.on_fills is not None:
-            self.on_fills(booked)
 
-    def _report(self, order_id: OrderId, trade: Trade, fill: Fill) -> None:
+    def _report(self, out: Outbox, order_id: OrderId, trade: Trade, fill: Fill) -> str | None:
+        """Queue one side's execution report and position update; its client order id."""
         order = self.orders.get(order_id)
-        client_order_id = None if order is None else order.client_order_id
-        self.fills.setdefault(fill.team_id, []).append((fill, client_order_id))
         if order is not None:
             report = views.trade_report(order, trade, fill)
-            self.fanout.stream(fill.team_id, "execution_report", report)
+            out.messages.append((fill.team_id, "execution_report", report))
             if report.remaining == 0:
-                self._forget(order_id)
+                del self.orders[order_id]
         account = self.session.ledger.account(fill.team_id)
         update = views.position_update(account, fill.instrument_id)
-        self.fanout.stream(fill.team_id, "position_update", update)
+        out.messages.append((fill.team_id, "position_update", update))
+        return None if order is None else order.client_order_id
 
-    def _cancels(self, events: list[OrderCancelled]) -> None:
-        touched: set[InstrumentId] = set()
+    def _cancels(self, out: Outbox, events: list[OrderCancelled]) -> None:
         for event in events:
-            order = self.orders.get(event.order_id)
+            order = self.orders.pop(event.order_id, None)
             if order is not None:
                 report = views.cancel_report(order, event)
-                self.fanout.stream(event.team_id, "order_cancelled", report)
-                self._forget(event.order_id)
-            touched.add(event.instrument_id)
-        for instrument_id in touched:
-            self.fanout.touch(instrument_id)
-
-    def _forget(self, order_id: OrderId) -> None:
-        self.orders.pop(order_id, None)
+                out.messages.append((event.team_id, "order_cancelled", report))
+            out.cancels.append(event)
+            out.touched.add(event.instrument_id)
 
     def team_fills(
         self, team_id: TeamId, since_trade_id: int = 0, limit: int | None = None

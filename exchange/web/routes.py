@@ -217,18 +217,20 @@ class Api:
 
     async def health(self, request: Request, request_id: str) -> Response:
         e = self.exchange
+        database = None if e.writer is None else e.writer.health()
+        healthy = all(e.supervisor.alive().values()) and (database is None or database["ok"])
         data = HealthView(
-            "ok" if all(e.supervisor.alive().values()) else "degraded", e.venue.phase.value,
+            "ok" if healthy else "degraded", e.venue.phase.value,
             game_time(e.clock.now()), getattr(e.clock, "speed", 1.0), len(e.teams),
             e.fanout.connections(), e.queue_depths(),
-            {k: v for k, v in e.supervisor.restarts.items() if v},
+            {k: v for k, v in e.supervisor.restarts.items() if v}, database,
         )  # fmt: skip
         return answer(data, request_id)
 
     async def register(self, request: Request, request_id: str) -> Response:
         req = decode(await self.body(request), RegisterRequest)
         try:
-            team, key = self.exchange.register(req.team_name, Role(req.role))
+            team, key = await self.exchange.register(req.team_name, Role(req.role))
         except NameTaken:
             raise ApiError("TEAM_NAME_TAKEN", f"the name {req.team_name!r} is taken") from None
         return answer(Registered(team.team_id, team.name, team.role.value, key), request_id, 201)
@@ -321,10 +323,14 @@ class Api:
             message = f"limit must be 1 to {MAX_FILLS_PAGE}"
             raise ApiError("INVALID_FIELD", message, {"field": "limit"})
         fills = self.exchange.publisher.team_fills(team.team_id, since, limit)
+        # Only released fills are listed: a fill is served once it is durable.
         return answer([views.fill_view(f, cid) for f, cid in fills], request_id)
 
     async def positions(self, request: Request, request_id: str) -> Response:
         team = self.auth(request)
+        # Positions include every trade booked; wait until those are durable, so an answer
+        # never shows a fill that a crash could take back.
+        await self.exchange.publisher.durable()
         wanted = request.path_params["team_id"]
         if wanted != team.team_id:
             if self.exchange.team(TeamId(wanted)) is None:

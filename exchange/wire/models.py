@@ -228,6 +228,8 @@ class HealthView(msgspec.Struct, frozen=True):
     connections: int
     queues: dict[str, int]
     restarts: dict[str, int]
+    database: dict[str, Any] | None = None
+    """Write latency, batch sizes, failures; null when the game keeps no database."""
 
 
 class DeadMansSwitchView(msgspec.Struct, frozen=True):

@@ -1,0 +1,194 @@
+"""The database writer task: the only holder of the database connection.
+
+How it works. The publisher hands over each outcome's `Outbox` (TradeDBQueue); market
+prices and events arrive as rows (PriceDBQueue, EventDBQueue). The writer takes what has
+gathered (up to `batch_rows` rows, lingering at most `linger` seconds for more), writes
+it in one transaction with `executemany` per table, and only then releases the outboxes
+to the fan-out, in order: group commit. A client is told of a fill only once the fill is
+committed, so killing the process loses nothing a client has seen, while the trading
+path never waits on the disk: the publisher only waits when TradeDBQueue is full, and
+that back-pressure reaches the API as 503. Prices may be thinned when their queue is
+full; trades and orders never are. A failed write is logged, kept and retried with
+back-off, and shows in /health; it never kills the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import Any
+
+import aiosqlite
+
+from exchange.pipeline.publisher import Outbox, Publisher
+from exchange.store.db import STATEMENTS
+from exchange.store.rows import Batch
+
+log = logging.getLogger("exchange.writer")
+
+
+class Writer:
+    def __init__(
+        self,
+        path: str,
+        publisher: Publisher,
+        batch_rows: int = 1000,
+        linger: float = 0.002,
+        queue_size: int = 20_000,
+        price_queue_size: int = 20_000,
+    ) -> None:
+        self.path = path
+        self.publisher = publisher
+        self.batch_rows = batch_rows
+        self.linger = linger
+        self.trades: asyncio.Queue[Outbox] = asyncio.Queue(queue_size)
+        """TradeDBQueue: outboxes, never dropped (the publisher waits when it is full)."""
+        self.rows: asyncio.Queue[tuple[str, tuple[Any, ...]]] = asyncio.Queue(price_queue_size)
+        """PriceDBQueue and EventDBQueue: (table, row); prices are thinned when full."""
+        self.conn: aiosqlite.Connection | None = None
+        self.wake = asyncio.Event()
+        self.transactions = 0
+        self.rows_written = 0
+        self.thinned = 0
+        self.failures = 0
+        self.last_error: str | None = None
+        self.latencies_ms: deque[float] = deque(maxlen=1000)
+        self.batch_sizes: deque[int] = deque(maxlen=1000)
+
+    async def put(self, outbox: Outbox) -> None:
+        """The publisher's sink: wait for room rather than drop a trade."""
+        await self.trades.put(outbox)
+        self.wake.set()
+
+    def put_row(self, table: str, row: tuple[Any, ...]) -> None:
+        """A price, event or signal row; when the queue is full the row is thinned."""
+        try:
+            self.rows.put_nowait((table, row))
+        except asyncio.QueueFull:
+            self.thinned += 1
+            return
+        self.wake.set()
+
+    async def open(self) -> None:
+        self.conn = await aiosqlite.connect(self.path, isolation_level=None)
+        await self.conn.execute("PRAGMA synchronous = NORMAL")
+        await self.conn.execute("PRAGMA busy_timeout = 5000")
+
+    async def close(self) -> None:
+        """Write what is still queued, then close (a clean stop loses nothing either)."""
+        if self.conn is None:
+            return
+        with_time = time.monotonic() + 5
+        while (not self.trades.empty() or not self.rows.empty()) and time.monotonic() < with_time:
+            await self.flush_once(wait=False)
+        await self.conn.close()
+        self.conn = None
+
+    async def run(self) -> None:
+        if self.conn is None:
+            await self.open()
+        while True:
+            await self.flush_once(wait=True)
+
+    async def flush_once(self, wait: bool) -> None:
+        outboxes, batch = await self.gather(wait)
+        if len(batch):
+            await self.write(batch)
+        for outbox in outboxes:
+            self.publisher.release(outbox)
+
+    async def gather(self, wait: bool) -> tuple[list[Outbox], Batch]:
+        """Take what is waiting, up to `batch_rows` rows; linger briefly for more."""
+        outboxes: list[Outbox] = []
+        batch = Batch()
+        while wait and self.trades.empty() and self.rows.empty():
+            self.wake.clear()
+            await self.wake.wait()
+        deadline = time.monotonic() + self.linger
+        while len(batch) < self.batch_rows:
+            if not self.trades.empty():
+                outbox = self.trades.get_nowait()
+                outboxes.append(outbox)
+                add_outbox(batch, outbox)
+            elif not self.rows.empty():
+                table, row = self.rows.get_nowait()
+                getattr(batch, table).append(row)
+            elif wait and time.monotonic() < deadline:
+                await asyncio.sleep(0)  # let the publisher add to this batch
+                if self.trades.empty() and self.rows.empty():
+                    break
+            else:
+                break
+        return outboxes, batch
+
+    async def write(self, batch: Batch) -> None:
+        """One transaction for the whole batch; on failure keep it and retry with back-off."""
+        backoff = 0.05
+        while True:
+            started = time.perf_counter()
+            try:
+                await self._transaction(batch)
+            except Exception as exc:
+                self.failures += 1
+                self.last_error = repr(exc)
+                log.error(
+                    "database write failed; retrying",
+                    extra={"error": repr(exc), "rows": len(batch)},
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            self.last_error = None
+            self.transactions += 1
+            self.rows_written += len(batch)
+            self.batch_sizes.append(len(batch))
+            self.latencies_ms.append((time.perf_counter() - started) * 1000)
+            return
+
+    async def _transaction(self, batch: Batch) -> None:
+        conn = self.conn
+        assert conn is not None
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
+            for name, rows in batch.tables():
+                await conn.executemany(STATEMENTS[name], rows)
+            await conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise
+
+    def health(self) -> dict[str, Any]:
+        latencies = sorted(self.latencies_ms)
+        sizes = list(self.batch_sizes)
+        return {
+            "ok": self.last_error is None,
+            "last_error": self.last_error,
+            "transactions": self.transactions,
+            "rows_written": self.rows_written,
+            "write_failures": self.failures,
+            "prices_thinned": self.thinned,
+            "queued": self.trades.qsize() + self.rows.qsize(),
+            "write_ms_p50": _percentile(latencies, 0.5),
+            "write_ms_p99": _percentile(latencies, 0.99),
+            "batch_rows_mean": round(sum(sizes) / len(sizes), 1) if sizes else None,
+        }
+
+
+def add_outbox(batch: Batch, outbox: Outbox) -> None:
+    for order in outbox.orders:
+        batch.add_order(order)
+    for trade, buy, sell, _, _ in outbox.trades:
+        batch.add_trade(trade, buy, sell)
+    for cancelled in outbox.cancels:
+        batch.add_cancel(cancelled)
+    for table, row in outbox.rows:
+        getattr(batch, table).append(row)
+
+
+def _percentile(ordered: list[float], q: float) -> float | None:
+    if not ordered:
+        return None
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
