@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -165,11 +166,11 @@ async def drive(port: int, keys: list[str], seconds: float) -> Stats:
     return stats
 
 
-def summary(bots: int, seconds: float, stats: Stats) -> dict[str, Any]:
+def summary(bots: int, seconds: float, stats: Stats, db: bool) -> dict[str, Any]:
     answers = np.array(stats.answer_ms)
     fills = np.array(stats.fill_ms) if stats.fill_ms else np.array([float("nan")])
     return {
-        "bench": "e2e", "bots": bots, "seconds": seconds,
+        "bench": "e2e", "bots": bots, "db": db, "seconds": seconds,
         "orders_per_s": round(stats.accepted / seconds), "refused": stats.refused,
         "p50_ms": round(float(np.percentile(answers, 50)), 2),
         "p99_ms": round(float(np.percentile(answers, 99)), 2),
@@ -185,20 +186,28 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--port", type=int, default=8790)
     parser.add_argument("--preset", default="bench")
-    parser.add_argument("--server-arg", action="append", default=[],
-                        help="extra argument for `serve` (repeatable)")  # fmt: skip
+    parser.add_argument("--db", choices=["off", "on", "both"], default="both",
+                        help="run with the database off, on (group commit), or both")  # fmt: skip
     args = parser.parse_args()
     print(f"load generator and server share {os.cpu_count()} cores on loopback")
+    modes = {"off": [False], "on": [True], "both": [False, True]}[args.db]
     lines = []
     for bots in args.bots:
-        with server(args.port, args.preset, args.server_arg):
-            keys = register(args.port, bots, str(bots))
-            stats = asyncio.run(drive(args.port, keys, args.seconds))
-        line = summary(bots, args.seconds, stats)
-        lines.append(line)
-        print("  ".join(f"{k}={v}" for k, v in line.items()))
+        for db in modes:
+            line = run_once(args, bots, db)
+            lines.append(line)
+            print("  ".join(f"{k}={v}" for k, v in line.items()))
     for line in lines:
         print(json.dumps(line))
+
+
+def run_once(args: argparse.Namespace, bots: int, db: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = ["--db", f"{tmp}/bench.db"] if db else []
+        with server(args.port, args.preset, extra):
+            keys = register(args.port, bots, str(bots))
+            stats = asyncio.run(drive(args.port, keys, args.seconds))
+    return summary(bots, args.seconds, stats, db)
 
 
 if __name__ == "__main__":

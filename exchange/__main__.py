@@ -13,6 +13,7 @@ from exchange import __version__
 from exchange.config import GameConfig, load_config, preset_names
 from exchange.domain.instruments import build_chain
 from exchange.domain.ticks import to_price
+from exchange.store.schema import StoreError
 
 
 def config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +58,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from exchange.store.export import export
+
+    for path in export(args.db, args.out):
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exchange", description="Exchange server for trading games."
@@ -77,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info",
                        choices=["debug", "info", "warning", "error"])  # fmt: skip
     serve.set_defaults(run=cmd_serve)
+    exporter = commands.add_parser(
+        "export", help="write a game's trades, orders, prices, events and positions as CSV"
+    )
+    exporter.add_argument("--db", required=True, metavar="FILE", help="the game's database")
+    exporter.add_argument("--out", required=True, metavar="DIR", help="where to write")
+    exporter.set_defaults(run=cmd_export)
     config = commands.add_parser("config", help="print the effective game config as YAML")
     config_arguments(config)
     config.set_defaults(run=cmd_config)
@@ -87,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except ValueError as exc:
+    except (ValueError, StoreError) as exc:
         print(f"exchange: {exc}", file=sys.stderr)
         return 2
 

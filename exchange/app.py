@@ -37,6 +37,9 @@ from exchange.wire.messages import Heartbeat, PhaseChange
 
 log = logging.getLogger("exchange")
 
+CHECKPOINT_EVERY = 5.0
+"""Seconds between WAL checkpoints of a game's database (off the loop, in a thread)."""
+
 
 def make_clock(config: GameConfig, saved_ns: int | None = None) -> ScaledClock:
     """The configured start, else where a restored game's clock stood, else now."""
@@ -106,6 +109,7 @@ class Exchange:
             s.start("writer", self.writer.run)
             interval = server.snapshot_interval
             s.start("snapshots", periodic(interval, self.save_state, "snapshots"))
+            s.start("checkpoints", self.checkpoints)
         log.info(
             "exchange started",
             extra={"instruments": len(self.matchers), "phase": self.venue.phase},
@@ -117,6 +121,12 @@ class Exchange:
             self.save_state()
             await self.writer.close()
         log.info("exchange stopped")
+
+    async def checkpoints(self) -> None:
+        assert self.writer is not None
+        while True:
+            await asyncio.sleep(CHECKPOINT_EVERY)
+            await self.writer.checkpoint()
 
     def save_state(self) -> None:
         """Position snapshots and the game state (clock, phase, seed), as rows to write;

@@ -90,3 +90,17 @@ def test_cli_prints_the_effective_config_with_the_seed_override(
     assert main(["config", "--preset", "sandbox", "--seed", "9"]) == 0
     out = capsys.readouterr().out
     assert "seed: 9" in out and "always_open: true" in out
+
+
+def test_cli_exports_a_game_database_as_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from exchange.store.db import Database
+
+    db = tmp_path / "game.db"
+    Database.open(db).close()
+    assert main(["export", "--db", str(db), "--out", str(tmp_path / "out")]) == 0
+    written = capsys.readouterr().out.split()
+    assert any(p.endswith("trades.csv") for p in written)
+    assert (tmp_path / "out" / "trades.csv").read_text().startswith("trade_id,")
+    assert main(["export", "--db", str(tmp_path / "missing.db"), "--out", str(tmp_path)]) == 2

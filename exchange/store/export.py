@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import importlib
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -153,18 +152,3 @@ def _pyarrow() -> ModuleType | None:
         return importlib.import_module("pyarrow")
     except ImportError:
         return None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m exchange.store.export DB OUT_DIR`: prints each file written."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2:
-        print("usage: python -m exchange.store.export DB OUT_DIR", file=sys.stderr)
-        return 2
-    for path in export(args[0], args[1]):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
