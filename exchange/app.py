@@ -16,11 +16,14 @@ import numpy as np
 from exchange import recovery
 from exchange.clock import Clock, ScaledClock
 from exchange.config import GameConfig
-from exchange.domain.instruments import build_chain
+from exchange.domain.instruments import Instrument, build_chain
 from exchange.domain.phases import PHASE_RULES, from_ns
 from exchange.domain.session import TradingSession
 from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
+from exchange.pipeline.expiry import Expiry
 from exchange.pipeline.fanout import Fanout, periodic
+from exchange.pipeline.marketdata import MarketDataPublisher
+from exchange.pipeline.marketplace import Marketplace
 from exchange.pipeline.matcher import Matcher
 from exchange.pipeline.publisher import Outbox, Publisher
 from exchange.pipeline.scheduler import Scheduler
@@ -31,7 +34,6 @@ from exchange.pipeline.work import Matched
 from exchange.pipeline.writer import Writer
 from exchange.store import rows
 from exchange.web.auth import Team, Teams
-from exchange.wire import views
 from exchange.wire.codec import game_time
 from exchange.wire.messages import Heartbeat, PhaseChange
 
@@ -79,11 +81,22 @@ class Exchange:
         self.supervisor = Supervisor()
         self.writer: Writer | None = None
         self.id_ceiling = 0
+        self.market = Marketplace(self, seeds[1]) if config.market.enabled else None
         if db_path:
             recovery.recover(self, db_path)
             self.id_ceiling = self.venue.peek_order_id() + recovery.ID_BLOCK
             self.writer = Writer(db_path, self.publisher, server.batch_rows, server.linger)
             self.publisher.sink = self.writer.put
+            if self.market is not None and "regime" in saved:
+                self.market.restore_regime(saved["regime"])
+        self.market_data = MarketDataPublisher(
+            self.venue, self.fanout, self.clock,
+            None if self.market is None else self.market.cache,
+            None if self.market is None else self.market.prices,
+            self.market.expiry_ns if self.market is not None else _no_expiry,
+            config.market.fair_value_refresh,
+            None if self.writer is None else self.writer.put_row,
+        )  # fmt: skip
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -91,15 +104,11 @@ class Exchange:
         s, server = self.supervisor, self.config.server
         validator = Validator(self.session, self.clock, self.orders, self.matchers, self.inflight)
         s.start("validator", validator.run)
-        for instrument_id, queue in self.matchers.items():
-            matcher = Matcher(
-                instrument_id, self.venue, self.clock, queue, self.trades, self.inflight
-            )
-            s.start(f"matcher:{instrument_id}", matcher.run)
+        for instrument_id in self.matchers:
+            self.start_matcher(instrument_id)
         s.start("publisher", self.publisher.run)
-        s.start(
-            "market_data", periodic(server.market_data_interval, self.publish_market_data, "md")
-        )
+        md_every = server.market_data_interval
+        s.start("market_data", periodic(md_every, self.market_data.publish, "market_data"))
         s.start("heartbeat", periodic(server.heartbeat_interval, self.heartbeat, "heartbeat"))
         scheduler = Scheduler(self.schedule, self.clock, self.venue, self.matchers, self.announce)
         s.start("scheduler", scheduler.run)
@@ -110,10 +119,39 @@ class Exchange:
             interval = server.snapshot_interval
             s.start("snapshots", periodic(interval, self.save_state, "snapshots"))
             s.start("checkpoints", self.checkpoints)
+        if self.market is not None:
+            await self.market.start()
+            expiry = Expiry(
+                self.venue, self.clock, self.config.instruments, self.matchers,
+                self.market.expiry_ns, self.market.spots, self.listed, self.delisted,
+            )  # fmt: skip
+            s.start("expiry", expiry.run)
         log.info(
             "exchange started",
             extra={"instruments": len(self.matchers), "phase": self.venue.phase},
         )
+
+    def start_matcher(self, instrument_id: InstrumentId) -> None:
+        queue = self.matchers.setdefault(
+            instrument_id, asyncio.Queue(self.config.server.matcher_queue_size)
+        )
+        matcher = Matcher(instrument_id, self.venue, self.clock, queue, self.trades, self.inflight)
+        self.supervisor.start(f"matcher:{instrument_id}", matcher.run)
+
+    async def listed(self, instruments: list[Instrument]) -> None:
+        """New books: a matcher each, and market data (with fair values) from now on."""
+        for i in instruments:
+            self.start_matcher(i.id)
+        self.market_data.relist()
+        self.fanout.dirty.update(i.id for i in instruments)
+
+    async def delisted(self, instrument_ids: list[InstrumentId]) -> None:
+        """Settled instruments leave: their matchers stop, their books go."""
+        for instrument_id in instrument_ids:
+            self.venue.delist(instrument_id)
+            await self.supervisor.stop_one(f"matcher:{instrument_id}")
+            self.matchers.pop(instrument_id, None)
+        self.market_data.relist()
 
     async def stop(self) -> None:
         await self.supervisor.stop()
@@ -133,10 +171,13 @@ class Exchange:
         and the next block of order ids once half of the reserved one is used."""
         assert self.writer is not None
         now = self.clock.now()
-        for state in self.session.ledger.snapshot():
-            self.writer.put_row("position_snapshots", rows.snapshot_row(now, state))
-        for key, value in (("game_time_ns", now), ("phase", self.venue.phase.value),
-                           ("seed", self.config.seed)):  # fmt: skip
+        for account in self.session.ledger.snapshot():
+            self.writer.put_row("position_snapshots", rows.snapshot_row(now, account))
+        state: dict[str, object] = {"game_time_ns": now, "phase": self.venue.phase.value,
+                                    "seed": self.config.seed}  # fmt: skip
+        if self.market is not None:
+            state["regime"] = self.market.model.regime.value
+        for key, value in state.items():
             self.writer.put_row("game_state", rows.game_state_row(key, value, now))
         if self.venue.peek_order_id() > self.id_ceiling - recovery.ID_BLOCK // 2:
             self.id_ceiling += recovery.ID_BLOCK
@@ -160,19 +201,6 @@ class Exchange:
         return team, key
 
     # -- what the tasks publish -------------------------------------------------------
-
-    def publish_market_data(self) -> None:
-        """The interval's trade prints, then conflated market data: one update per changed
-        instrument per interval."""
-        self.fanout.flush_tape()
-        dirty, self.fanout.dirty = self.fanout.dirty, set()
-        venue = self.venue
-        for instrument_id in sorted(dirty):
-            data = views.market_data(
-                venue.books[instrument_id], venue.book_phase[instrument_id],
-                venue.last_price.get(instrument_id), venue.reference(instrument_id),
-            )  # fmt: skip
-            self.fanout.snapshot_all("market_data", data, instrument_id)
 
     def heartbeat(self) -> None:
         now = self.clock.now()
@@ -209,3 +237,7 @@ class Exchange:
 
     def team(self, team_id: TeamId) -> Team | None:
         return self.teams.by_id.get(team_id)
+
+
+def _no_expiry(date: dt.date) -> int:
+    raise ValueError("no market: options are not priced")

@@ -20,6 +20,7 @@ import msgspec
 from exchange.domain.constraint_config import ConstraintConfig
 from exchange.domain.fees import NO_FEES, FeeSchedule
 from exchange.domain.instruments import ChainSpec
+from exchange.domain.market.simulator import MarketConfig
 from exchange.domain.phases import AlwaysOpen, Schedule, TradingDaySchedule
 from exchange.domain.ticks import to_ticks
 from exchange.domain.types import Role
@@ -113,6 +114,22 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("server.history_size must exceed server.max_backlog")
 
 
+class MarketSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The simulated market (SPEC section 6) and the server's own participants."""
+
+    enabled: bool = True
+    """Simulate SPX and SPY, news and signals; off in the sandbox and bench presets."""
+    house_liquidity: bool = True
+    """The house quotes SPX and SPY around their simulated prices."""
+    house_options_maker: bool = False
+    """The house quotes every option around fair value (the demo: a live chain)."""
+    retail: bool = True
+    """The simulated retail flow trades the options."""
+    fair_value_refresh: float = 2.0
+    """Wall seconds between market data sent only because a fair value moved."""
+    model: MarketConfig = MarketConfig()
+
+
 class GameConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seed: int = 1
     """The one seed every random generator of the game derives from (SPEC section 6)."""
@@ -120,6 +137,7 @@ class GameConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     schedule: ScheduleConfig = ScheduleConfig()
     clock: ClockConfig = ClockConfig()
     server: ServerConfig = ServerConfig()
+    market: MarketSettings = MarketSettings()
     roles: dict[Role, RoleConfig] = {}
     disabled_constraints: tuple[str, ...] = ()
     """Constraint types switched off for every role (the bench preset lifts limits)."""

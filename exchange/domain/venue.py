@@ -8,6 +8,7 @@ here. Every call returns what happened (trades, cancels) and sends nothing.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from itertools import count
 
@@ -69,6 +70,8 @@ class ExchangeVenue:
         # One generator per book, drawn from the game's: a book's auction draws the same
         # numbers whatever order the server's matcher tasks happen to run in.
         self._rngs = {i: np.random.default_rng(rng.integers(2**63)) for i in self.instruments}
+        self._listing_seed = int(rng.integers(2**63))
+        """Books listed later draw from generators derived from this and their id."""
         self.phase = phase
         """The phase announced to the market; each book enters it in `enter_phase`."""
         self.book_phase = dict.fromkeys(self.instruments, phase)
@@ -203,6 +206,31 @@ class ExchangeVenue:
         """Apply every phase change the schedule has between `since` and `now`, in order."""
         return [self.set_phase(phase, at) for at, phase in transitions(schedule, since, now)]
 
+    # -- listing ----------------------------------------------------------------------
+
+    def list_instruments(self, instruments: Iterable[Instrument]) -> list[Instrument]:
+        """Open books for newly listed instruments (a new weekly); returns those added."""
+        added = [i for i in instruments if i.id not in self.instruments]
+        for i in added:
+            self.instruments[i.id] = i
+            self.books[i.id] = OrderBook(i.id)
+            self.book_phase[i.id] = self.phase
+            self._rngs[i.id] = np.random.default_rng(
+                [self._listing_seed, zlib.crc32(i.id.encode())]
+            )
+        return added
+
+    def expire(self, instrument_id: InstrumentId, now: TimeNs) -> list[OrderCancelled]:
+        """Close an expiring book for good: its resting orders are cancelled (`expired`)."""
+        self.book_phase[instrument_id] = Phase.CLOSED
+        return self._close_book(instrument_id, now, CancelReason.EXPIRED)
+
+    def delist(self, instrument_id: InstrumentId) -> None:
+        """Forget an instrument once it is settled (its book is already empty)."""
+        for table in (self.instruments, self.books, self.book_phase, self.reference_price,
+                      self.last_price, self._rngs):  # fmt: skip
+            table.pop(instrument_id, None)
+
     # -- views ------------------------------------------------------------------------
 
     def open_orders(self, team_id: TeamId) -> list[Order]:
@@ -311,13 +339,18 @@ class ExchangeVenue:
         live = self._team_orders.get(team_id, {})
         return [self._cancel(live[i], CancelReason.REPLACED, now) for i in ids if i in live]
 
-    def _close_book(self, instrument_id: InstrumentId, now: TimeNs) -> list[OrderCancelled]:
+    def _close_book(
+        self,
+        instrument_id: InstrumentId,
+        now: TimeNs,
+        reason: CancelReason = CancelReason.MARKET_CLOSE,
+    ) -> list[OrderCancelled]:
         """Cancel every order resting in one book, oldest first (by order id)."""
         book = self.books[instrument_id]
         resting = sorted(book.orders.values(), key=lambda o: o.order_id)
         for team_id in {o.team_id for o in resting}:
             self._quotes.pop((team_id, instrument_id), None)
-        return [self._cancel(o, CancelReason.MARKET_CLOSE, now) for o in resting]
+        return [self._cancel(o, reason, now) for o in resting]
 
     def _uncross(self, instrument_id: InstrumentId, now: TimeNs) -> list[Trade]:
         book = self.books[instrument_id]

@@ -16,7 +16,7 @@ from exchange.domain.orders import CancelOrder, NewOrder, NewQuote, Order, rejec
 from exchange.domain.types import InstrumentId, OrderId, OrderStatus, TimeNs
 from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline.validator import InFlight
-from exchange.pipeline.work import Cancel, CancelAll, Matched, PhaseStep, Submit
+from exchange.pipeline.work import Cancel, CancelAll, Expire, Matched, PhaseStep, Submit
 
 log = logging.getLogger("exchange.matcher")
 
@@ -52,7 +52,7 @@ class Matcher:
             if outcome is not None:
                 await self.trades.put(outcome)
 
-    def handle(self, item: Submit | Cancel | CancelAll | PhaseStep) -> Matched | None:
+    def handle(self, item: Submit | Cancel | CancelAll | PhaseStep | Expire) -> Matched | None:
         venue, now = self.venue, self.clock.now()
         if isinstance(item, Submit):
             return self.submit(item, now)
@@ -67,6 +67,9 @@ class Matcher:
             if item.reply is not None:
                 item.reply.set_result(events)
             return Matched("cancels", events, item.request_id, now) if events else None
+        if isinstance(item, Expire):
+            item.cancels = venue.expire(self.instrument_id, item.at)
+            return Matched("expiry", item, "", item.at)
         change = venue.enter_phase(self.instrument_id, item.phase, item.at)
         return Matched("phase", change, "", item.at)
 

@@ -24,7 +24,8 @@ from exchange.domain.session import TradingSession
 from exchange.domain.types import InstrumentId, OrderId, TeamId
 from exchange.domain.venue import PhaseChanged
 from exchange.pipeline.fanout import Fanout
-from exchange.pipeline.work import Matched
+from exchange.pipeline.work import Expire, Matched
+from exchange.store import rows
 from exchange.wire import views
 
 log = logging.getLogger("exchange.publisher")
@@ -99,6 +100,8 @@ class Publisher:
             self._trades(out, result.trades)
         elif isinstance(result, OrderResult):
             self._order(out, item.kind, result)
+        elif isinstance(result, Expire):
+            self._expire(out, result)
         else:
             self._cancels(out, result)
         return out
@@ -180,6 +183,19 @@ class Publisher:
                 out.messages.append((event.team_id, "order_cancelled", report))
             out.cancels.append(event)
             out.touched.add(event.instrument_id)
+
+    def _expire(self, out: Outbox, expiry: Expire) -> None:
+        """Cancel what rested, then cash-settle every position at intrinsic value."""
+        self._cancels(out, expiry.cancels)
+        ledger = self.session.ledger
+        for settled in ledger.settle(expiry.instrument_id, expiry.value, expiry.at):
+            out.messages.append((settled.team_id, "settlement", views.settlement(settled)))
+            account = ledger.account(settled.team_id)
+            update = views.position_update(account, settled.instrument_id)
+            out.messages.append((settled.team_id, "position_update", update))
+            out.rows.append(("settlements", rows.settlement_row(settled)))
+        if not expiry.settled.done():
+            expiry.settled.set_result(None)
 
     def team_fills(
         self, team_id: TeamId, since_trade_id: int = 0, limit: int | None = None

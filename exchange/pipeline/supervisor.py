@@ -41,6 +41,14 @@ class Supervisor:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff)
 
+    async def stop_one(self, name: str) -> None:
+        """Stop one task for good (a delisted instrument's matcher)."""
+        task = self.tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def stop(self) -> None:
         """Cancel every task and wait for each to finish."""
         for task in self.tasks.values():

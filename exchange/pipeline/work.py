@@ -8,7 +8,15 @@ from typing import Any
 import msgspec
 
 from exchange.domain.orders import NewOrder, NewQuote, OrderCancelled, OrderResult, QuoteResult
-from exchange.domain.types import CancelReason, InstrumentId, OrderId, Phase, TeamId, TimeNs
+from exchange.domain.types import (
+    CancelReason,
+    InstrumentId,
+    OrderId,
+    Phase,
+    TeamId,
+    Ticks,
+    TimeNs,
+)
 from exchange.domain.validation import Rejection
 from exchange.domain.venue import PhaseChanged
 
@@ -45,6 +53,17 @@ class PhaseStep(msgspec.Struct, gc=False):
     at: TimeNs
 
 
+class Expire(msgspec.Struct, gc=False):
+    """An option's expiry: its matcher cancels what rests; the publisher settles it at
+    `value` per unit (intrinsic) and resolves `settled`."""
+
+    instrument_id: InstrumentId
+    value: Ticks
+    at: TimeNs
+    settled: asyncio.Future[None]
+    cancels: list[OrderCancelled] = msgspec.field(default_factory=list)
+
+
 class Accepted(msgspec.Struct, gc=False):
     """What the validator answers for a request it let through."""
 
@@ -64,6 +83,6 @@ class Matched(msgspec.Struct, gc=False):
     `kind` is "order", "quote", "cancel", "cancels" or "phase"."""
 
     kind: str
-    result: OrderResult | QuoteResult | PhaseChanged | list[OrderCancelled]
+    result: OrderResult | QuoteResult | PhaseChanged | Expire | list[OrderCancelled]
     request_id: str
     at: TimeNs

@@ -21,7 +21,7 @@ from exchange.wire.models import OrderView, PositionsView
 
 STREAM_TYPES = frozenset(
     {"new_order_ack", "execution_report", "order_cancelled", "position_update", "trade",
-     "phase_change", "event", "signal"}
+     "phase_change", "event", "signal", "settlement"}
 )  # fmt: skip
 SNAPSHOT_TYPES = frozenset(
     {"connection_status", "position_snapshot", "market_data", "heartbeat", "resync_required"}
@@ -98,6 +98,44 @@ class MarketData(msgspec.Struct, frozen=True, omit_defaults=True):
     last: float | None
     indicative_price: float | None = None
     indicative_volume: int | None = None
+    underlying_price: float | None = None
+    """The simulated price of the instrument's underlying (the market's reference)."""
+    fair_value: float | None = None
+    """Black-Scholes value at the current regime's volatility (options; for an
+    underlying, its simulated price)."""
+    implied_vol: float | None = None
+    """Implied volatility of the book's mid (options with a two-sided book)."""
+    delta: float | None = None
+    gamma: float | None = None
+    vega: float | None = None
+    """Per 1.00 of volatility, per unit of the underlying."""
+
+
+class SettlementReport(msgspec.Struct, frozen=True):
+    """An expired option's position turned into cash at intrinsic value."""
+
+    instrument_id: str
+    quantity: int
+    settlement_price: float
+    cash: float
+    realised_pnl: float
+    game_time: str
+
+
+class Event(msgspec.Struct, frozen=True):
+    """A news headline: everyone sees it, nobody sees its effect."""
+
+    headline: str
+    game_time: str
+
+
+class Signal(msgspec.Struct, frozen=True):
+    """A role's private signal: `volatility_forecast` (hedge funds) or `tracking_error`
+    (arbitrage desks); `details` as the signal kind defines."""
+
+    kind: str
+    game_time: str
+    details: dict[str, Any]
 
 
 class TradePrint(msgspec.Struct, frozen=True):

@@ -9,11 +9,17 @@ import msgspec
 from exchange.domain.book import OrderBook
 from exchange.domain.instruments import Instrument
 from exchange.domain.orders import Order, OrderCancelled, Trade
-from exchange.domain.positions import Account, Fill
+from exchange.domain.positions import Account, Fill, Settlement
 from exchange.domain.ticks import TICK, to_price
 from exchange.domain.types import InstrumentId, Phase, Side, Ticks
 from exchange.wire.codec import game_time, price_out
-from exchange.wire.messages import ExecutionReport, MarketData, PositionUpdate, TradePrint
+from exchange.wire.messages import (
+    ExecutionReport,
+    MarketData,
+    PositionUpdate,
+    SettlementReport,
+    TradePrint,
+)
 from exchange.wire.models import (
     BookLevel,
     BookView,
@@ -113,6 +119,13 @@ def positions_view(
         account.team_id, account.role.value, to_price(account.cash_ticks),
         to_price(account.fees_ticks), to_price(account.realised_pnl_ticks),
         to_price(unrealised), to_price(total), lines,
+    )  # fmt: skip
+
+
+def settlement(s: Settlement) -> SettlementReport:
+    return SettlementReport(
+        s.instrument_id, s.quantity, to_price(s.value_ticks), to_price(s.cash_ticks),
+        to_price(s.realised_pnl_ticks), game_time(s.ts_ns),
     )  # fmt: skip
 
 

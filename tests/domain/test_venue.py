@@ -200,3 +200,28 @@ def test_unknown_instrument_in_cancel_all_cancels_nothing() -> None:
     venue = make_venue()
     play(venue, buy("a", 1, 100))
     assert venue.cancel_all(TeamId("a"), T, InstrumentId("NOPE")) == []
+
+
+def test_expire_cancels_what_rests_and_closes_the_book() -> None:
+    venue = make_venue()
+    placed, _ = play(venue, buy("a", 3, 10, inst=CALL.id), sell("b", 1, 12, inst=CALL.id))
+    events = venue.expire(CALL.id, T)
+    assert {(e.team_id, e.reason) for e in events} == {
+        ("a", CancelReason.EXPIRED),
+        ("b", CancelReason.EXPIRED),
+    }
+    assert play(venue, buy("a", 1, 10, inst=CALL.id))[0].error_code == "MARKET_CLOSED"
+    venue.delist(CALL.id)
+    assert CALL.id not in venue.instruments and CALL.id not in venue.books
+    assert play(venue, buy("a", 1, 10, inst=CALL.id))[0].error_code == "INVALID_INSTRUMENT"
+
+
+def test_a_newly_listed_instrument_trades_at_once() -> None:
+    from exchange.domain.instruments import make_option
+    from exchange.domain.types import OptionKind
+
+    venue = make_venue()
+    weekly = make_option("SPX", OptionKind.PUT, px(4000), CALL.expiry)  # type: ignore[arg-type]
+    assert venue.list_instruments([weekly, weekly]) == [weekly]
+    _, taker = play(venue, sell("a", 2, 5, inst=weekly.id), buy("b", 2, 5, inst=weekly.id))
+    assert taker.trades[0].quantity == 2

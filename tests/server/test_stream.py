@@ -554,6 +554,7 @@ def trading_day(start: str, speed: float, **server: Any) -> GameConfig:
             "schedule": {"always_open": False},
             "clock": {"start": f"2026-11-24T{start}-06:00", "speed": speed},
             "server": server,
+            "market": {"enabled": False},
         }
     )
 
