@@ -210,8 +210,11 @@ class ExchangeVenue:
 
     def list_instruments(self, instruments: Iterable[Instrument]) -> list[Instrument]:
         """Open books for newly listed instruments (a new weekly); returns those added."""
-        added = [i for i in instruments if i.id not in self.instruments]
-        for i in added:
+        added: list[Instrument] = []
+        for i in instruments:
+            if i.id in self.instruments:
+                continue
+            added.append(i)
             self.instruments[i.id] = i
             self.books[i.id] = OrderBook(i.id)
             self.book_phase[i.id] = self.phase

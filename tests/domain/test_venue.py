@@ -204,7 +204,7 @@ def test_unknown_instrument_in_cancel_all_cancels_nothing() -> None:
 
 def test_expire_cancels_what_rests_and_closes_the_book() -> None:
     venue = make_venue()
-    placed, _ = play(venue, buy("a", 3, 10, inst=CALL.id), sell("b", 1, 12, inst=CALL.id))
+    play(venue, buy("a", 3, 10, inst=CALL.id), sell("b", 1, 12, inst=CALL.id))
     events = venue.expire(CALL.id, T)
     assert {(e.team_id, e.reason) for e in events} == {
         ("a", CancelReason.EXPIRED),
