@@ -70,6 +70,14 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def demo(session: nox.Session) -> None:
+    """The live demo market on http://127.0.0.1:8000, kept in demo.db (SQLite)."""
+    session.install("-e", ".")
+    args = session.posargs or ["--db", "demo.db"]
+    session.run("python", "-m", "exchange", "serve", "--preset", "demo", *args)
+
+
+@nox.session
 def serve(session: nox.Session) -> None:
     """Run the exchange: `python3 noxfile.py -s serve -- --preset sandbox`."""
     session.install("-e", ".")
