@@ -4,6 +4,8 @@ exactly from what was committed (SPEC section 9).
 Orders resting before the stop are not put back in the books: the market has moved
 while the server was down, so each is cancelled (reason `restart`), the cancel is
 committed, and its owner finds an `order_cancelled` message waiting in its stream.
+Stream seqs start above every earlier run's, so a resume point from before the stop is
+answered with resync_required, then the snapshot, then this run's messages (the cancels).
 Order ids continue above every id handed out before: the server reserves a block of
 ids in the database before answering with any of them, so a crash can never make it
 give a client's order id to another order.
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("exchange.recovery")
 
+SEQS_PER_RUN = 1_000_000_000
+"""Each run (start or restart) of a game numbers its stream messages from run x this, so
+a seq a client kept from before a restart is always older than anything kept now."""
+
 ID_BLOCK = 1_000_000
 """Order ids reserved ahead in the database; another block is reserved at half use."""
 
@@ -40,6 +46,8 @@ def recover(exchange: Exchange, path: str) -> None:
     """Load what the database holds into a freshly built exchange (before it starts)."""
     now = exchange.clock.now()
     with Database.open(path) as db:
+        run = int(db.load_game_state().get("stream_run", 0)) + 1
+        exchange.fanout.seq_base = run * SEQS_PER_RUN
         for team in db.load_teams():
             exchange.teams.add(team)
             exchange.session.register(team.team_id, team.role)
@@ -49,7 +57,7 @@ def recover(exchange: Exchange, path: str) -> None:
         ids = db.max_ids()
         exchange.venue.resume_ids(ids.order_id, ids.trade_id)
         cancelled = _cancel_stale(exchange, db, now)
-        reserve_ids(db, ids.order_id + ID_BLOCK, now)
+        reserve_ids(db, ids.order_id + ID_BLOCK, now, run)
     log.info(
         "restored from the database",
         extra={"path": path, "teams": len(exchange.teams), "trades": replayed,
@@ -57,9 +65,11 @@ def recover(exchange: Exchange, path: str) -> None:
     )  # fmt: skip
 
 
-def reserve_ids(db: Database, ceiling: int, now: int) -> None:
+def reserve_ids(db: Database, ceiling: int, now: int, run: int) -> None:
+    """Commit the order-id ceiling and this run's number before serving anyone."""
     batch = rows.Batch()
     batch.game_state.append(rows.game_state_row("next_order_id", ceiling, now))
+    batch.game_state.append(rows.game_state_row("stream_run", run, now))
     db.write_batch(batch)
 
 

@@ -54,8 +54,8 @@ class Connection:
 class TeamStream:
     __slots__ = ("connections", "history", "seq")
 
-    def __init__(self, history_size: int) -> None:
-        self.seq = 0
+    def __init__(self, history_size: int, base: int = 0) -> None:
+        self.seq = base
         self.history: deque[tuple[int, bytes]] = deque(maxlen=history_size)
         self.connections: set[Connection] = set()
 
@@ -69,6 +69,9 @@ class Fanout:
         self.history_size = history_size
         self.max_backlog = max_backlog
         self.streams: dict[TeamId, TeamStream] = {}
+        self.seq_base = 0
+        """Where this run's seqs start: above every seq of an earlier run of the game (a
+        restart), so a resume point from before the restart can never look current."""
         self.dirty: set[InstrumentId] = set()
         self.tape: list[Any] = []
         """Public trade prints waiting for the next `flush_tape`."""
@@ -77,7 +80,7 @@ class Fanout:
     # -- publishing (never awaits) ----------------------------------------------------
 
     def add_team(self, team_id: TeamId) -> None:
-        self.streams.setdefault(team_id, TeamStream(self.history_size))
+        self.streams.setdefault(team_id, TeamStream(self.history_size, self.seq_base))
 
     def stream(self, team_id: TeamId, kind: str, data: Any, timestamp: str | None = None) -> None:
         """Append a stream message to one team's stream and push it to its connections."""
@@ -155,6 +158,13 @@ class Fanout:
                 conn.pending.append(encoded)
         conn.wake.set()
         return True
+
+    def replay_run(self, conn: Connection, since: int) -> None:
+        """A client resuming from before a restart: after its resync and snapshot, what
+        this run has streamed so far (the restart's cancels), if all of it is kept."""
+        s = self.streams[conn.team_id]
+        if since < self.seq_base and s.oldest() == self.seq_base + 1:
+            self.replay(conn, self.seq_base)
 
     def detach(self, conn: Connection) -> None:
         conn.closed = True

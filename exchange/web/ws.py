@@ -72,6 +72,8 @@ class StreamEndpoint:
         fanout.snapshot(conn, "position_snapshot", self.position_snapshot(team.team_id))
         if since is not None and resumed:
             fanout.replay(conn, since)
+        elif since is not None:
+            fanout.replay_run(conn, since)
         return conn
 
     def position_snapshot(self, team_id: str) -> PositionSnapshot:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import socket
 import threading
 import time
@@ -30,11 +31,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def run_server(config: GameConfig | None = None) -> Iterator[str]:
-    """Start an exchange (sandbox preset unless told otherwise); yield its base URL."""
+def run_server(
+    config: GameConfig | None = None, db_path: str | os.PathLike[str] | None = None
+) -> Iterator[str]:
+    """Start an exchange (sandbox preset unless told otherwise), on the SQLite file
+    `db_path` if given (a restart when it exists); yield its base URL."""
     config = config or load_config(preset="sandbox")
     port = free_port()
-    settings = uvicorn_config(create_app(Exchange(config)), "127.0.0.1", port, log_level="warning")
+    exchange = Exchange(config, db_path=None if db_path is None else os.fspath(db_path))
+    settings = uvicorn_config(create_app(exchange), "127.0.0.1", port, log_level="warning")
     server = uvicorn.Server(settings)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
