@@ -123,7 +123,7 @@ class Exchange:
             await self.market.start()
             expiry = Expiry(
                 self.venue, self.clock, self.config.instruments, self.matchers,
-                self.market.expiry_ns, self.market.spots, self.listed, self.delisted,
+                self.market.expiry_ns, self.market.cache.spots, self.listed, self.delisted,
             )  # fmt: skip
             s.start("expiry", expiry.run)
         log.info(

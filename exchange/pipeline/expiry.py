@@ -36,7 +36,7 @@ class Expiry:
         chain: ChainSpec,
         matchers: Mapping[InstrumentId, asyncio.Queue[Any]],
         expiry_ns: Callable[[dt.date], int],
-        spots: Callable[[], Mapping[str, float]],
+        spots: Callable[[int], Mapping[str, float]],
         listed: Callable[[list[Instrument]], Awaitable[None]],
         delisted: Callable[[list[InstrumentId]], Awaitable[None]],
     ) -> None:
@@ -64,8 +64,9 @@ class Expiry:
         return [i for i in self.venue.instruments.values() if i.is_option]
 
     async def settle(self, date: dt.date, at: TimeNs) -> None:
-        """Expire every option of `date` through its matcher, then delist them."""
-        spots = self.spots()
+        """Expire every option of `date` through its matcher, then delist them; each is
+        worth its intrinsic value against the underlying's price at the moment `at`."""
+        spots = self.spots(at)
         expiring = [i for i in self.options() if i.expiry == date]
         settled = []
         for option in expiring:
@@ -79,7 +80,7 @@ class Expiry:
         log.info("options expired", extra={"expiry": date.isoformat(), "count": len(expiring)})
 
     async def list_next(self, date: dt.date) -> None:
-        spots = self.spots()
+        spots = self.spots(self.clock.now())
         new: list[Instrument] = []
         for u in self.chain.underlyings:
             new += options_for(

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from exchange.clock import Clock
+from exchange.domain.market.regimes import Regime
 from exchange.domain.market.simulator import MarketModel, MarketStreams, TickOutcome
 from exchange.domain.types import Phase, TimeNs
 
@@ -32,19 +33,40 @@ MAX_NAP = 0.5
 class MarketCache:
     """The latest simulated prices, regime and fair values: a plain object of the loop."""
 
-    def __init__(self, spots: dict[str, float], vol: float, regime: str) -> None:
+    def __init__(
+        self,
+        spots: dict[str, float],
+        vol: float,
+        regime: str,
+        vols: Callable[[Regime], float] | None = None,
+    ) -> None:
         self.spots_at_start = dict(spots)
         self.paths: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
         self.start_ns = 0
         self.step_ns = NS
         self.vol = vol
+        """The volatility from the loaded tick's start (see `vol_at`)."""
         self.regime = regime
+        self.vols = vols
+        """Each regime's volatility, to follow news-forced changes within a tick."""
+        self.vol_changes: list[tuple[int, float]] = []
         self.fair_values: dict[str, int] = {}
 
     def load(self, outcome: TickOutcome, start_ns: int, step_ns: int) -> None:
         self.paths = {"SPX": outcome.spx_path, "SPY": outcome.spy_path}
         self.start_ns, self.step_ns = start_ns, step_ns
         self.vol, self.regime = outcome.vol, outcome.regime.value
+        # A headline's regime shift takes effect from its own second: pricing with the
+        # tick's final volatility from the tick's start would show it before the news.
+        forced = [c for c in outcome.regime_changes if c.cause == "news"]
+        self.vol_changes = []
+        if forced and self.vols is not None:
+            self.vol = self.vols(forced[0].previous)
+            self.vol_changes = [(c.ts_ns, self.vols(c.regime)) for c in forced]
+
+    def vol_at(self, now_ns: int) -> float:
+        """The volatility at `now_ns`: the tick's, or that of the last news shift before."""
+        return next((v for ts, v in reversed(self.vol_changes) if ts <= now_ns), self.vol)
 
     def spots(self, now_ns: int) -> dict[str, float]:
         """Each underlying's simulated price at `now_ns` (the second of the path it is in)."""

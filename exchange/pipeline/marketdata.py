@@ -59,6 +59,9 @@ class MarketDataPublisher:
         self.greeks: dict[InstrumentId, tuple[float, float, float]] = {}
         """(delta, gamma, vega) of each option at the last repricing."""
         self.sent_value: dict[InstrumentId, tuple[int, float]] = {}
+        self.spots: dict[str, float] = {}
+        """The spots of the last repricing: a message's underlying_price is the one its
+        fair value was computed from."""
         self.last_row = 0.0
 
     def relist(self) -> None:
@@ -85,14 +88,14 @@ class MarketDataPublisher:
             outcome, start = self.prices.get_nowait()
             self.cache.load(outcome, start, _step_ns(outcome, start))
         now = self.clock.now()
-        spots = self.cache.spots(now)
+        spots = self.spots = self.cache.spots(now)
         reference = self.venue.reference_price
         for symbol, spot in spots.items():
             reference[InstrumentId(symbol)] = round_to_tick(spot)
         self._save_prices(now, spots)
         if self.options:
             self._price_chain(
-                chain_greeks(self.options, spots, self.cache.vol, now, self.expiry_ns)
+                chain_greeks(self.options, spots, self.cache.vol_at(now), now, self.expiry_ns)
             )
         return self._moved()
 
@@ -126,7 +129,7 @@ class MarketDataPublisher:
             return data
         self.sent_value[instrument_id] = (fair, time.monotonic())
         instrument = venue.instruments[instrument_id]
-        spot = self.cache.spots(self.clock.now()).get(instrument.underlying)
+        spot = self.spots.get(instrument.underlying)
         extra: dict[str, Any] = {
             "fair_value": fair / TICKS_PER_UNIT,
             "underlying_price": None if spot is None else round(spot, 2),

@@ -36,7 +36,9 @@ class Marketplace:
         self.settings = settings
         self.streams = MarketStreams.from_seed(seed)
         self.model = MarketModel(settings.model, start_ns=exchange.clock.now())
-        self.cache = MarketCache(self.model.spots(), self.model.vol, self.model.regime.value)
+        self.cache = MarketCache(
+            self.model.spots(), self.model.vol, self.model.regime.value, settings.model.regimes.vol
+        )
         self.prices: asyncio.Queue[tuple[TickOutcome, int]] = asyncio.Queue(64)
         self.events: asyncio.Queue[NewsEvent] = asyncio.Queue(1000)
         self.signals: asyncio.Queue[tuple[str, int, dict[str, Any]]] = asyncio.Queue(1000)

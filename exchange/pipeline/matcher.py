@@ -16,7 +16,7 @@ from exchange.domain.orders import CancelOrder, NewOrder, NewQuote, Order, rejec
 from exchange.domain.types import InstrumentId, OrderId, OrderStatus, TimeNs
 from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline.validator import InFlight
-from exchange.pipeline.work import Cancel, CancelAll, Expire, Matched, PhaseStep, Submit
+from exchange.pipeline.work import Cancel, CancelAll, Expire, Matched, PhaseStep, Submit, answer
 
 log = logging.getLogger("exchange.matcher")
 
@@ -58,14 +58,14 @@ class Matcher:
             return self.submit(item, now)
         if isinstance(item, Cancel):
             cancelled = venue.cancel_order(CancelOrder(item.team_id, item.order_id), now)
-            item.reply.set_result(cancelled)
+            answer(item.reply, cancelled)
             return (
                 Matched("cancel", cancelled, item.request_id, now) if cancelled.accepted else None
             )
         if isinstance(item, CancelAll):
             events = venue.cancel_all(item.team_id, now, self.instrument_id, item.reason)
             if item.reply is not None:
-                item.reply.set_result(events)
+                answer(item.reply, events)
             return Matched("cancels", events, item.request_id, now) if events else None
         if isinstance(item, Expire):
             item.cancels = venue.expire(self.instrument_id, item.at)

@@ -18,7 +18,7 @@ from exchange.domain.orders import NewQuote, Order
 from exchange.domain.session import TradingSession
 from exchange.domain.types import InstrumentId, OrderId, TeamId, TimeNs
 from exchange.domain.validation import Rejection
-from exchange.pipeline.work import Accepted, Cancel, CancelAll, Refused, Submit
+from exchange.pipeline.work import Accepted, Cancel, CancelAll, Refused, Submit, answer
 
 log = logging.getLogger("exchange.validator")
 
@@ -103,18 +103,18 @@ class Validator:
         if rejection is not None:
             limited = rejection.code == "RATE_LIMIT_EXCEEDED"
             retry = window.retry_after_ns(rate_now) if limited else 0
-            item.reply.set_result(Refused(rejection, window.remaining(rate_now), retry))
+            answer(item.reply, Refused(rejection, window.remaining(rate_now), retry))
             return
         queue = self.matchers[request.instrument_id]
         if queue.full():
-            item.reply.set_result(Refused(BUSY, window.remaining(rate_now)))
+            answer(item.reply, Refused(BUSY, window.remaining(rate_now)))
             return
         venue = self.session.venue
         legs = 2 if isinstance(request, NewQuote) else 1
         item.order_ids = tuple(venue.next_order_id() for _ in range(legs))
         self.inflight.add(item, now)
         queue.put_nowait(item)
-        item.reply.set_result(Accepted(item.order_ids, window.remaining(rate_now)))
+        answer(item.reply, Accepted(item.order_ids, window.remaining(rate_now)))
 
     def cancel(self, item: Cancel) -> None:
         """Route a cancel to the book that holds the order; unknown ids end here.
@@ -124,11 +124,11 @@ class Validator:
         if order is None:
             order = self.inflight.orders.get(item.team_id, {}).get(item.order_id)
         if order is None:
-            item.reply.set_result(None)
+            answer(item.reply, None)
             return
         queue = self.matchers[order.instrument_id]
         if queue.full():
-            item.reply.set_result(BUSY)
+            answer(item.reply, BUSY)
             return
         queue.put_nowait(item)
 
@@ -142,7 +142,7 @@ class Validator:
         queues = [self.matchers[i] for i in sorted(held)]
         if any(q.full() for q in queues):
             if item.reply is not None:
-                item.reply.set_result(BUSY)
+                answer(item.reply, BUSY)
             return
         loop = asyncio.get_running_loop()
         parts = []
@@ -158,7 +158,7 @@ class Validator:
 
 def _gather_into(reply: asyncio.Future[Any], parts: list[asyncio.Future[Any]]) -> None:
     if not parts:
-        reply.set_result([])
+        answer(reply, [])
         return
     gathered = asyncio.gather(*parts)
 

@@ -86,3 +86,9 @@ class Matched(msgspec.Struct, gc=False):
     result: OrderResult | QuoteResult | PhaseChanged | Expire | list[OrderCancelled]
     request_id: str
     at: TimeNs
+
+
+def answer(reply: asyncio.Future[Any] | None, value: Any) -> None:
+    """Answer a request's future, unless its sender has already given up on it."""
+    if reply is not None and not reply.done():
+        reply.set_result(value)

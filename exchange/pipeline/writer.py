@@ -30,6 +30,9 @@ from exchange.store.rows import Batch
 
 log = logging.getLogger("exchange.writer")
 
+Row = tuple[str, tuple[Any, ...]]
+THINNABLE = frozenset({"prices", "position_snapshots"})
+
 
 class Writer:
     def __init__(
@@ -47,8 +50,10 @@ class Writer:
         self.linger = linger
         self.trades: asyncio.Queue[Outbox] = asyncio.Queue(queue_size)
         """TradeDBQueue: outboxes, never dropped (the publisher waits when it is full)."""
-        self.rows: asyncio.Queue[tuple[str, tuple[Any, ...]]] = asyncio.Queue(price_queue_size)
-        """PriceDBQueue and EventDBQueue: (table, row); prices are thinned when full."""
+        self.events: asyncio.Queue[Row] = asyncio.Queue(queue_size)
+        """EventDBQueue: news, signals, settings of the game (table, row)."""
+        self.prices: asyncio.Queue[Row] = asyncio.Queue(price_queue_size)
+        """PriceDBQueue: prices and position snapshots, thinned when the queue is full."""
         self.db: Database | None = None
         self.checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-checkpoint")
         self.wake = asyncio.Event()
@@ -66,13 +71,26 @@ class Writer:
         self.wake.set()
 
     def put_row(self, table: str, row: tuple[Any, ...]) -> None:
-        """A price, event or signal row; when the queue is full the row is thinned."""
+        """A row for PriceDBQueue (prices, snapshots) or EventDBQueue (the rest); a price
+        row is thinned when its queue is full, an event row only if the writer has been
+        failing for long enough to fill a queue of 20,000 (it is then logged)."""
+        queue = self.prices if table in THINNABLE else self.events
         try:
-            self.rows.put_nowait((table, row))
+            queue.put_nowait((table, row))
         except asyncio.QueueFull:
             self.thinned += 1
+            if queue is self.events:
+                log.error(
+                    "event row dropped: the database is not keeping up", extra={"table": table}
+                )
             return
         self.wake.set()
+
+    def _rows_waiting(self) -> bool:
+        return not self.events.empty() or not self.prices.empty()
+
+    def _next_row(self) -> Row:
+        return self.events.get_nowait() if not self.events.empty() else self.prices.get_nowait()
 
     async def open(self) -> None:
         self.db = Database.open(self.path)
@@ -89,7 +107,7 @@ class Writer:
         if self.db is None:
             return
         until = time.monotonic() + 5
-        while (not self.trades.empty() or not self.rows.empty()) and time.monotonic() < until:
+        while (not self.trades.empty() or self._rows_waiting()) and time.monotonic() < until:
             await self.flush_once(wait=False)
         self.db.close()
         self.db = None
@@ -112,7 +130,7 @@ class Writer:
         """Take what is waiting, up to `batch_rows` rows; linger briefly for more."""
         outboxes: list[Outbox] = []
         batch = Batch()
-        while wait and self.trades.empty() and self.rows.empty():
+        while wait and self.trades.empty() and not self._rows_waiting():
             self.wake.clear()
             await self.wake.wait()
         deadline = time.monotonic() + self.linger
@@ -121,12 +139,12 @@ class Writer:
                 outbox = self.trades.get_nowait()
                 outboxes.append(outbox)
                 add_outbox(batch, outbox)
-            elif not self.rows.empty():
-                table, row = self.rows.get_nowait()
+            elif self._rows_waiting():
+                table, row = self._next_row()
                 getattr(batch, table).append(row)
             elif wait and time.monotonic() < deadline:
                 await asyncio.sleep(0)  # let the publisher add to this batch
-                if self.trades.empty() and self.rows.empty():
+                if self.trades.empty() and not self._rows_waiting():
                     break
             else:
                 break
@@ -170,7 +188,7 @@ class Writer:
             "rows_written": self.rows_written,
             "write_failures": self.failures,
             "prices_thinned": self.thinned,
-            "queued": self.trades.qsize() + self.rows.qsize(),
+            "queued": self.trades.qsize() + self.events.qsize() + self.prices.qsize(),
             "write_ms_p50": _percentile(latencies, 0.5),
             "write_ms_p99": _percentile(latencies, 0.99),
             "batch_rows_mean": round(sum(sizes) / len(sizes), 1) if sizes else None,
