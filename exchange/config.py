@@ -104,8 +104,9 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cors_origins: tuple[str, ...] = ("*",)
     batch_rows: int = 1000
     """The database writer commits at most this many rows per transaction."""
-    linger: float = 0.002
-    """Seconds the writer waits for more rows before committing a partial batch."""
+    linger: float = 0.005
+    """Seconds the writer waits for more rows before committing a partial batch (the
+    group-commit interval: a fill's report may wait this much longer)."""
     snapshot_interval: float = 30.0
     """Seconds between position snapshots (and saves of the game clock) in the database."""
 

@@ -50,9 +50,6 @@ class Outbox:
         self.done: asyncio.Future[None] | None = None
         """Resolved on release: a caller can wait until the outbox is durable."""
 
-    def size(self) -> int:
-        return len(self.orders) + len(self.trades) + len(self.cancels) + len(self.rows)
-
 
 Sink = Callable[[Outbox], Awaitable[None]]
 
@@ -70,7 +67,6 @@ class Publisher:
         """Orders not yet ended, so reports about them can name their quantity and ids."""
         self.fills: dict[TeamId, list[tuple[Fill, str | None]]] = {}
         """Each team's released fills with the client order id of the order filled."""
-        self.trades = 0
 
     async def run(self) -> None:
         while True:
@@ -160,7 +156,6 @@ class Publisher:
             out.trades.append((trade, buy, sell, buy_cid, sell_cid))
             out.prints.append(views.trade_print(trade))
             out.touched.add(trade.instrument_id)
-        self.trades += len(trades)
 
     def _report(self, out: Outbox, order_id: OrderId, trade: Trade, fill: Fill) -> str | None:
         """Queue one side's execution report and position update; its client order id."""

@@ -17,6 +17,7 @@ never kills the loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -134,18 +135,23 @@ class Writer:
             self.wake.clear()
             await self.wake.wait()
         deadline = time.monotonic() + self.linger
-        while len(batch) < self.batch_rows:
+        rows = 0
+        while rows < self.batch_rows:
             if not self.trades.empty():
                 outbox = self.trades.get_nowait()
                 outboxes.append(outbox)
-                add_outbox(batch, outbox)
+                rows += add_outbox(batch, outbox)
             elif self._rows_waiting():
                 table, row = self._next_row()
                 getattr(batch, table).append(row)
-            elif wait and time.monotonic() < deadline:
-                await asyncio.sleep(0)  # let the publisher add to this batch
-                if self.trades.empty() and not self._rows_waiting():
-                    break
+                rows += 1
+            elif wait and (left := deadline - time.monotonic()) > 0:
+                # Group commit: a commit costs about the same for one row or hundreds
+                # (the pages it touches are rewritten either way), so wait a moment for
+                # more; a fill waits at most `linger` longer for its report.
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), left)
             else:
                 break
         return outboxes, batch
@@ -195,7 +201,9 @@ class Writer:
         }
 
 
-def add_outbox(batch: Batch, outbox: Outbox) -> None:
+def add_outbox(batch: Batch, outbox: Outbox) -> int:
+    """Add an outbox's rows to the batch; how many rows that was."""
+    before = len(batch)
     for order in outbox.orders:
         batch.add_order(order)
     for trade, buy, sell, _, _ in outbox.trades:
@@ -204,6 +212,7 @@ def add_outbox(batch: Batch, outbox: Outbox) -> None:
         batch.add_cancel(cancelled)
     for table, row in outbox.rows:
         getattr(batch, table).append(row)
+    return len(batch) - before
 
 
 def _checkpoint(path: str) -> None:

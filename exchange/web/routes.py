@@ -121,15 +121,16 @@ class Api:
             team = request.scope.get("team")
             if team is not None:
                 response.headers.update(self.budget(team))
-            log.info(
-                "request",
-                extra={
-                    "request_id": request_id, "method": request.method,
-                    "path": request.url.path, "status": response.status_code,
-                    "team_id": team.team_id if team else None,
-                    "ms": round((time.perf_counter() - started) * 1000, 3),
-                },
-            )  # fmt: skip
+            if log.isEnabledFor(logging.INFO):  # the line costs more than a fast request
+                log.info(
+                    "request",
+                    extra={
+                        "request_id": request_id, "method": request.method,
+                        "path": request.url.path, "status": response.status_code,
+                        "team_id": team.team_id if team else None,
+                        "ms": round((time.perf_counter() - started) * 1000, 3),
+                    },
+                )  # fmt: skip
             return response
 
         return run

@@ -298,6 +298,8 @@ def test_rows_queued_behind_a_failing_commit_go_in_batches_of_at_most_batch_rows
             # took and queues the rest meanwhile.
             wait_for(lambda: not any(health(base)["queues"].values()), timeout=5)
             assert health(base)["database"]["queued"] > 0
+        # The retry succeeds once the conflicting rows are gone; wait for the queue.
+        wait_for(lambda: health(base)["database"]["queued"] == 0, timeout=10)
         after = writes(base)
         transactions, rows = after[0] - before[0], after[1] - before[1]
         assert rows >= 750
