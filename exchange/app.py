@@ -44,9 +44,12 @@ CHECKPOINT_EVERY = 5.0
 
 
 def make_clock(config: GameConfig, saved_ns: int | None = None) -> ScaledClock:
-    """The configured start, else where a restored game's clock stood, else now."""
+    """Where a restored game's clock stood, else the configured start, else now: a
+    restart continues the game's time, it never winds it back to the preset's start."""
     start = config.clock.start
-    start_ns = saved_ns if start is None else TimeNs(int(start.timestamp() * 1e9))
+    start_ns = saved_ns
+    if start_ns is None and start is not None:
+        start_ns = int(start.timestamp() * 1e9)
     return ScaledClock(None if start_ns is None else TimeNs(start_ns), config.clock.speed)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from exchange.config import GameConfig
+from exchange.config import GameConfig, load_config
 from exchange.domain.instruments import build_chain
 from exchange.domain.positions import Ledger
 from exchange.store.db import Database
@@ -357,3 +357,19 @@ def test_a_bot_resuming_after_a_restart_is_not_told_it_missed_nothing(tmp_path: 
             assert len(cancels_seen(bot, last_seq, 2)) == 2
     finally:
         roster.close()
+
+
+def test_a_restart_continues_the_game_clock_even_with_a_configured_start(tmp_path: Path) -> None:
+    from exchange.app import Exchange
+    from exchange.store import rows as store_rows
+    from exchange.store.db import Database
+
+    db = tmp_path / "clock.db"
+    saved = 1_796_000_000_000_000_000  # where the game's clock stood at the stop
+    with Database.open(db) as database:
+        batch = store_rows.Batch()
+        batch.game_state.append(store_rows.game_state_row("game_time_ns", saved, saved))
+        database.write_batch(batch)
+    preset_start = {"clock": {"start": "2026-12-01T08:00:00-06:00", "speed": 1}}
+    exchange = Exchange(load_config(preset="sandbox", overrides=preset_start), db_path=str(db))
+    assert saved <= exchange.clock.now() < saved + 60 * 10**9
