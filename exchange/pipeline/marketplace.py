@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -43,8 +44,8 @@ class Marketplace:
         self.events: asyncio.Queue[NewsEvent] = asyncio.Queue(1000)
         self.signals: asyncio.Queue[tuple[str, int, dict[str, Any]]] = asyncio.Queue(1000)
         schedule = exchange.config.schedule
-        self.expiry_ns = expiry_close(dt.UTC if schedule.always_open else _zone(schedule.timezone),
-                                      schedule.close)  # fmt: skip
+        zone = dt.UTC if schedule.always_open else ZoneInfo(schedule.timezone)
+        self.expiry_ns = expiry_close(zone, schedule.close)
         self.delivery: EventDelivery | None = None
 
     def restore_regime(self, regime: str) -> None:
@@ -104,9 +105,3 @@ class Marketplace:
         tick_ns = self.settings.model.tick_seconds * 1_000_000_000
         clock = self.exchange.clock
         return max(0.05, clock.wall_seconds_until(clock.now() + tick_ns))
-
-
-def _zone(name: str) -> dt.tzinfo:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)

@@ -58,6 +58,8 @@ class Writer:
         self.db: Database | None = None
         self.checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-checkpoint")
         self.wake = asyncio.Event()
+        self.stop_by: float | None = None
+        """Set when the server stops: a failing write is given up after this moment."""
         self.transactions = 0
         self.rows_written = 0
         self.thinned = 0
@@ -107,8 +109,10 @@ class Writer:
         """Write what is still queued, then close (a clean stop loses nothing either)."""
         if self.db is None:
             return
-        until = time.monotonic() + 5
-        while (not self.trades.empty() or self._rows_waiting()) and time.monotonic() < until:
+        self.stop_by = time.monotonic() + 5
+        while (
+            not self.trades.empty() or self._rows_waiting()
+        ) and time.monotonic() < self.stop_by:
             await self.flush_once(wait=False)
         self.db.close()
         self.db = None
@@ -122,8 +126,8 @@ class Writer:
 
     async def flush_once(self, wait: bool) -> None:
         outboxes, batch = await self.gather(wait)
-        if len(batch):
-            await self.write(batch)
+        if len(batch) and not await self.write(batch):
+            return  # stopping, and the database still refuses: nothing is released
         for outbox in outboxes:
             self.publisher.release(outbox)
 
@@ -156,8 +160,9 @@ class Writer:
                 break
         return outboxes, batch
 
-    async def write(self, batch: Batch) -> None:
-        """One transaction for the whole batch; on failure keep it and retry with back-off."""
+    async def write(self, batch: Batch) -> bool:
+        """One transaction for the whole batch; on failure keep it and retry with back-off
+        (until `stop_by`, when the server is stopping). False if it was never written."""
         backoff = 0.05
         while True:
             started = time.perf_counter()
@@ -174,6 +179,11 @@ class Writer:
                     "database write failed; retrying",
                     extra={"error": repr(exc), "rows": len(batch)},
                 )
+                if self.stop_by is not None and time.monotonic() > self.stop_by:
+                    log.error(
+                        "stopping with a batch the database refused", extra={"rows": len(batch)}
+                    )
+                    return False
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -182,7 +192,7 @@ class Writer:
             self.rows_written += len(batch)
             self.batch_sizes.append(len(batch))
             self.latencies_ms.append((time.perf_counter() - started) * 1000)
-            return
+            return True
 
     def health(self) -> dict[str, Any]:
         latencies = sorted(self.latencies_ms)
