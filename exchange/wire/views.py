@@ -162,26 +162,26 @@ def indicative(
     return (None, 0) if result is None else (to_price(result.price), result.volume)
 
 
+Top = tuple[float | None, int, float | None, int, float | None, float | None, int | None]
+
+
+def top_line(book: OrderBook, phase: Phase, last: Ticks | None, reference: Ticks | None) -> Top:
+    """(bid, bid_size, ask, ask_size, last, indicative_price, indicative_volume)."""
+    bid, bid_size, ask, ask_size = top_of(book)
+    price, volume = indicative(book, phase, reference)
+    return price_out(bid), bid_size, price_out(ask), ask_size, price_out(last), price, volume
+
+
 def market_data(
     book: OrderBook, phase: Phase, last: Ticks | None, reference: Ticks | None
 ) -> MarketData:
-    bid, bid_size, ask, ask_size = top_of(book)
-    price, volume = indicative(book, phase, reference)
-    return MarketData(
-        book.instrument_id, phase.value, price_out(bid), bid_size, price_out(ask), ask_size,
-        price_out(last), price, volume,
-    )  # fmt: skip
+    return MarketData(book.instrument_id, phase.value, *top_line(book, phase, last, reference))
 
 
 def price_line(
     book: OrderBook, phase: Phase, last: Ticks | None, reference: Ticks | None
 ) -> PriceLine:
-    bid, bid_size, ask, ask_size = top_of(book)
-    price, volume = indicative(book, phase, reference)
-    return PriceLine(
-        book.instrument_id, price_out(bid), bid_size, price_out(ask), ask_size, price_out(last),
-        price, volume,
-    )  # fmt: skip
+    return PriceLine(book.instrument_id, *top_line(book, phase, last, reference))
 
 
 def book_view(
