@@ -37,9 +37,20 @@ ID_BLOCK = 1_000_000
 
 
 def saved_state(path: str) -> dict[str, Any]:
-    """The game state last committed (clock, phase, seed, id reservations); {} if new."""
+    """The game state last committed (clock, phase, seed, id reservations); {} if new.
+
+    The clock is saved with the periodic snapshots, so it may lag the last commit: it
+    resumes from the latest moment anything was committed, never before a known trade.
+    """
     with Database.open(path) as db:
-        return db.load_game_state()
+        state = db.load_game_state()
+        (latest,) = db.conn.execute(
+            "SELECT MAX(t) FROM (SELECT MAX(ts_ns) AS t FROM trades"
+            " UNION ALL SELECT MAX(updated_ns) FROM orders)"
+        ).fetchone()
+    if latest is not None:
+        state["game_time_ns"] = max(latest, state.get("game_time_ns", 0))
+    return state
 
 
 def recover(exchange: Exchange, path: str) -> None:

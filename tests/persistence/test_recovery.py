@@ -373,3 +373,35 @@ def test_a_restart_continues_the_game_clock_even_with_a_configured_start(tmp_pat
     preset_start = {"clock": {"start": "2026-12-01T08:00:00-06:00", "speed": 1}}
     exchange = Exchange(load_config(preset="sandbox", overrides=preset_start), db_path=str(db))
     assert saved <= exchange.clock.now() < saved + 60 * 10**9
+
+
+def test_the_clock_resumes_no_earlier_than_the_last_commit(tmp_path: Path) -> None:
+    from exchange.app import Exchange
+    from exchange.domain.orders import Order
+    from exchange.domain.types import (
+        InstrumentId,
+        OrderId,
+        OrderType,
+        Role,
+        Side,
+        TeamId,
+        Ticks,
+        TimeNs,
+    )
+    from exchange.store import rows as store_rows
+    from exchange.store.db import Database
+    from exchange.web.auth import Team
+
+    db = tmp_path / "late.db"
+    snapshot_at, order_at = 1_796_000_000_000_000_000, 1_796_000_600_000_000_000
+    order = Order(OrderId(7), TeamId("T0001"), InstrumentId("SPX"), Side.BUY, OrderType.LIMIT,
+                  1, Ticks(100), TimeNs(order_at), None, 0, 1)  # fmt: skip
+    with Database.open(db) as database:
+        batch = store_rows.Batch()
+        batch.game_state.append(store_rows.game_state_row("game_time_ns", snapshot_at, 0))
+        team = Team(TeamId("T0001"), "late team", Role.MARKET_MAKER, "0" * 64)
+        batch.teams.append(store_rows.team_row(team, 0))
+        batch.add_order(order)
+        database.write_batch(batch)
+    exchange = Exchange(load_config(preset="sandbox"), db_path=str(db))
+    assert order_at <= exchange.clock.now() < order_at + 60 * 10**9
