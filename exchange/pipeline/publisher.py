@@ -27,6 +27,7 @@ from exchange.pipeline.fanout import Fanout
 from exchange.pipeline.work import Expire, Matched
 from exchange.store import rows
 from exchange.wire import views
+from exchange.wire.codec import utc_now
 
 log = logging.getLogger("exchange.publisher")
 
@@ -105,8 +106,9 @@ class Publisher:
     def release(self, out: Outbox) -> None:
         """The outbox is durable: send its messages, in order, and serve its fills."""
         fanout = self.fanout
+        timestamp = utc_now()  # one reading for the outbox: its messages left together
         for team_id, kind, data in out.messages:
-            fanout.stream(team_id, kind, data)
+            fanout.stream(team_id, kind, data, timestamp)
         for trade_print in out.prints:
             fanout.print_trade(trade_print)
         for instrument_id in out.touched:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-import msgspec
+from typing import Any
 
 from exchange.domain.book import OrderBook
 from exchange.domain.instruments import Instrument
@@ -40,13 +39,13 @@ def order_view(o: Order) -> OrderView:
     )  # fmt: skip
 
 
-def report(o: Order, exec_type: str, status: str, remaining: int) -> ExecutionReport:
-    """The common part of every execution report about order `o`."""
+def report(o: Order, exec_type: str, status: str, remaining: int, **extra: Any) -> ExecutionReport:
+    """An execution report about order `o`, built once with its kind's own fields."""
     return ExecutionReport(
         order_id=str(o.order_id), instrument_id=o.instrument_id, side=o.side,
         order_type=o.order_type.value, quantity=o.quantity, filled=o.quantity - remaining,
         remaining=remaining, status=status, exec_type=exec_type, price=price_out(o.price),
-        client_order_id=o.client_order_id,
+        client_order_id=o.client_order_id, **extra,
     )  # fmt: skip
 
 
@@ -56,26 +55,20 @@ def ack_report(o: Order) -> ExecutionReport:
 
 def trade_report(o: Order, trade: Trade, fill: Fill) -> ExecutionReport:
     remaining = trade.buy_remaining if o.side is Side.BUY else trade.sell_remaining
-    base = report(o, "trade", "filled" if remaining == 0 else "partially_filled", remaining)
-    return _with(
-        base, trade_id=trade.trade_id, last_price=to_price(trade.price),
+    return report(
+        o, "trade", "filled" if remaining == 0 else "partially_filled", remaining,
+        trade_id=trade.trade_id, last_price=to_price(trade.price),
         last_quantity=trade.quantity, liquidity_type=fill.liquidity.value,
         fee=to_price(fill.fee_ticks),
     )  # fmt: skip
 
 
 def cancel_report(o: Order, event: OrderCancelled) -> ExecutionReport:
-    base = report(o, "cancelled", "cancelled", event.quantity)
-    return _with(base, reason=event.reason.value)
+    return report(o, "cancelled", "cancelled", event.quantity, reason=event.reason.value)
 
 
 def reject_report(o: Order, code: str, message: str) -> ExecutionReport:
-    base = report(o, "rejected", "rejected", o.quantity)
-    return _with(base, error_code=code, error_message=message)
-
-
-def _with(base: ExecutionReport, **changes: object) -> ExecutionReport:
-    return msgspec.structs.replace(base, **changes)
+    return report(o, "rejected", "rejected", o.quantity, error_code=code, error_message=message)
 
 
 def position_update(account: Account, instrument_id: InstrumentId) -> PositionUpdate:
