@@ -62,6 +62,13 @@ class CancelOrder(msgspec.Struct, frozen=True, gc=False):
     order_id: OrderId
 
 
+class CancelAll(msgspec.Struct, frozen=True, gc=False):
+    """Cancel every live order of the team, or only those in one instrument."""
+
+    team_id: TeamId
+    instrument_id: InstrumentId | None = None
+
+
 class Order(msgspec.Struct, gc=False):
     """An accepted order. Mutable: the book fills it in place (the matching hot path)."""
 

@@ -9,19 +9,19 @@ on any clock, or remotely through the client library, which turns actions into r
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import msgspec
 
 from exchange.domain.instruments import Instrument
-from exchange.domain.orders import CancelOrder, NewOrder, NewQuote
+from exchange.domain.orders import CancelAll, CancelOrder, NewOrder, NewQuote
 from exchange.domain.phases import Schedule
 from exchange.domain.positions import Fill
 from exchange.domain.session import Executed, TradingSession
 from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
 
-Action = NewOrder | NewQuote | CancelOrder
+Action = NewOrder | NewQuote | CancelOrder | CancelAll
 
 MAX_ACTIONS_PER_STEP = 10_000
 """A bound on the work one step may do, so a strategy that answers every fill with an
@@ -36,10 +36,41 @@ class Top(msgspec.Struct, frozen=True, gc=False):
     last: Ticks | None
 
 
+class Pricing(msgspec.Struct, frozen=True, gc=False):
+    """The model's view of value: fair values (ticks), option deltas per unit of the
+    underlying, and the underlyings' simulated prices. Empty where no model runs."""
+
+    fair: dict[InstrumentId, Ticks] = {}
+    delta: dict[InstrumentId, float] = {}
+    spots: dict[str, float] = {}
+
+
+NO_PRICING = Pricing()
+
+
 class MarketSnapshot(msgspec.Struct, frozen=True, gc=False):
     now_ns: TimeNs
     phase: Phase
     tops: dict[InstrumentId, Top]
+    fair: dict[InstrumentId, Ticks] = {}
+    delta: dict[InstrumentId, float] = {}
+    spots: dict[str, float] = {}
+
+
+class News(msgspec.Struct, frozen=True, gc=False):
+    """A headline, as every team hears it (its effect on the market is not told)."""
+
+    ts_ns: TimeNs
+    headline: str
+
+
+class MarketSignal(msgspec.Struct, frozen=True, gc=False):
+    """A role's private signal: `volatility_forecast` for hedge funds, `tracking_error`
+    for arbitrage desks; `details` as in the wire's `signal` message."""
+
+    ts_ns: TimeNs
+    kind: str
+    details: dict[str, object]
 
 
 class TradingStrategy(Protocol):
@@ -52,6 +83,10 @@ class TradingStrategy(Protocol):
     def on_fill(self, fill: Fill) -> Sequence[Action]: ...
 
     def on_phase(self, phase: Phase, now_ns: TimeNs) -> Sequence[Action]: ...
+
+    def on_news(self, news: News) -> Sequence[Action]: ...
+
+    def on_signal(self, signal: MarketSignal) -> Sequence[Action]: ...
 
 
 class Strategy:
@@ -72,8 +107,16 @@ class Strategy:
     def on_phase(self, phase: Phase, now_ns: TimeNs) -> Sequence[Action]:
         return ()
 
+    def on_news(self, news: News) -> Sequence[Action]:
+        return ()
 
-def snapshot(session: TradingSession, now: TimeNs) -> MarketSnapshot:
+    def on_signal(self, signal: MarketSignal) -> Sequence[Action]:
+        return ()
+
+
+def snapshot(
+    session: TradingSession, now: TimeNs, pricing: Pricing = NO_PRICING
+) -> MarketSnapshot:
     venue = session.venue
     tops = {}
     for instrument_id, book in venue.books.items():
@@ -83,36 +126,85 @@ def snapshot(session: TradingSession, now: TimeNs) -> MarketSnapshot:
             asks[0].price if asks else None, asks[0].quantity if asks else 0,
             venue.last_price.get(instrument_id),
         )  # fmt: skip
-    return MarketSnapshot(now, venue.phase, tops)
+    return MarketSnapshot(now, venue.phase, tops, pricing.fair, pricing.delta, pricing.spots)
+
+
+class RunnerListener(Protocol):
+    """What a runner tells an onlooker (a scorer, a recorder): every request a team made
+    with its outcome, and every fill, in the order they happened."""
+
+    def executed(
+        self, team_id: TeamId, action: Action, outcome: Executed | None, now: TimeNs
+    ) -> None:
+        """`outcome` is None for cancels."""
+        ...
+
+    def filled(self, fills: Sequence[Fill]) -> None: ...
 
 
 class StrategyRunner:
     """The game loop for in-process bots: phases from the schedule, then one market
-    snapshot per step to every strategy, in registration order (so runs repeat)."""
+    snapshot per step to every strategy, in registration order (so runs repeat).
 
-    def __init__(self, session: TradingSession, schedule: Schedule, start: TimeNs) -> None:
+    Teams without a strategy may act too (`act`): scripted orders in a scenario."""
+
+    def __init__(
+        self,
+        session: TradingSession,
+        schedule: Schedule,
+        start: TimeNs,
+        listener: RunnerListener | None = None,
+    ) -> None:
         self.session = session
         self.schedule = schedule
         self.now = start
+        self.listener = listener
         self.strategies: dict[TeamId, TradingStrategy] = {}
-        self.results: list[Executed] = []
+        self.requests = 0
 
-    def add(self, team_id: TeamId, role: Role, strategy: TradingStrategy) -> None:
+    def add(self, team_id: TeamId, role: Role, strategy: TradingStrategy | None) -> None:
         self.session.register(team_id, role)
-        strategy.on_start(team_id, role, list(self.session.venue.instruments.values()))
-        self.strategies[team_id] = strategy
+        if strategy is not None:
+            strategy.on_start(team_id, role, list(self.session.venue.instruments.values()))
+            self.strategies[team_id] = strategy
 
-    def step(self, now: TimeNs) -> None:
+    def step(self, now: TimeNs, pricing: Pricing = NO_PRICING) -> None:
+        """Move to `now` (phase changes on the way), then show every strategy the market."""
+        self.advance(now)
+        market = snapshot(self.session, now, pricing)
+        self._each(lambda s: s.on_market(market))
+
+    def advance(self, now: TimeNs) -> None:
+        """Apply the schedule's phase changes up to `now` and tell the strategies."""
         pending: deque[tuple[TeamId, Action]] = deque()
         for change, fills in self.session.follow(self.schedule, self.now, now):
             for team, strategy in self.strategies.items():
                 pending.extend((team, a) for a in strategy.on_phase(change.phase, now))
             self._dispatch(fills, pending)
-        self.now = now
-        market = snapshot(self.session, now)
-        for team, strategy in self.strategies.items():
-            pending.extend((team, a) for a in strategy.on_market(market))
+        self.now = max(self.now, now)
         self._drain(pending, now)
+
+    def news(self, news: News) -> None:
+        self._each(lambda s: s.on_news(news))
+
+    def signal(self, role: Role, signal: MarketSignal) -> None:
+        roles = self.session.roles
+        self._each(lambda s: s.on_signal(signal), lambda team: roles.get(team) is role)
+
+    def act(self, team_id: TeamId, actions: Sequence[Action]) -> None:
+        """Requests from outside the strategies (a scenario's script), at the runner's now."""
+        self._drain(deque((team_id, a) for a in actions), self.now)
+
+    def _each(
+        self,
+        call: Callable[[TradingStrategy], Sequence[Action]],
+        wanted: Callable[[TeamId], bool] = lambda team: True,
+    ) -> None:
+        pending: deque[tuple[TeamId, Action]] = deque()
+        for team, strategy in self.strategies.items():
+            if wanted(team):
+                pending.extend((team, a) for a in call(strategy))
+        self._drain(pending, self.now)
 
     def _drain(self, pending: deque[tuple[TeamId, Action]], now: TimeNs) -> None:
         done = 0
@@ -121,14 +213,25 @@ class StrategyRunner:
             done += 1
             if action.team_id != team:
                 continue  # a strategy may only act for its own team
-            if isinstance(action, CancelOrder):
-                self.session.cancel(action, now)
-                continue
-            executed = self.session.submit(action, now)
-            self.results.append(executed)
-            self._dispatch(executed.fills, pending)
+            self.requests += 1
+            outcome = self._perform(action, now)
+            if self.listener is not None:
+                self.listener.executed(team, action, outcome, now)
+            if outcome is not None:
+                self._dispatch(outcome.fills, pending)
+
+    def _perform(self, action: Action, now: TimeNs) -> Executed | None:
+        if isinstance(action, CancelOrder):
+            self.session.cancel(action, now)
+            return None
+        if isinstance(action, CancelAll):
+            self.session.venue.cancel_all(action.team_id, now, action.instrument_id)
+            return None
+        return self.session.submit(action, now)
 
     def _dispatch(self, fills: list[Fill], pending: deque[tuple[TeamId, Action]]) -> None:
+        if fills and self.listener is not None:
+            self.listener.filled(fills)
         for fill in fills:
             strategy = self.strategies.get(fill.team_id)
             if strategy is not None:
