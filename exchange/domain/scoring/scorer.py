@@ -1,0 +1,377 @@
+"""The scorer: P&L, penalties, role KPIs and the leaderboard, fed one event at a time.
+
+How this works: the scorer keeps its own mirror of every team's positions and cash,
+booked from the fills and settlements it is given with the ledger's arithmetic (cash +=
+fee - price x signed quantity x multiplier), so it can run live beside the ledger or
+alone from stored fills. Marks come from `observe`, called once per market tick; P&L
+is cash plus positions at the latest marks (SPEC section 7). Each event costs O(1) for
+the team concerned; an observation costs O(what each team holds) plus O(listed options)
+per market maker. Every reported number is derived from counts and sums in
+`ScorerState`, which `snapshot` saves whole, so a restored scorer continues exactly.
+Pure: time is the `ts_ns` / `now_ns` each call is given; nothing is sent anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+
+import msgspec
+
+from exchange.domain.instruments import Instrument
+from exchange.domain.positions import Fill, Ledger, Settlement
+from exchange.domain.scoring import markouts, roles
+from exchange.domain.scoring.config import ScoringConfig
+from exchange.domain.scoring.invariants import check_balances, compare_accounts
+from exchange.domain.scoring.results import (
+    Leaderboard,
+    MirrorAccount,
+    PnlPoint,
+    TeamReport,
+    TeamScore,
+    TimelineEntry,
+)
+from exchange.domain.scoring.state import (
+    SNAPSHOT_VERSION,
+    PendingMarkout,
+    PendingSignal,
+    ScorerState,
+    TeamState,
+    add_pnl_point,
+    new_team,
+)
+from exchange.domain.types import InstrumentId, Liquidity, Role, TeamId, Ticks, TimeNs
+
+DEFAULT_CONFIG = ScoringConfig()
+RANKED_ROLES = (Role.MARKET_MAKER, Role.HEDGE_FUND, Role.ARBITRAGE)
+LIMIT_CODES = frozenset({"POSITION_LIMIT_EXCEEDED", "PORTFOLIO_LIMIT_EXCEEDED"})
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(ScorerState)
+
+
+class Scorer:
+    """Scores of every team. Raises KeyError for an unknown team or instrument (the shell
+    registers both first) and ValueError for an observation it cannot value; either way
+    it changes nothing."""
+
+    def __init__(
+        self,
+        instruments: Mapping[InstrumentId, Instrument],
+        config: ScoringConfig = DEFAULT_CONFIG,
+    ) -> None:
+        self.config = config
+        self._middle = len(config.markout_ticks) // 2
+        self._s = ScorerState(config.markout_ticks)
+        self._s.pending = [[] for _ in config.markout_ticks]
+        self.list_instruments(instruments.values())
+
+    # Registration
+
+    def add_team(self, team_id: TeamId, name: str, role: Role) -> None:
+        """Start scoring a team; a second call for the same team only updates its name.
+        Raises ValueError if the team is already scored under another role."""
+        team = self._s.teams.get(team_id)
+        if team is not None:
+            if team.role is not role:
+                raise ValueError(f"team {team_id!r} is scored as {team.role}, not {role}")
+            team.name = name
+            return
+        self._s.teams[team_id] = new_team(team_id, name, role, len(self.config.markout_ticks))
+
+    def list_instruments(self, instruments: Iterable[Instrument]) -> None:
+        """Instruments listed from now on (new weeklies); they count for quote uptime."""
+        for inst in instruments:
+            self._s.instruments[inst.id] = inst
+            self._s.listed[inst.id] = None
+
+    def delist_instruments(self, instrument_ids: Iterable[InstrumentId]) -> None:
+        """Instruments no longer listed (expired); settlement delists too."""
+        for iid in instrument_ids:
+            self._s.listed.pop(iid, None)
+
+    # Events
+
+    def on_fill(self, fill: Fill, mid: Ticks | None) -> None:
+        """Book one side of a trade. `mid` is the mark just before it (None: the last
+        observed mark); it measures spread capture and seeds the mark of an instrument
+        not observed yet."""
+        team = self._team(fill.team_id)
+        inst = self._instrument(fill.instrument_id)
+        iid, mult, qty = inst.id, inst.multiplier, fill.quantity
+        dq = fill.side.sign * qty
+        self._book(team, inst, dq, fill.price, fill.fee_ticks)
+        team.fills += 1
+        team.contracts += qty
+        reference = self._s.marks.get(iid) if mid is None else mid
+        if reference is not None:
+            team.spread_capture += (reference - fill.price) * dq * mult
+        self._s.marks.setdefault(iid, fill.price if reference is None else reference)
+        if team.role is not Role.HOUSE:  # the house is half of most trades; nobody reads it
+            maker = fill.liquidity is Liquidity.MAKER
+            pending = PendingMarkout(
+                team.team_id, iid, fill.price, dq * mult, qty, maker, self._s.observations
+            )
+            markouts.enqueue(self._s, pending)
+        if team.arb is not None and iid in self.config.arbitrage_underlyings:
+            roles.respond(team.arb, fill.ts_ns)
+
+    def on_settlement(self, settlement: Settlement) -> None:
+        """Close a position at its settlement value, fee-free, and delist the instrument;
+        markouts still pending on it are valued at that value."""
+        team = self._team(settlement.team_id)
+        inst = self._instrument(settlement.instrument_id)
+        self._book(team, inst, -settlement.quantity, settlement.value_ticks, 0)
+        # Like the ledger, the instrument leaves the account even if the mirror disagreed.
+        residual = team.positions.pop(inst.id, 0)
+        if inst.is_option:
+            team.inventory -= abs(residual)
+        self._s.marks[inst.id] = settlement.value_ticks
+        self._s.listed.pop(inst.id, None)
+
+    def on_rejection(
+        self, team_id: TeamId, ts_ns: TimeNs, code: str, constraint: str | None, message: str
+    ) -> None:
+        team = self._team(team_id)
+        team.rejections += 1
+        kind = "rejection"
+        if code in LIMIT_CODES:
+            kind = "limit_breach_attempt"
+            team.limit_breach_attempts += 1
+        detail = code if constraint is None else f"{code} ({constraint})"
+        roles.note(team, TimelineEntry(ts_ns, kind, f"{detail}: {message}"), self.config)
+
+    def on_order(self, team_id: TeamId, ts_ns: TimeNs, instrument_id: InstrumentId) -> None:
+        """An accepted order or quote: for the arbitrage desk, an answer to a signal."""
+        team = self._team(team_id)
+        if team.arb is not None and instrument_id in self.config.arbitrage_underlyings:
+            roles.respond(team.arb, ts_ns)
+
+    def on_news(self, ts_ns: TimeNs, headline: str) -> None:
+        """Close every team's news window and open the next, labelled with `headline`."""
+        for team in self._s.teams.values():
+            roles.roll_window(team.news, self._pnl(team), ts_ns, headline, self.config.max_windows)
+
+    def on_signal(self, role: Role, ts_ns: TimeNs, kind: str) -> None:
+        """An arbitrage signal opens a signal window and a response deadline for every
+        arbitrage team: `response_ticks` observations later than the signal, whichever
+        order the shell calls `observe` and this in. Other roles' signals are not scored."""
+        if role is not Role.ARBITRAGE:
+            return
+        for team in self._s.teams.values():
+            if team.arb is None:
+                continue
+            team.arb.signals += 1
+            team.arb.pending.append(PendingSignal(ts_ns, kind, self.config.response_ticks))
+            pnl = self._pnl(team)
+            roles.roll_window(team.arb.windows, pnl, ts_ns, kind, self.config.max_windows)
+
+    def observe(
+        self,
+        now_ns: TimeNs,
+        marks: Mapping[InstrumentId, Ticks],
+        deltas: Mapping[InstrumentId, float],
+        spots: Mapping[str, float],
+        quoted: Mapping[TeamId, Collection[InstrumentId]],
+    ) -> None:
+        """One market observation. Missing marks, deltas and spots keep their last
+        observed values. Raises ValueError (changing nothing) if a hedge fund or arbitrage
+        team holds something that cannot be valued in delta."""
+        s = self._s
+        new_marks = {**s.marks, **marks}
+        new_deltas = {**s.deltas, **deltas}
+        new_spots = {**s.spots, **spots}
+        inputs = self._role_inputs(new_deltas, new_spots)
+        s.marks, s.deltas, s.spots = new_marks, new_deltas, new_spots
+        s.observations += 1
+        s.last_ns = now_ns
+        markouts.resolve(s, self.config.markout_ticks, new_marks, self._middle)
+        listed_options = [i for i in s.listed if s.instruments[i].is_option]
+        for team in s.teams.values():
+            self._observe_team(team, now_ns, listed_options, quoted, inputs)
+
+    # Reads
+
+    def pnl(self, team_id: TeamId) -> int:
+        """Cash plus positions at the latest marks, in ticks."""
+        return self._pnl(self._team(team_id))
+
+    def standing(self, team_id: TeamId) -> TeamScore:
+        return self._standing(self._team(team_id))
+
+    def leaderboard(self) -> Leaderboard:
+        """Ranked by score, ties by name (then id); house and retail listed, unranked."""
+        scores = sorted(
+            (self._standing(t) for t in self._s.teams.values()),
+            key=lambda t: (-t.score, t.name, t.team_id),
+        )
+        ranked = [t for t in scores if t.role in RANKED_ROLES]
+        house = sorted((t for t in scores if t.role not in RANKED_ROLES), key=_by_name)
+        by_role = {r.value: _ranked([t for t in ranked if t.role is r]) for r in RANKED_ROLES}
+        return Leaderboard(self._s.last_ns, _ranked(ranked), by_role, house)
+
+    def report(self, team_id: TeamId) -> TeamReport:
+        team = self._team(team_id)
+        horizons = self.config.markout_ticks
+        maker, arb = team.maker, team.arb
+        return TeamReport(
+            standing=self._standing(team),
+            observations=team.observations,
+            fills=team.fills,
+            contracts=team.contracts,
+            rejections=team.rejections,
+            limit_breach_attempts=team.limit_breach_attempts,
+            markouts=markouts.horizons_report(team, horizons),
+            adverse_selection=markouts.adverse_selection(team, horizons, self._middle),
+            uptime_by_instrument={} if maker is None else roles.uptime_by_instrument(maker),
+            windows=list(team.news.kept),
+            signal_windows=[] if arb is None else list(arb.windows.kept),
+            pnl_series=list(team.pnl_points),
+            timeline=list(team.timeline),
+        )
+
+    @property
+    def observations(self) -> int:
+        return self._s.observations
+
+    # Invariants and persistence
+
+    def accounts(self) -> list[MirrorAccount]:
+        """The mirror, as plain records: net fees, cash, held positions."""
+        return [
+            MirrorAccount(t.team_id, t.role, t.cash, t.fees_received - t.fees_paid,
+                          {i: q for i, q in t.positions.items() if q})
+            for t in self._s.teams.values()
+        ]  # fmt: skip
+
+    def invariants(self) -> list[str]:
+        """SPEC section 7 invariants over the mirror; they hold once it has seen every fill
+        of every team, the house included."""
+        return check_balances(self.accounts())
+
+    def compare_with(self, ledger: Ledger) -> list[str]:
+        """Where the mirror and the ledger disagree (positions, cash, net fees)."""
+        return compare_accounts(self.accounts(), ledger)
+
+    def snapshot(self) -> bytes:
+        """The whole state as msgpack; `Scorer.restore` gives back an identical scorer."""
+        return _encoder.encode(self._s)
+
+    @classmethod
+    def restore(
+        cls,
+        instruments: Mapping[InstrumentId, Instrument],
+        config: ScoringConfig,
+        data: bytes,
+    ) -> Scorer:
+        """A scorer from `snapshot()` bytes; `instruments` adds or refreshes instrument
+        details but lists nothing. Raises ValueError for bytes that are not a snapshot
+        or were taken with other markout horizons."""
+        try:
+            state = _decoder.decode(data)
+        except msgspec.DecodeError as exc:
+            raise ValueError(f"not a scorer snapshot: {exc}") from exc
+        if state.version != SNAPSHOT_VERSION:
+            raise ValueError(f"snapshot version {state.version}, expected {SNAPSHOT_VERSION}")
+        if state.markout_ticks != config.markout_ticks:
+            raise ValueError(
+                f"snapshot markout_ticks {state.markout_ticks} != config {config.markout_ticks}"
+            )
+        scorer = cls({}, config)
+        state.instruments.update(instruments)
+        scorer._s = state
+        return scorer
+
+    # Internals
+
+    def _team(self, team_id: TeamId) -> TeamState:
+        team = self._s.teams.get(team_id)
+        if team is None:
+            raise KeyError(f"team not registered with the scorer: {team_id!r}")
+        return team
+
+    def _instrument(self, instrument_id: InstrumentId) -> Instrument:
+        inst = self._s.instruments.get(instrument_id)
+        if inst is None:
+            raise KeyError(f"instrument not listed with the scorer: {instrument_id!r}")
+        return inst
+
+    def _book(self, team: TeamState, inst: Instrument, dq: int, price: int, fee: int) -> None:
+        """The ledger's arithmetic: cash += fee - price x dq x multiplier."""
+        team.cash += fee - price * dq * inst.multiplier
+        if fee > 0:
+            team.fees_received += fee
+        else:
+            team.fees_paid -= fee
+        before = team.positions.get(inst.id, 0)
+        after = before + dq
+        if after:
+            team.positions[inst.id] = after
+        else:
+            team.positions.pop(inst.id, None)
+        if inst.is_option:
+            team.inventory += abs(after) - abs(before)
+            team.max_inventory = max(team.max_inventory, team.inventory)
+
+    def _pnl(self, team: TeamState) -> int:
+        marks, instruments = self._s.marks, self._s.instruments
+        value = sum(q * marks[i] * instruments[i].multiplier for i, q in team.positions.items())
+        return team.cash + value
+
+    def _standing(self, team: TeamState) -> TeamScore:
+        pnl = self._pnl(team)
+        penalty = roles.penalties(team, self.config)
+        return TeamScore(
+            team.team_id, team.name, team.role, pnl, team.fees_paid, team.fees_received,
+            penalty, pnl - penalty, roles.kpis(team, pnl, self.config),
+        )  # fmt: skip
+
+    def _role_inputs(
+        self, deltas: Mapping[InstrumentId, float], spots: Mapping[str, float]
+    ) -> tuple[dict[TeamId, float], dict[TeamId, list[float]]]:
+        """Each hedge fund's portfolio delta and each arbitrage team's dollar exposures;
+        computed before anything changes, since a missing delta or spot raises."""
+        hedge: dict[TeamId, float] = {}
+        arb: dict[TeamId, list[float]] = {}
+        config = self.config
+        for team in self._s.teams.values():
+            if team.hedge is None and team.arb is None:
+                continue
+            by_underlying = roles.underlying_deltas(team.positions, self._s.instruments, deltas)
+            if team.hedge is not None:
+                ref = config.reference_underlying
+                hedge[team.team_id] = roles.reference_delta(by_underlying, spots, ref)
+            else:
+                pair = config.arbitrage_underlyings
+                arb[team.team_id] = roles.dollar_exposures(by_underlying, spots, pair)
+        return hedge, arb
+
+    def _observe_team(
+        self,
+        team: TeamState,
+        now_ns: TimeNs,
+        listed_options: list[InstrumentId],
+        quoted: Mapping[TeamId, Collection[InstrumentId]],
+        inputs: tuple[dict[TeamId, float], dict[TeamId, list[float]]],
+    ) -> None:
+        config = self.config
+        if team.maker is not None:
+            quotes = quoted.get(team.team_id, ())
+            if not isinstance(quotes, set | frozenset):
+                quotes = set(quotes)
+            roles.observe_maker(team.maker, listed_options, quotes, config)
+        if team.hedge is not None:
+            roles.observe_hedge(team, team.hedge, inputs[0][team.team_id], now_ns, config)
+        if team.arb is not None:
+            roles.observe_arb(team, team.arb, inputs[1][team.team_id], now_ns, config)
+            roles.expire_signals(team, team.arb, now_ns, config)
+        point = PnlPoint(now_ns, self._pnl(team))
+        add_pnl_point(team, point, team.observations, config.max_pnl_points)
+        team.observations += 1
+
+
+def _by_name(score: TeamScore) -> tuple[str, str]:
+    return (score.name, score.team_id)
+
+
+def _ranked(scores: list[TeamScore]) -> list[TeamScore]:
+    return [msgspec.structs.replace(s, rank=n) for n, s in enumerate(scores, start=1)]

@@ -1,0 +1,178 @@
+"""The scorer's state, as plain mutable Structs: what it keeps is exactly what it saves.
+
+All of a scorer lives in one `ScorerState`, so `snapshot()` is one msgpack encode and a
+restore one typed decode, and a restarted game carries on from the same numbers. Only
+counts, sums and bounded lists are kept; every reported figure is derived from them.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import msgspec
+
+from exchange.domain.instruments import Instrument
+from exchange.domain.scoring.results import PnlPoint, TimelineEntry, Window
+from exchange.domain.types import InstrumentId, Role, TeamId
+
+SNAPSHOT_VERSION = 1
+T = TypeVar("T")
+
+
+class Tally(msgspec.Struct, array_like=True):
+    """Resolved markouts: fills, contracts and the sum in ticks."""
+
+    count: int = 0
+    contracts: int = 0
+    total: int = 0
+
+    def add(self, quantity: int, value: int) -> None:
+        self.count += 1
+        self.contracts += quantity
+        self.total += value
+
+
+class PendingMarkout(msgspec.Struct, frozen=True, array_like=True):
+    """A fill waiting for the mark `horizon` observations after `observation`.
+
+    `exposure` is side sign x quantity x multiplier, so the markout is
+    (mark - price) x exposure.
+    """
+
+    team_id: TeamId
+    instrument_id: InstrumentId
+    price: int
+    exposure: int
+    quantity: int
+    maker: bool
+    observation: int
+
+
+class MakerState(msgspec.Struct):
+    """Quote uptime counts: observations with listed options, covered ones, and per
+    instrument the observations listed and quoted two-sided."""
+
+    observations: int = 0
+    covered: int = 0
+    listed: dict[InstrumentId, int] = msgspec.field(default_factory=dict)
+    quoted: dict[InstrumentId, int] = msgspec.field(default_factory=dict)
+
+
+class HedgeState(msgspec.Struct):
+    delta: float | None = None
+    """Portfolio delta at the last observation, in reference-underlying units."""
+    penalty: int = 0
+    breaches: int = 0
+    """Observations spent past the delta limit."""
+    in_breach: bool = False
+
+
+class PendingSignal(msgspec.Struct, array_like=True):
+    ts_ns: int
+    kind: str
+    left: int
+    """Observations later than the signal still to come before it becomes a miss."""
+
+
+class Windows(msgspec.Struct):
+    """Consecutive event-to-event P&L windows: the open one, totals, the newest closed."""
+
+    open_pnl: int | None = None
+    open_ns: int = 0
+    open_label: str = ""
+    count: int = 0
+    total: int = 0
+    last: int | None = None
+    kept: list[Window] = msgspec.field(default_factory=list)
+
+
+class ArbState(msgspec.Struct):
+    signals: int = 0
+    responses: int = 0
+    misses: int = 0
+    response_ns_total: int = 0
+    pending: list[PendingSignal] = msgspec.field(default_factory=list)
+    windows: Windows = msgspec.field(default_factory=Windows)
+    ratio: float | None = None
+    """Larger over smaller absolute dollar exposure at the last observation."""
+    imbalanced: bool = False
+    imbalanced_observations: int = 0
+    penalty: int = 0
+
+
+class TeamState(msgspec.Struct):
+    team_id: TeamId
+    name: str
+    role: Role
+    cash: int = 0
+    fees_paid: int = 0
+    """Fees paid, as a positive number of ticks."""
+    fees_received: int = 0
+    positions: dict[InstrumentId, int] = msgspec.field(default_factory=dict)
+    inventory: int = 0
+    """Sum of absolute option positions, kept up to date on every fill."""
+    max_inventory: int = 0
+    spread_capture: int = 0
+    fills: int = 0
+    contracts: int = 0
+    observations: int = 0
+    markouts: list[list[Tally]] = msgspec.field(default_factory=list)
+    """Per horizon: [all fills, maker fills, taker fills]."""
+    adverse: int = 0
+    """Maker fills with a negative markout at the middle horizon."""
+    news: Windows = msgspec.field(default_factory=Windows)
+    pnl_points: list[PnlPoint] = msgspec.field(default_factory=list)
+    pnl_stride: int = 1
+    timeline: list[TimelineEntry] = msgspec.field(default_factory=list)
+    rejections: int = 0
+    limit_breach_attempts: int = 0
+    maker: MakerState | None = None
+    hedge: HedgeState | None = None
+    arb: ArbState | None = None
+
+
+class ScorerState(msgspec.Struct):
+    markout_ticks: tuple[int, ...]
+    version: int = SNAPSHOT_VERSION
+    instruments: dict[InstrumentId, Instrument] = msgspec.field(default_factory=dict)
+    listed: dict[InstrumentId, None] = msgspec.field(default_factory=dict)
+    """Ordered set of the instruments listed now."""
+    observations: int = 0
+    last_ns: int | None = None
+    marks: dict[InstrumentId, int] = msgspec.field(default_factory=dict)
+    deltas: dict[InstrumentId, float] = msgspec.field(default_factory=dict)
+    spots: dict[str, float] = msgspec.field(default_factory=dict)
+    teams: dict[TeamId, TeamState] = msgspec.field(default_factory=dict)
+    pending: list[list[PendingMarkout]] = msgspec.field(default_factory=list)
+    """Per horizon, fills waiting for their mark, oldest first."""
+
+
+def new_team(team_id: TeamId, name: str, role: Role, horizons: int) -> TeamState:
+    team = TeamState(team_id, name, role)
+    team.markouts = [[Tally(), Tally(), Tally()] for _ in range(horizons)]
+    if role is Role.MARKET_MAKER:
+        team.maker = MakerState()
+    elif role is Role.HEDGE_FUND:
+        team.hedge = HedgeState()
+    elif role is Role.ARBITRAGE:
+        team.arb = ArbState()
+    return team
+
+
+def push_bounded(items: list[T], item: T, limit: int) -> None:
+    """Append and keep only the newest `limit` items."""
+    items.append(item)
+    if len(items) > limit:
+        del items[0]
+
+
+def add_pnl_point(team: TeamState, point: PnlPoint, index: int, limit: int) -> None:
+    """Keep the point of every `pnl_stride`-th observation (`index` counts from 0); when
+    full, drop every other point and double the stride, so the kept points stay evenly
+    spaced over the whole game."""
+    if index % team.pnl_stride:
+        return
+    team.pnl_points.append(point)
+    if len(team.pnl_points) >= limit:
+        del team.pnl_points[1::2]
+        team.pnl_stride *= 2
