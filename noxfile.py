@@ -8,6 +8,7 @@ needs nothing but Python 3.11+.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,10 +39,41 @@ nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 
 
+def install_uplot(session: nox.Session) -> None:
+    """The dashboard's charting library, by `npm ci` from package-lock.json, when it is
+    missing or older than the lockfile. Without npm the page works, minus its charts."""
+    stamp = HERE / "node_modules" / ".package-lock.json"  # written by each npm install
+    built = HERE / "node_modules" / "uplot" / "dist" / "uPlot.iife.min.js"
+    lock = HERE / "package-lock.json"
+    if built.exists() and stamp.exists() and stamp.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    if shutil.which("npm") is None:
+        session.warn("npm not found: the dashboard will say its charts need `npm ci`")
+        return
+    session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+
+
+def install_chromium(session: nox.Session) -> None:
+    """Debian's Chromium for the browser test, installed when missing and running as
+    root. Otherwise that test skips with the reason, or fails when CI=true."""
+    if Path("/usr/bin/chromium").exists():
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        session.warn("no /usr/bin/chromium and not root: the browser test cannot run here")
+        return
+    apt = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", external=True, env=apt)
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    session.run(*install, external=True, env=apt)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite: domain, server, storage, properties (loopback only)."""
+    """The test suite: domain, server, storage, properties, the dashboard in Chromium
+    (loopback only)."""
     session.install("-e", ".[test]")
+    install_uplot(session)
+    install_chromium(session)
     session.run("pytest", *session.posargs)
 
 
@@ -56,7 +88,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy, strict on the package."""
-    session.install("-e", ".", "mypy>=1.10", "types-PyYAML>=6")
+    session.install("-e", ".", "mypy>=1.10", "types-PyYAML>=6", "types-tqdm>=4.66")
     session.run("mypy")
 
 
@@ -70,9 +102,18 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def load(session: nox.Session) -> None:
+    """The load generator (bots.load) with 1, 10 and 30 bots through the client, against
+    a bench server in another process; orders/s and latency percentiles, JSON last."""
+    session.install("-e", ".")
+    session.run("python", "-m", "benchmarks.load", *session.posargs)
+
+
+@nox.session
 def demo(session: nox.Session) -> None:
     """The live demo market on http://127.0.0.1:8000, kept in demo.db (SQLite)."""
     session.install("-e", ".")
+    install_uplot(session)
     args = session.posargs or ["--db", "demo.db"]
     session.run("python", "-m", "exchange", "serve", "--preset", "demo", *args)
 
@@ -81,6 +122,7 @@ def demo(session: nox.Session) -> None:
 def serve(session: nox.Session) -> None:
     """Run the exchange: `python3 noxfile.py -s serve -- --preset sandbox`."""
     session.install("-e", ".")
+    install_uplot(session)
     session.run("python", "-m", "exchange", "serve", *session.posargs)
 
 

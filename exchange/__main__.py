@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import msgspec
 
 from exchange import __version__
+from exchange.admin_cli import add_parser as add_admin_parser
 from exchange.config import GameConfig, load_config, preset_names
 from exchange.domain.instruments import build_chain
 from exchange.domain.ticks import to_price
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     config = commands.add_parser("config", help="print the effective game config as YAML")
     config_arguments(config)
     config.set_defaults(run=cmd_config)
+    add_admin_parser(commands)
     return parser
 
 

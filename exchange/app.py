@@ -11,15 +11,18 @@ import datetime as dt
 import logging
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from exchange import recovery
 from exchange.clock import Clock, ScaledClock
 from exchange.config import GameConfig
+from exchange.control import GameControl
 from exchange.domain.instruments import Instrument, build_chain
 from exchange.domain.phases import PHASE_RULES, from_ns
 from exchange.domain.session import TradingSession
 from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
+from exchange.pipeline import scoring
 from exchange.pipeline.expiry import Expiry
 from exchange.pipeline.fanout import Fanout, periodic
 from exchange.pipeline.marketdata import MarketDataPublisher
@@ -27,6 +30,7 @@ from exchange.pipeline.marketplace import Marketplace
 from exchange.pipeline.matcher import Matcher
 from exchange.pipeline.publisher import Outbox, Publisher
 from exchange.pipeline.scheduler import Scheduler
+from exchange.pipeline.scoring import ScoreKeeper
 from exchange.pipeline.supervisor import Supervisor
 from exchange.pipeline.validator import InFlight, Validator
 from exchange.pipeline.watchdog import Watchdog
@@ -100,12 +104,36 @@ class Exchange:
             config.market.fair_value_refresh,
             None if self.writer is None else self.writer.put_row,
         )  # fmt: skip
+        self.first_run = "start_ns" not in saved
+        """No game in the database yet: record its config and first moment (for replays)."""
+        self.scores = self._score_keeper(saved.get(scoring.STATE_KEY))
+        self.control = GameControl(self, saved.get("control"), db_path)
+        """The organiser's controls (`/admin`): the game's state, halts, disabled teams."""
+
+    def _score_keeper(self, saved: str | None) -> ScoreKeeper:
+        """The scores: restored with the game (then squared with the ledger), else new."""
+        keeper = ScoreKeeper.build(
+            self.venue.instruments, self.config.scoring, saved,
+            venue=self.venue, roles=self.session.roles, clock=self.clock,
+            greeks=self.market_data.greeks,
+            cache=None if self.market is None else self.market.cache,
+            tick_seconds=self.config.market.model.tick_seconds,
+        )  # fmt: skip
+        for team in self.teams.by_id.values():
+            keeper.add_team(team.team_id, team.name, team.role)
+        keeper.scorer.adopt(self.session.ledger)
+        keeper.broadcast = self.fanout.broadcast
+        keeper.current_marks = self.marks
+        keeper.save_row = None if self.writer is None else self.writer.put_row
+        self.publisher.taps.append(keeper.released)
+        return keeper
 
     # -- life cycle -------------------------------------------------------------------
 
     async def start(self) -> None:
         s, server = self.supervisor, self.config.server
         validator = Validator(self.session, self.clock, self.orders, self.matchers, self.inflight)
+        validator.on_refused, validator.on_accepted = self.scores.refused, self.scores.accepted
         s.start("validator", validator.run)
         for instrument_id in self.matchers:
             self.start_matcher(instrument_id)
@@ -116,9 +144,14 @@ class Exchange:
         scheduler = Scheduler(self.schedule, self.clock, self.venue, self.matchers, self.announce)
         s.start("scheduler", scheduler.run)
         s.start("watchdog", self.watchdog.run)
+        s.start("scores", self.scores.observe_ticks)
+        board_every = self.config.scoring.leaderboard_interval
+        s.start("leaderboard", periodic(board_every, self.scores.publish_once, "leaderboard"))
         if self.writer is not None:
             await self.writer.open()
             s.start("writer", self.writer.run)
+            if self.first_run:
+                self.record_game()
             interval = server.snapshot_interval
             s.start("snapshots", periodic(interval, self.save_state, "snapshots"))
             s.start("checkpoints", self.checkpoints)
@@ -129,6 +162,7 @@ class Exchange:
                 self.market.expiry_ns, self.market.cache.spots, self.listed, self.delisted,
             )  # fmt: skip
             s.start("expiry", expiry.run)
+        await self.control.started()
         log.info(
             "exchange started",
             extra={"instruments": len(self.matchers), "phase": self.venue.phase},
@@ -145,6 +179,7 @@ class Exchange:
         """New books: a matcher each, and market data (with fair values) from now on."""
         for i in instruments:
             self.start_matcher(i.id)
+        self.scores.listed(instruments)
         self.market_data.relist()
         self.fanout.dirty.update(i.id for i in instruments)
 
@@ -154,6 +189,7 @@ class Exchange:
             self.venue.delist(instrument_id)
             await self.supervisor.stop_one(f"matcher:{instrument_id}")
             self.matchers.pop(instrument_id, None)
+        self.scores.delisted(instrument_ids)
         self.market_data.relist()
 
     async def stop(self) -> None:
@@ -168,6 +204,15 @@ class Exchange:
         while True:
             await asyncio.sleep(CHECKPOINT_EVERY)
             await self.writer.checkpoint()
+
+    def record_game(self) -> None:
+        """The effective config and the game's first moment: `replay game.db` reads them."""
+        assert self.writer is not None
+        now = self.clock.now()
+        config = msgspec.to_builtins(self.config)
+        config["server"].pop("admin_token", None)  # a secret: never in the database
+        for key, value in (("config", config), ("start_ns", now)):
+            self.writer.put_row("game_state", rows.game_state_row(key, value, now))
 
     def save_state(self) -> None:
         """Position snapshots and the game state (clock, phase, seed), as rows to write;
@@ -197,6 +242,7 @@ class Exchange:
         team, key = self.teams.register(name, role)
         self.session.register(team.team_id, role)
         self.fanout.add_team(team.team_id)
+        self.scores.add_team(team.team_id, team.name, role)
         saved = Outbox()
         saved.rows.append(("teams", rows.team_row(team, self.clock.now())))
         await self.publisher.durable(saved)

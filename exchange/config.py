@@ -9,6 +9,7 @@ fails at start, not in the middle of a game.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -22,6 +23,7 @@ from exchange.domain.fees import NO_FEES, FeeSchedule
 from exchange.domain.instruments import ChainSpec
 from exchange.domain.market.simulator import MarketConfig
 from exchange.domain.phases import AlwaysOpen, Schedule, TradingDaySchedule
+from exchange.domain.scoring.config import ScoringConfig
 from exchange.domain.ticks import to_ticks
 from exchange.domain.types import Role
 
@@ -74,6 +76,8 @@ class ClockConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Game time at start-up (with its zone); None: the wall clock's now."""
     speed: float = 1.0
     """Game seconds per wall second."""
+    start_paused: bool = False
+    """Wait, the clock stopped, until the organiser starts the game (`POST /admin/start`)."""
 
     def __post_init__(self) -> None:
         if self.speed <= 0:
@@ -109,10 +113,15 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     group-commit interval: a fill's report may wait this much longer)."""
     snapshot_interval: float = 30.0
     """Seconds between position snapshots (and saves of the game clock) in the database."""
+    admin_token: str | None = None
+    """The organiser's token for `/admin`; the environment's `EXCHANGE_ADMIN_TOKEN` wins.
+    With neither, every `/admin` endpoint answers 403 `ADMIN_DISABLED`."""
 
     def __post_init__(self) -> None:
         if self.history_size <= self.max_backlog:
             raise ValueError("server.history_size must exceed server.max_backlog")
+        if self.admin_token is not None:
+            check_admin_token(self.admin_token, "server.admin_token")
 
 
 class MarketSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -142,6 +151,8 @@ class GameConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     roles: dict[Role, RoleConfig] = {}
     disabled_constraints: tuple[str, ...] = ()
     """Constraint types switched off for every role (the bench preset lifts limits)."""
+    scoring: ScoringConfig = ScoringConfig()
+    """Role KPIs, penalties and the leaderboard's interval (docs/scoring.md)."""
 
     def __post_init__(self) -> None:
         known = {str(t.__struct_config__.tag) for t in get_args(ConstraintConfig)}
@@ -160,6 +171,28 @@ class GameConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             role: [c for c in cfg.constraints if c.name not in off]
             for role, cfg in self.roles.items()
         }
+
+
+ADMIN_TOKEN_ENV = "EXCHANGE_ADMIN_TOKEN"
+MIN_ADMIN_TOKEN = 8
+
+
+def check_admin_token(token: str, origin: str) -> None:
+    """Refuse a token that is easy to guess or to mistype into a header."""
+    if len(token) < MIN_ADMIN_TOKEN or any(c.isspace() or not c.isprintable() for c in token):
+        raise ValueError(
+            f"{origin}: the admin token needs at least {MIN_ADMIN_TOKEN} characters "
+            "and no spaces or control characters"
+        )
+
+
+def admin_token(server: ServerConfig, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The organiser's token: the environment's, else the config's, else None (admin off)."""
+    token = environ.get(ADMIN_TOKEN_ENV) or None
+    if token is None:
+        return server.admin_token
+    check_admin_token(token, ADMIN_TOKEN_ENV)
+    return token
 
 
 def preset_names() -> list[str]:

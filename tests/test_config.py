@@ -104,3 +104,20 @@ def test_cli_exports_a_game_database_as_csv(
     assert any(p.endswith("trades.csv") for p in written)
     assert (tmp_path / "out" / "trades.csv").read_text().startswith("trade_id,")
     assert main(["export", "--db", str(tmp_path / "missing.db"), "--out", str(tmp_path)]) == 2
+
+
+def test_the_admin_token_comes_from_the_environment_first() -> None:
+    from exchange.config import ADMIN_TOKEN_ENV, admin_token
+
+    server = load_config(overrides={"server": {"admin_token": "from-the-file"}}).server
+    assert admin_token(server, {}) == "from-the-file"
+    assert admin_token(server, {ADMIN_TOKEN_ENV: "from-the-env"}) == "from-the-env"
+    assert admin_token(load_config().server, {}) is None  # admin off
+    with pytest.raises(ValueError, match=ADMIN_TOKEN_ENV):
+        admin_token(server, {ADMIN_TOKEN_ENV: "short"})
+
+
+@pytest.mark.parametrize("token", ["short", "has a space", "tab\there-and-more"])
+def test_a_weak_admin_token_in_the_config_is_refused(token: str) -> None:
+    with pytest.raises(ValueError, match="admin token"):
+        load_config(overrides={"server": {"admin_token": token}})

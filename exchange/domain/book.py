@@ -147,6 +147,13 @@ class OrderBook:
         ordered = reversed(prices) if side is Side.BUY else iter(prices)
         return (levels[p] for p in ordered)
 
+    def best(self, side: Side) -> Level | None:
+        """The best level of one side, or None when the side is empty."""
+        levels, prices = self.side_of(side)
+        if not prices:
+            return None
+        return levels[prices[-1] if side is Side.BUY else prices[0]]
+
     def depth(self, n: int = 5) -> tuple[list[DepthLevel], list[DepthLevel]]:
         """The best `n` levels of each side, best first."""
         return self._depth(Side.BUY, n), self._depth(Side.SELL, n)

@@ -78,6 +78,10 @@ class CancelReason(StrEnum):
     HALTED = "halted"
     DEAD_MANS_SWITCH = "dead_mans_switch"
     RESTART = "restart"
+    GAME_STOPPED = "game_stopped"
+    """The organiser ended the game."""
+    TEAM_DISABLED = "team_disabled"
+    """The organiser disabled the order's team."""
 
 
 class OptionKind(StrEnum):

@@ -2,8 +2,9 @@
 
 `ExchangeVenue` is the single writer of its books. It checks only what keeps the books
 sound (a listed instrument, a phase that accepts the request, a positive quantity and
-price); the role rules are the validator's (constraints.py), run before an order gets
-here. Every call returns what happened (trades, cancels) and sends nothing.
+price) and the organiser's controls (a suspended game, a halted book, a disabled team);
+the role rules are the validator's (constraints.py), run before an order gets here.
+Every call returns what happened (trades, cancels) and sends nothing.
 """
 
 from __future__ import annotations
@@ -89,6 +90,15 @@ class ExchangeVenue:
         """Each team's resting [buy, sell] quantity per instrument, kept as orders change,
         so the validator reads a team's exposure without walking its orders."""
         self._quotes: dict[tuple[TeamId, InstrumentId], tuple[OrderId, ...]] = {}
+        # The organiser's controls, set by the shell; each refuses new orders only, so a
+        # team can always cancel what rests (a halt or a pause never traps an order).
+        self.suspended: tuple[str, str] | None = None
+        """While trading is suspended (game not started, paused, stopped): the error code
+        and message every new order gets."""
+        self.halted: set[InstrumentId] = set()
+        """Halted books: no new orders and no uncrossing until resumed."""
+        self.barred: set[TeamId] = set()
+        """Disabled teams: their new orders are refused."""
 
     # -- requests ---------------------------------------------------------------------
 
@@ -194,9 +204,11 @@ class ExchangeVenue:
         """
         change = PhaseChanged(self.book_phase[instrument_id], phase, now)
         self.book_phase[instrument_id] = phase
-        if phase in (Phase.OPENING_AUCTION, Phase.CONTINUOUS):
+        halted = instrument_id in self.halted
+        if phase in (Phase.OPENING_AUCTION, Phase.CONTINUOUS) and not halted:
             # Uncrossing on entering CONTINUOUS too keeps the book sound when an
-            # organiser skips the auction: a continuous book is never crossed.
+            # organiser skips the auction: a continuous book is never crossed. A halted
+            # book is uncrossed when it resumes (entering its phase again).
             change.trades = self._uncross(instrument_id, now)
         if phase is Phase.CLOSED:
             change.cancels = self._close_book(instrument_id, now)
@@ -233,6 +245,7 @@ class ExchangeVenue:
         for table in (self.instruments, self.books, self.book_phase, self.reference_price,
                       self.last_price, self._rngs):  # fmt: skip
             table.pop(instrument_id, None)
+        self.halted.discard(instrument_id)
 
     # -- views ------------------------------------------------------------------------
 
@@ -273,6 +286,15 @@ class ExchangeVenue:
         phase = self.book_phase.get(r.instrument_id)
         if phase is None:
             return rejected("INVALID_INSTRUMENT", f"unknown instrument {r.instrument_id}")
+        if r.team_id in self.barred:
+            return rejected("TEAM_DISABLED", "the organiser has disabled this team")
+        if self.suspended is not None:
+            return rejected(*self.suspended)
+        if r.instrument_id in self.halted:
+            return rejected(
+                "INSTRUMENT_HALTED",
+                f"trading in {r.instrument_id} is halted; resting orders may be cancelled",
+            )
         rules = PHASE_RULES[phase]
         if not rules.submit:
             return rejected("MARKET_CLOSED", f"orders are not accepted in {phase}")

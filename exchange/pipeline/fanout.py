@@ -9,6 +9,11 @@ awaits a socket: it appends and wakes the connection's sender task, so one slow 
 cannot stall the loop or anyone else. A connection whose unsent stream messages pass
 `max_backlog` is cut off with close code 4008; its team's history still holds what it
 missed, so the bot can reconnect with `?since=` and lose nothing.
+
+Spectators (`/ws` without a key, the dashboard) share one more stream, `PUBLIC`, made at
+the first spectator's arrival: `broadcast` and `snapshot_all` feed it like a team's, so
+it holds only what every team is sent, never a team's own messages or a role's signals,
+and its connections get the same conflation and the same slow-consumer cut.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from exchange.wire.messages import Message, Tape
 
 log = logging.getLogger("exchange.fanout")
 
+PUBLIC = TeamId("public")
+"""The spectators' stream; no team id has this form (teams are `T` and four digits)."""
 SLOW_CONSUMER = 4008
 """Close code for a client that fell too far behind (4000-4999: the application's own)."""
 
@@ -143,6 +150,11 @@ class Fanout:
         self.streams[team_id].connections.add(conn)
         conn.sender = asyncio.get_running_loop().create_task(self._send(conn))
         return conn
+
+    def spectate(self, socket: Socket) -> Connection:
+        """A read-only connection to the public stream."""
+        self.add_team(PUBLIC)
+        return self.attach(socket, PUBLIC)
 
     def replay_would_work(self, conn: Connection, since: int) -> bool:
         """Whether the history still holds every stream message after `since`."""

@@ -60,6 +60,7 @@ class Marketplace:
         s.start("simulator", simulator.run)
         save = None if e.writer is None else e.writer.put_row
         self.delivery = EventDelivery(e.clock, e.fanout, e.teams, self.events, self.signals, save)
+        self.delivery.on_news, self.delivery.on_signal = e.scores.news, e.scores.signal
         s.start("news", self.delivery.news)
         s.start("signals", self.delivery.role_signals)
         teams = {name: await self.house_team(name, role) for name, role in HOUSE_TEAMS.items()}
@@ -87,7 +88,10 @@ class Marketplace:
     # -- MarketView -------------------------------------------------------------------
 
     def phase(self) -> Phase:
-        return self.exchange.venue.phase
+        """The venue's phase, read as CLOSED while the organiser has trading suspended:
+        the house and the retail crowd rest, and the simulator does not step."""
+        venue = self.exchange.venue
+        return Phase.CLOSED if venue.suspended is not None else venue.phase
 
     def spots(self) -> Mapping[str, float]:
         return self.cache.spots(self.exchange.clock.now())

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from exchange.domain.orders import Order, OrderCancelled, OrderResult, QuoteResult, Trade
-from exchange.domain.positions import Fill
+from exchange.domain.positions import Fill, Settlement
 from exchange.domain.session import TradingSession
 from exchange.domain.types import InstrumentId, OrderId, TeamId
 from exchange.domain.venue import PhaseChanged
@@ -35,7 +35,10 @@ log = logging.getLogger("exchange.publisher")
 class Outbox:
     """What one matcher outcome tells the world, held until it is durable."""
 
-    __slots__ = ("cancels", "done", "messages", "orders", "prints", "rows", "touched", "trades")
+    __slots__ = (
+        "cancels", "done", "messages", "orders", "prints", "rows", "settlements", "touched",
+        "trades",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.messages: list[tuple[TeamId, str, Any]] = []
@@ -46,6 +49,7 @@ class Outbox:
         self.trades: list[tuple[Trade, Fill, Fill, str | None, str | None]] = []
         """Each trade with the buyer's and seller's fills and client order ids."""
         self.cancels: list[OrderCancelled] = []
+        self.settlements: list[Settlement] = []
         self.rows: list[tuple[str, tuple[Any, ...]]] = []
         """Other rows that must be durable before the release (a new team, say)."""
         self.done: asyncio.Future[None] | None = None
@@ -68,6 +72,8 @@ class Publisher:
         """Orders not yet ended, so reports about them can name their quantity and ids."""
         self.fills: dict[TeamId, list[tuple[Fill, str | None]]] = {}
         """Each team's released fills with the client order id of the order filled."""
+        self.taps: list[Callable[[Outbox], None]] = []
+        """Told of every outbox once it is released (the scores), in order."""
 
     async def run(self) -> None:
         while True:
@@ -116,6 +122,11 @@ class Publisher:
         for _, buy, sell, buy_cid, sell_cid in out.trades:
             self.fills.setdefault(buy.team_id, []).append((buy, buy_cid))
             self.fills.setdefault(sell.team_id, []).append((sell, sell_cid))
+        for tap in self.taps:
+            try:
+                tap(out)
+            except Exception:  # an onlooker's fault must not hold back the messages
+                log.exception("a publisher tap failed")
         if out.done is not None and not out.done.done():
             out.done.set_result(None)
 
@@ -191,6 +202,7 @@ class Publisher:
             update = views.position_update(account, settled.instrument_id)
             out.messages.append((settled.team_id, "position_update", update))
             out.rows.append(("settlements", rows.settlement_row(settled)))
+            out.settlements.append(settled)
         if not expiry.settled.done():
             expiry.settled.set_result(None)
 

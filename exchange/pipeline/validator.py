@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from exchange.clock import Clock
@@ -71,6 +72,9 @@ class Validator:
         self.orders = orders
         self.matchers = matchers
         self.inflight = inflight
+        self.on_refused: Callable[[TeamId, TimeNs, Rejection], None] | None = None
+        self.on_accepted: Callable[[TeamId, TimeNs, InstrumentId], None] | None = None
+        """Onlookers (the scores): told of every rule's refusal and every accepted request."""
 
     async def run(self) -> None:
         while True:
@@ -104,6 +108,8 @@ class Validator:
             limited = rejection.code == "RATE_LIMIT_EXCEEDED"
             retry = window.retry_after_ns(rate_now) if limited else 0
             answer(item.reply, Refused(rejection, window.remaining(rate_now), retry))
+            if self.on_refused is not None:
+                self.on_refused(team, now, rejection)
             return
         queue = self.matchers[request.instrument_id]
         if queue.full():
@@ -115,6 +121,8 @@ class Validator:
         self.inflight.add(item, now)
         queue.put_nowait(item)
         answer(item.reply, Accepted(item.order_ids, window.remaining(rate_now)))
+        if self.on_accepted is not None:
+            self.on_accepted(team, now, request.instrument_id)
 
     def cancel(self, item: Cancel) -> None:
         """Route a cancel to the book that holds the order; unknown ids end here.

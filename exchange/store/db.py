@@ -75,6 +75,8 @@ STATEMENTS: dict[str, str] = {
     "position_snapshots": _insert("position_snapshots", "INSERT OR REPLACE"),
     "game_state": _insert("game_state", "INSERT OR REPLACE"),
     "admin_log": _insert("admin_log"),
+    "admin_actions": _insert("admin_actions"),
+    "scores": _insert("scores"),
 }
 
 _FILL_COLS = (

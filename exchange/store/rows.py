@@ -7,6 +7,7 @@ parameter order (see `db.UPDATES`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -46,6 +47,8 @@ SnapshotRow = tuple[int, str, str, int, int, int, str]
 GameStateRow = tuple[str, str, int]
 SettlementRow = tuple[str, str, int, int, int, int, int]
 AdminRow = tuple[int, str, str]
+AdminActionRow = tuple[int, str, str, str, str]
+"""(ts_ns, wall_time, action, arguments JSON, outcome)."""
 FillUpdate = tuple[int, int, int]
 """(order_id, the order's remaining quantity after the trade, ts_ns)."""
 CancelUpdate = tuple[int, int, str, int]
@@ -190,6 +193,24 @@ def admin_row(ts_ns: int, action: str, payload: object) -> AdminRow:
     return (ts_ns, action, to_json(payload))
 
 
+ScoreRow = tuple[int, str, str, float, float, float, str]
+"""(ts_ns, team_id, role, pnl, penalties, score, kpis JSON), money in currency."""
+
+
+def score_row(ts_ns: int, standing: Mapping[str, Any]) -> ScoreRow:
+    """A leaderboard row as the wire shows it (`TeamScore.to_wire()`)."""
+    return (
+        ts_ns, standing["team_id"], standing["role"], standing["pnl"],
+        standing["penalties"], standing["score"], to_json(standing["kpis"]),
+    )  # fmt: skip
+
+
+def admin_action_row(
+    ts_ns: int, wall_time: str, action: str, arguments: object, outcome: str
+) -> AdminActionRow:
+    return (ts_ns, wall_time, action, to_json(arguments), outcome)
+
+
 @dataclass(slots=True)
 class Batch:
     """Rows waiting for one transaction; `Database.write_batch` writes them in field order.
@@ -210,6 +231,8 @@ class Batch:
     position_snapshots: list[SnapshotRow] = field(default_factory=list)
     game_state: list[GameStateRow] = field(default_factory=list)
     admin_log: list[AdminRow] = field(default_factory=list)
+    admin_actions: list[AdminActionRow] = field(default_factory=list)
+    scores: list[ScoreRow] = field(default_factory=list)
 
     def add_order(self, order: Order) -> None:
         self.orders.append(order_row(order))

@@ -145,7 +145,36 @@ CREATE TABLE admin_log (
 ) STRICT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_SETTLEMENTS_ADMIN)
+# The organiser's controls (`/admin`): every action with its arguments and outcome.
+# (`admin_log` of v2 predates them and stays unused.)
+_V3_ADMIN_ACTIONS = """
+CREATE TABLE admin_actions (
+    action_id INTEGER PRIMARY KEY,
+    ts_ns     INTEGER NOT NULL,           -- game time of the action
+    wall_time TEXT NOT NULL,              -- UTC, ISO 8601
+    action    TEXT NOT NULL,
+    arguments TEXT NOT NULL,              -- JSON
+    outcome   TEXT NOT NULL               -- 'ok', or the error code it was refused with
+) STRICT;
+"""
+
+# Scores (SPEC section 7): each team's standing as the leaderboard published it.
+_V4_SCORES = """
+CREATE TABLE scores (
+    ts_ns     INTEGER NOT NULL,           -- game time of the leaderboard
+    team_id   TEXT NOT NULL,
+    role      TEXT NOT NULL,
+    pnl       REAL NOT NULL,              -- currency, as on the wire
+    penalties REAL NOT NULL,
+    score     REAL NOT NULL,
+    kpis      TEXT NOT NULL               -- JSON
+) STRICT;
+CREATE INDEX scores_by_team ON scores (team_id, ts_ns);
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1_CORE, _V2_SETTLEMENTS_ADMIN, _V3_ADMIN_ACTIONS, _V4_SCORES,
+)  # fmt: skip
 VERSION = len(MIGRATIONS)
 
 # Columns each row tuple in `rows.py` follows, in order; the tests hold them to the SQL.
@@ -178,6 +207,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "realised_pnl_ticks", "ts_ns",
     ),
     "admin_log": ("ts_ns", "action", "payload"),
+    "admin_actions": ("ts_ns", "wall_time", "action", "arguments", "outcome"),
+    "scores": ("ts_ns", "team_id", "role", "pnl", "penalties", "score", "kpis"),
 }  # fmt: skip
 
 

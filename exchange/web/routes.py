@@ -95,6 +95,8 @@ class Api:
             ("GET", "/market/book/{instrument_id}", self.book),
             ("GET", "/instruments", self.instruments),
             ("POST", "/dead-mans-switch", self.dead_mans_switch),
+            ("GET", "/leaderboard", self.leaderboard),
+            ("GET", "/analytics/{team_id}", self.analytics),
         ]
         # One Route per path, so a 405 names every method the path takes in `Allow`
         # (with a Route per method, Starlette's 405 names only the first one's).
@@ -141,6 +143,8 @@ class Api:
         team = self.exchange.teams.authenticate(request.headers.get("x-api-key"))
         if team is None:
             raise ApiError("UNAUTHORIZED", "missing or wrong X-API-Key")
+        if self.exchange.control.disabled(team.team_id):
+            raise ApiError("TEAM_DISABLED", "the organiser has disabled this team")
         request.scope["team"] = team
         self.exchange.watchdog.seen(team.team_id)
         return team
@@ -220,11 +224,13 @@ class Api:
         e = self.exchange
         database = None if e.writer is None else e.writer.health()
         healthy = all(e.supervisor.alive().values()) and (database is None or database["ok"])
+        game = e.control.status()
         data = HealthView(
             "ok" if healthy else "degraded", e.venue.phase.value,
             game_time(e.clock.now()), getattr(e.clock, "speed", 1.0), len(e.teams),
             e.fanout.connections(), e.queue_depths(),
             {k: v for k, v in e.supervisor.restarts.items() if v}, database,
+            game.state, game.paused, game.stopped, game.halted,
         )  # fmt: skip
         return answer(data, request_id)
 
@@ -340,6 +346,22 @@ class Api:
         e = self.exchange
         account = e.session.ledger.account(team.team_id)
         return answer(views.positions_view(account, e.venue.instruments, e.marks()), request_id)
+
+    async def leaderboard(self, request: Request, request_id: str) -> Response:
+        return answer(self.exchange.scores.leaderboard(), request_id)
+
+    async def analytics(self, request: Request, request_id: str) -> Response:
+        """A team's post-game analytics (markouts, fees, timeline): its own only."""
+        team = self.auth(request)
+        wanted = request.path_params["team_id"]
+        if wanted != team.team_id:
+            if self.exchange.team(TeamId(wanted)) is None:
+                raise ApiError("NOT_FOUND", f"no team {wanted!r}")
+            raise ApiError("FORBIDDEN", "a team sees only its own analytics")
+        report = self.exchange.scores.report(team.team_id)
+        if report is None:
+            raise ApiError("NOT_FOUND", f"no scores for team {wanted!r} yet")
+        return answer(report, request_id)
 
     async def prices(self, request: Request, request_id: str) -> Response:
         e, venue = self.exchange, self.exchange.venue

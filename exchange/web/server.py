@@ -18,6 +18,8 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from exchange.app import Exchange
+from exchange.web import dashboard
+from exchange.web.admin import admin_routes
 from exchange.web.routes import JSON, Api, new_request_id
 from exchange.web.ws import StreamEndpoint
 from exchange.wire import openapi
@@ -46,8 +48,10 @@ def create_app(exchange: Exchange) -> Starlette:
 
     routes = [
         *api.routes(),
+        *admin_routes(api),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         WebSocketRoute("/ws", StreamEndpoint(exchange).handle),
+        *dashboard.routes(),
     ]
     cors = Middleware(
         CORSMiddleware,

@@ -21,7 +21,7 @@ from exchange.wire.models import OrderView, PositionsView
 
 STREAM_TYPES = frozenset(
     {"new_order_ack", "execution_report", "order_cancelled", "position_update", "trade",
-     "phase_change", "event", "signal", "settlement"}
+     "phase_change", "event", "signal", "settlement", "leaderboard"}
 )  # fmt: skip
 SNAPSHOT_TYPES = frozenset(
     {"connection_status", "position_snapshot", "market_data", "heartbeat", "resync_required"}
@@ -37,8 +37,10 @@ class Message(msgspec.Struct, frozen=True):
 
 class ConnectionStatus(msgspec.Struct, frozen=True):
     status: str
-    team_id: str
+    team_id: str | None
+    """Null for a spectator (a connection without a key: the public stream only)."""
     role: str
+    """The team's role, or `spectator`."""
     heartbeat_interval: float
     """Seconds between heartbeats; a client that hears nothing for three should reconnect."""
     last_seq: int

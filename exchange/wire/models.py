@@ -230,8 +230,42 @@ class HealthView(msgspec.Struct, frozen=True):
     restarts: dict[str, int]
     database: dict[str, Any] | None = None
     """Write latency, batch sizes, failures; null when the game keeps no database."""
+    game_state: str = "running"
+    """The organiser's: `waiting` (to be started), `running`, `paused` or `stopped`."""
+    paused: bool = False
+    """The game clock stands still (waiting or paused): orders are refused, cancels work."""
+    stopped: bool = False
+    halted: list[str] = []
+    """Instruments the organiser halted."""
 
 
 class DeadMansSwitchView(msgspec.Struct, frozen=True):
     cancel_after: float
     armed: bool
+
+
+class ScoreView(msgspec.Struct, kw_only=True):
+    """One team's standing (docs/scoring.md): money in currency, `score = pnl - penalties`."""
+
+    rank: int | None = None
+    team_id: str
+    name: str
+    role: str
+    pnl: float
+    fees_paid: float
+    fees_received: float
+    penalties: float
+    score: float
+    kpis: dict[str, float | int | bool | None]
+
+
+class LeaderboardView(msgspec.Struct, kw_only=True):
+    """Ranked by score overall and within each role; the house's teams unranked. P&L is
+    at the marks of `as_of` (game time now); the KPIs as of the last market tick's
+    observation, `as_of_ns` (game nanoseconds; null before the first)."""
+
+    as_of: str
+    as_of_ns: int | None
+    overall: list[ScoreView]
+    by_role: dict[str, list[ScoreView]]
+    house: list[ScoreView]

@@ -11,6 +11,16 @@ from typing import Any, NamedTuple
 import msgspec
 
 from exchange import __version__
+from exchange.wire.admin import (
+    ActionView,
+    ClockRequest,
+    GameStatus,
+    InstrumentStatus,
+    NewsPublished,
+    NewsRequest,
+    TeamChange,
+    TeamStatus,
+)
 from exchange.wire.errors import ERRORS
 from exchange.wire.models import (
     BookView,
@@ -22,6 +32,7 @@ from exchange.wire.models import (
     FillView,
     HealthView,
     InstrumentView,
+    LeaderboardView,
     OrderAck,
     OrderRequest,
     OrderView,
@@ -43,6 +54,13 @@ class Endpoint(NamedTuple):
     status: int = 200
     auth: bool = True
     query: tuple[tuple[str, str, dict[str, Any]], ...] = ()
+    admin: bool = False
+    """The organiser's (`/admin`): the admin token, not a team's key."""
+
+
+def _admin(method: str, path: str, summary: str, body: type | None, answer: Any,
+           query: tuple[tuple[str, str, dict[str, Any]], ...] = ()) -> Endpoint:  # fmt: skip
+    return Endpoint(method, path, summary, body, answer, query=query, admin=True)
 
 
 ENDPOINTS = (
@@ -73,6 +91,30 @@ ENDPOINTS = (
              auth=False),
     Endpoint("post", "/dead-mans-switch", "Cancel all orders if the team goes quiet",
              DeadMansSwitchRequest, DeadMansSwitchView),
+    Endpoint("get", "/leaderboard", "Scores: overall, by role, and the house's", None,
+             LeaderboardView, auth=False),
+    Endpoint("get", "/analytics/{team_id}", "A team's analytics: markouts, fees, timeline "
+             "(own team only)", None, dict[str, Any]),
+    _admin("get", "/admin/status", "The game's state", None, GameStatus),
+    _admin("post", "/admin/start", "Start a game configured to start paused", None, GameStatus),
+    _admin("post", "/admin/pause", "Freeze the game clock; orders wait, cancels work", None,
+           GameStatus),
+    _admin("post", "/admin/resume", "Let the game clock run again", None, GameStatus),
+    _admin("post", "/admin/stop", "End the game: cancel every order, close the books", None,
+           GameStatus),
+    _admin("post", "/admin/clock", "Set the clock speed", ClockRequest, GameStatus),
+    _admin("post", "/admin/news", "Publish a headline to every team", NewsRequest,
+           NewsPublished),
+    _admin("post", "/admin/instruments/{instrument_id}/halt", "Halt one instrument", None,
+           InstrumentStatus),
+    _admin("post", "/admin/instruments/{instrument_id}/resume", "Resume a halted instrument",
+           None, InstrumentStatus),
+    _admin("get", "/admin/teams", "Every team and how it stands", None, list[TeamStatus]),
+    _admin("post", "/admin/teams/{team_id}/disable", "Disable a team", None, TeamChange),
+    _admin("post", "/admin/teams/{team_id}/enable", "Enable a disabled team", None, TeamChange),
+    _admin("get", "/admin/actions", "The organiser's recorded actions, oldest first", None,
+           list[ActionView], query=(("limit", "The latest this many (default 100)",
+                                     {"type": "integer", "minimum": 1, "maximum": 1000}),)),
 )  # fmt: skip
 
 REF = "#/components/schemas/{name}"
@@ -100,7 +142,15 @@ def document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "AdminToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The organiser's token (EXCHANGE_ADMIN_TOKEN); "
+                    "X-Admin-Token is accepted too",
+                },
+            },
         },
     }
 
@@ -136,7 +186,9 @@ def _operation(
         op["parameters"] = parameters
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    if e.auth:
+    if e.admin:
+        op["security"] = [{"AdminToken": []}]
+    elif e.auth:
         op["security"] = [{"ApiKey": []}]
     return op
 

@@ -21,13 +21,15 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31
 from starlette.routing import Route
 
 from exchange.app import Exchange
+from exchange.web import dashboard
 from exchange.web.server import create_app
 from exchange.wire.errors import ERRORS
 from exchange.wire.openapi import ENDPOINTS
 from tests.server.conftest import UNTHROTTLED, assert_error, assert_ok
 from tests.server.harness import Bot, run_server, sandbox
 
-UNDOCUMENTED = {"/openapi.json"}  # the document itself; /ws is a WebSocket, not REST
+# The document itself, and the dashboard's page and files; /ws is a WebSocket, not REST.
+UNDOCUMENTED = {"/openapi.json", *dashboard.PAGES}
 OPERATIONS = [f"{e.method.upper()} {e.path}" for e in ENDPOINTS]
 
 
@@ -119,13 +121,18 @@ def test_security_matches_what_the_server_demands(server: str, document: dict[st
             reply = client.request(
                 method, path.format(**sample), json={} if "requestBody" in op else None
             )
-            if op.get("security"):
+            if op.get("security") == [{"AdminToken": []}]:
+                assert path.startswith("/admin/")  # this server has no admin token
+                assert_error(reply, 403, "ADMIN_DISABLED")
+            elif op.get("security"):
                 assert op["security"] == [{"ApiKey": []}]
                 assert_error(reply, 401, "UNAUTHORIZED")
             else:
                 assert reply.status_code != 401, (method, path)
     scheme = document["components"]["securitySchemes"]["ApiKey"]
     assert scheme == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    admin = document["components"]["securitySchemes"]["AdminToken"]
+    assert (admin["type"], admin["scheme"]) == ("http", "bearer")
 
 
 # -- Schemathesis ----------------------------------------------------------------------

@@ -191,6 +191,14 @@ class Scorer:
 
     # Reads
 
+    def update_marks(self, marks: Mapping[InstrumentId, Ticks]) -> None:
+        """Fresher marks between observations, so the P&L shown follows the market;
+        markouts still resolve only at observations."""
+        self._s.marks.update(marks)
+
+    def __contains__(self, team_id: object) -> bool:
+        return team_id in self._s.teams
+
     def pnl(self, team_id: TeamId) -> int:
         """Cash plus positions at the latest marks, in ticks."""
         return self._pnl(self._team(team_id))
@@ -247,6 +255,28 @@ class Scorer:
         """SPEC section 7 invariants over the mirror; they hold once it has seen every fill
         of every team, the house included."""
         return check_balances(self.accounts())
+
+    def adopt(self, ledger: Ledger) -> None:
+        """Take positions, cash and net fees from the ledger: a restarted game's saved
+        scores may be a few fills behind what was committed. Fees the mirror cannot split
+        into paid and received go to the side their sign says; inventories follow."""
+        for account in ledger.accounts():
+            team = self._s.teams.get(account.team_id)
+            if team is None:
+                continue
+            team.cash = account.cash_ticks
+            missing = account.fees_ticks - (team.fees_received - team.fees_paid)
+            if missing >= 0:
+                team.fees_received += missing
+            else:
+                team.fees_paid -= missing
+            team.positions = {i: q for i, q in account.positions.items() if q}
+            team.inventory = sum(
+                abs(q)
+                for i, q in team.positions.items()
+                if i in self._s.instruments and self._s.instruments[i].is_option
+            )
+            team.max_inventory = max(team.max_inventory, team.inventory)
 
     def compare_with(self, ledger: Ledger) -> list[str]:
         """Where the mirror and the ledger disagree (positions, cash, net fees)."""

@@ -1,0 +1,156 @@
+"""`python -m exchange admin ...`: the organiser's controls of a running game, from a shell.
+
+Each command is one request to the server's `/admin` endpoints (see docs/api.md,
+"Organiser API"). The answer is printed (a table for `teams` and `actions`); a refusal
+prints its error code and message on standard error and exits with 1; a server that
+cannot be reached, or no token, exits with 2.
+
+    export EXCHANGE_ADMIN_TOKEN=...
+    python -m exchange admin pause
+    python -m exchange admin --url http://10.0.0.5:8000 news "Fed hints at tightening"
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from exchange.config import ADMIN_TOKEN_ENV
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+Call = tuple[str, str, dict[str, Any] | None]
+"""(HTTP method, path, JSON body or None)."""
+
+
+def add_parser(commands: Any) -> None:
+    """Add `admin` and its commands to the program's subcommands."""
+    admin = commands.add_parser("admin", help="the organiser's controls of a running game")
+    admin.add_argument("--url", default=DEFAULT_URL, help=f"the server (default {DEFAULT_URL})")
+    admin.add_argument(
+        "--token",
+        help=f"the admin token (default: ${ADMIN_TOKEN_ENV}; prefer it: a command line is "
+        "visible to other users of the machine)",
+    )
+    admin.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (30)")
+    actions = admin.add_subparsers(dest="action", required=True, metavar="COMMAND")
+    for name, text in (
+        ("status", "the game's state, clock speed, halted books, disabled teams"),
+        ("start", "start a game configured with clock.start_paused"),
+        ("pause", "freeze the game clock; orders are refused, cancels work"),
+        ("resume", "let the game clock run again"),
+        ("stop", "end the game: cancel every order, close the books"),
+        ("teams", "list the teams"),
+    ):
+        actions.add_parser(name, help=text)
+    actions.add_parser("speed", help="set the clock speed").add_argument(
+        "speed", type=float, help="game seconds per wall second (0.1 to 10000)"
+    )
+    actions.add_parser("news", help="publish a headline to every team").add_argument(
+        "headline", help="1 to 200 characters"
+    )
+    for name, text in (("halt", "halt one instrument"), ("unhalt", "resume one instrument")):
+        actions.add_parser(name, help=text).add_argument("instrument_id")
+    for name, text in (("disable", "disable a team"), ("enable", "enable a team again")):
+        actions.add_parser(name, help=text).add_argument("team_id")
+    log = actions.add_parser("actions", help="the organiser's recorded actions")
+    log.add_argument("--limit", type=int, default=100, help="the latest this many (100)")
+    admin.set_defaults(run=run)
+
+
+def call_for(args: argparse.Namespace) -> Call:
+    """The request a command makes."""
+    action = args.action
+    if action in ("start", "pause", "resume", "stop"):
+        return "POST", f"/admin/{action}", None
+    if action in ("status", "teams"):
+        return "GET", f"/admin/{action}", None
+    if action == "speed":
+        return "POST", "/admin/clock", {"speed": args.speed}
+    if action == "news":
+        return "POST", "/admin/news", {"headline": args.headline}
+    if action in ("halt", "unhalt"):
+        verb = "halt" if action == "halt" else "resume"
+        return "POST", f"/admin/instruments/{quote(args.instrument_id, safe='')}/{verb}", None
+    if action in ("disable", "enable"):
+        return "POST", f"/admin/teams/{quote(args.team_id, safe='')}/{action}", None
+    return "GET", f"/admin/actions?limit={args.limit}", None
+
+
+def run(args: argparse.Namespace) -> int:
+    import httpx
+
+    token = args.token or os.environ.get(ADMIN_TOKEN_ENV)
+    if not token:
+        print(f"exchange admin: no token; pass --token or set {ADMIN_TOKEN_ENV}", file=sys.stderr)
+        return 2
+    method, path, body = call_for(args)
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with httpx.Client(base_url=args.url, timeout=args.timeout) as client:
+            reply = client.request(method, path, json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        print(f"exchange admin: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 2
+    return show(reply.status_code, reply.text, args.action)
+
+
+def show(status: int, text: str, action: str) -> int:
+    """Print an answer; 0 for a success, 1 for a refusal (its code on standard error)."""
+    import json
+
+    try:
+        envelope = json.loads(text)
+        success, data, error = envelope["success"], envelope["data"], envelope["error"]
+    except (ValueError, TypeError, KeyError):
+        print(f"exchange admin: unexpected answer ({status}): {text[:200]}", file=sys.stderr)
+        return 1
+    if not success:
+        print(f"error {error['code']} ({status}): {error['message']}", file=sys.stderr)
+        return 1
+    if action == "teams":
+        print(table(data, TEAM_COLUMNS))
+    elif action == "actions":
+        print(table(data, ACTION_COLUMNS))
+    else:
+        for key, value in data.items():
+            print(f"{key}: {cell(value)}")
+    return 0
+
+
+TEAM_COLUMNS = ("team_id", "name", "role", "disabled", "connections", "open_orders",
+                "positions", "cash", "total_pnl")  # fmt: skip
+ACTION_COLUMNS = ("game_time", "wall_time", "action", "arguments", "outcome")
+
+
+def table(records: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Records as aligned columns under a header (numbers right-aligned)."""
+    if not records:
+        return "(none)"
+    cells = [[cell(r.get(c)) for c in columns] for r in records]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    numeric = [all(_number(r.get(c)) for r in records) for c in columns]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric,
+                                                                     strict=True)]  # fmt: skip
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(columns), *(line(row) for row in cells)])
+
+
+def cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(cell(v) for v in value) or "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={cell(v)}" for k, v in value.items()) or "-"
+    return "-" if value is None else str(value)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -1,0 +1,401 @@
+"""The organiser's controls: start, pause, resume and stop the game, set the clock speed,
+publish a headline by hand, halt one book, disable a team (SPEC section 8, `/admin`).
+
+How it works. `GameControl` holds the game's state and makes every decision; the HTTP
+side (`exchange/web/admin.py`) only authenticates and decodes. Its refusals live in the
+venue (`suspended`, `halted`, `barred`), which every order passes, the house's included,
+so a control takes effect for everyone at once, even for orders already queued. Cancels
+are never refused: a halt or a pause traps no order. Pausing freezes the game clock;
+every task waits on game time (`sleep_until`, the scheduler), so nothing moves until the
+game resumes, and a speed change is seen within half a second by every sleeper. Stopping
+is for good: the tasks that move the game stop, every resting order is cancelled
+(`game_stopped`), the books close, and reads go on working.
+
+Every action, refused or not, is logged (logger `exchange.admin`) and recorded: the last
+`KEPT_ACTIONS` in memory (`GET /admin/actions`) and, with a database, all of them in
+`admin_actions`. The state, speed, halted books and disabled teams are saved in
+`game_state` (key `control`), so a restart keeps the organiser's decisions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from exchange.clock import ScaledClock
+from exchange.domain.market.news import NewsEvent, NewsKind
+from exchange.domain.types import CancelReason, InstrumentId, Phase, TeamId
+from exchange.domain.validation import Rejection
+from exchange.pipeline.events import publish_news
+from exchange.pipeline.work import CancelAll, PhaseStep
+from exchange.store import rows
+from exchange.store.db import Database
+from exchange.wire import views
+from exchange.wire.admin import (
+    ActionView,
+    GameStatus,
+    InstrumentStatus,
+    NewsPublished,
+    TeamChange,
+    TeamStatus,
+)
+from exchange.wire.codec import game_time, utc_now
+
+if TYPE_CHECKING:
+    from exchange.app import Exchange
+
+log = logging.getLogger("exchange.admin")
+
+KEPT_ACTIONS = 1000
+"""Actions kept in memory for `GET /admin/actions` (the database keeps every one)."""
+TEAM_DISABLED_CLOSE = 4003
+"""WebSocket close code for a disabled team's streams (4000-4999: the application's)."""
+MOVERS = ("scheduler", "simulator", "news", "signals", "house_liquidity", "house_options",
+          "retail", "expiry")  # fmt: skip
+"""The tasks that move a game on; a stopped game stops them."""
+CANCEL_ATTEMPTS, CANCEL_RETRY_S = 100, 0.05
+"""A cancel-all refused because a book's queue is full is tried again, for up to 5 s."""
+
+
+class GameState(StrEnum):
+    WAITING = "waiting"
+    """Configured with `clock.start_paused`: the clock waits for `start`."""
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+MOVES: dict[str, tuple[frozenset[GameState], GameState]] = {
+    "start": (frozenset({GameState.WAITING}), GameState.RUNNING),
+    "pause": (frozenset({GameState.RUNNING}), GameState.PAUSED),
+    "resume": (frozenset({GameState.PAUSED}), GameState.RUNNING),
+    "stop": (frozenset({GameState.WAITING, GameState.RUNNING, GameState.PAUSED}),
+             GameState.STOPPED),
+}  # fmt: skip
+"""Each game-wide action: the states it may be taken from, and the state it leads to."""
+
+REFUSALS: dict[GameState, tuple[str, str] | None] = {
+    GameState.WAITING: ("GAME_NOT_STARTED", "the game has not started yet; cancels work"),
+    GameState.RUNNING: None,
+    GameState.PAUSED: ("GAME_PAUSED", "the organiser has paused the game; cancels work"),
+    GameState.STOPPED: ("GAME_STOPPED", "the game is over; reads still work"),
+}
+"""What every new order is refused with in each state (None: orders are taken)."""
+
+STILL = frozenset({GameState.WAITING, GameState.PAUSED, GameState.STOPPED})
+"""States in which the game clock stands still."""
+
+
+class Refusal(NamedTuple):
+    """An action the control would not take; nothing changed."""
+
+    code: str
+    message: str
+    details: dict[str, Any]
+    status: int | None = None
+    """The HTTP status when it is not the code's usual one."""
+
+
+def conflict(message: str, **details: Any) -> Refusal:
+    return Refusal("GAME_STATE_CONFLICT", message, details)
+
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+class GameControl:
+    def __init__(
+        self, exchange: Exchange, saved: Mapping[str, Any] | None, db_path: str | None
+    ) -> None:
+        self.exchange = exchange
+        self.actions: deque[ActionView] = deque(maxlen=KEPT_ACTIONS)
+        if db_path:
+            self.actions.extend(_stored_actions(db_path))
+        self.handlers: dict[str, Handler] = {
+            "start": self.start, "pause": self.pause, "resume": self.resume,
+            "stop": self.stop, "clock": self.set_speed, "news": self.news,
+            "halt": self.halt, "unhalt": self.unhalt, "disable": self.disable,
+            "enable": self.enable,
+        }  # fmt: skip
+        self.state = GameState.RUNNING
+        self._restore(saved or {}, exchange.config.clock.start_paused)
+
+    def _restore(self, saved: Mapping[str, Any], start_paused: bool) -> None:
+        """A new game starts running, or waiting if so configured; a restarted one where
+        the organiser left it (a halted book that has since expired is forgotten)."""
+        venue = self.exchange.venue
+        venue.halted.update(InstrumentId(i) for i in saved.get("halted", ()) if i in venue.books)
+        venue.barred.update(TeamId(t) for t in saved.get("disabled_teams", ()))
+        if "speed" in saved and isinstance(self.exchange.clock, ScaledClock):
+            self.exchange.clock.set_speed(float(saved["speed"]))
+        default = GameState.WAITING if start_paused else GameState.RUNNING
+        self._enter(GameState(saved.get("state", default)))
+        if self.state is GameState.STOPPED:
+            venue.set_phase(Phase.CLOSED, self.exchange.clock.now())  # books are empty
+
+    async def started(self) -> None:
+        """Called once the exchange's tasks run: a stopped game keeps none that move it."""
+        if self.state is GameState.STOPPED:
+            for name in MOVERS:
+                await self.exchange.supervisor.stop_one(name)
+
+    # -- the one entry point -----------------------------------------------------------
+
+    async def act(self, action: str, **arguments: Any) -> Any:
+        """Take an action by name; return its answer, or a `Refusal`. Either way it is
+        logged and recorded."""
+        outcome = await self.handlers[action](**arguments)
+        self._record(action, arguments, outcome)
+        return outcome
+
+    # -- the game as a whole -----------------------------------------------------------
+
+    async def start(self) -> GameStatus | Refusal:
+        return self._move("start")
+
+    async def pause(self) -> GameStatus | Refusal:
+        return self._move("pause")
+
+    async def resume(self) -> GameStatus | Refusal:
+        return self._move("resume")
+
+    async def stop(self) -> GameStatus | Refusal:
+        """End the game: refuse orders, stop what moves it, cancel every resting order
+        (`game_stopped`), close the books, and save the state."""
+        refused = self._move("stop")
+        if isinstance(refused, Refusal):
+            return refused
+        e = self.exchange
+        for name in MOVERS:
+            await e.supervisor.stop_one(name)
+        cancelled = await self._cancel_all(CancelReason.GAME_STOPPED)
+        await self._close_books()
+        if e.writer is not None:
+            e.save_state()
+        await e.publisher.durable()
+        log.info("game stopped", extra={"cancelled_orders": cancelled})
+        return self.status()
+
+    def _move(self, action: str) -> GameStatus | Refusal:
+        allowed, target = MOVES[action]
+        if self.state not in allowed:
+            return conflict(f"cannot {action} a game that is {self.state}", state=self.state)
+        self._enter(target)
+        self._save()
+        return self.status()
+
+    def _enter(self, state: GameState) -> None:
+        self.state = state
+        self.exchange.venue.suspended = REFUSALS[state]
+        clock = self.exchange.clock
+        if not isinstance(clock, ScaledClock):
+            return  # a replay's virtual clock moves only when the replay moves it
+        if state in STILL:
+            clock.pause()
+        else:
+            clock.resume()
+
+    async def set_speed(self, speed: float) -> GameStatus | Refusal:
+        clock = self.exchange.clock
+        if self.state is GameState.STOPPED:
+            return conflict("the game is over", state=self.state)
+        if not isinstance(clock, ScaledClock):
+            return conflict("this game's clock has no speed to set (a replay)")
+        clock.set_speed(speed)
+        self._save()
+        return self.status()
+
+    async def news(self, headline: str) -> NewsPublished | Refusal:
+        """Publish a headline now. With a simulated market its effect is drawn like a
+        drawn headline's (none if it is not in the table) and lands from the next tick."""
+        if self.state is GameState.STOPPED:
+            return conflict("the game is over", state=self.state)
+        e = self.exchange
+        now = e.clock.now()
+        market = e.market
+        if market is not None and market.delivery is not None:
+            event = market.model.announce(headline, now, market.streams)
+            market.delivery.announce(event)
+        else:
+            save = None if e.writer is None else e.writer.put_row
+            publish_news(e.fanout, save, NewsEvent(now, headline, NewsKind.NONE))
+        return NewsPublished(headline, game_time(now))
+
+    async def _close_books(self) -> None:
+        """Every book enters CLOSED behind what its matcher has queued."""
+        e = self.exchange
+        now, previous = e.clock.now(), e.venue.phase
+        e.venue.phase = Phase.CLOSED
+        if previous is not Phase.CLOSED:
+            e.announce(previous, Phase.CLOSED, now)
+        for queue in list(e.matchers.values()):
+            await queue.put(PhaseStep(Phase.CLOSED, now))
+
+    # -- one instrument ----------------------------------------------------------------
+
+    async def halt(self, instrument_id: str) -> InstrumentStatus | Refusal:
+        """Refuse new orders in one book; what rests stays, and may be cancelled."""
+        problem = self._instrument_problem(instrument_id, want_halted=False)
+        if problem is not None:
+            return problem
+        self.exchange.venue.halted.add(InstrumentId(instrument_id))
+        self._save()
+        return self.instrument_status(instrument_id)
+
+    async def unhalt(self, instrument_id: str) -> InstrumentStatus | Refusal:
+        """Take orders again; the book re-enters the venue's phase, so one that missed
+        its opening auction while halted is uncrossed now."""
+        problem = self._instrument_problem(instrument_id, want_halted=True)
+        if problem is not None:
+            return problem
+        e, iid = self.exchange, InstrumentId(instrument_id)
+        e.venue.halted.discard(iid)
+        await e.matchers[iid].put(PhaseStep(e.venue.phase, e.clock.now()))
+        self._save()
+        return self.instrument_status(instrument_id)
+
+    def _instrument_problem(self, instrument_id: str, want_halted: bool) -> Refusal | None:
+        venue = self.exchange.venue
+        if instrument_id not in venue.books:
+            message = f"unknown instrument {instrument_id!r}"
+            return Refusal("INVALID_INSTRUMENT", message, {"instrument_id": instrument_id}, 404)
+        if self.state is GameState.STOPPED:
+            return conflict("the game is over", state=self.state)
+        if (instrument_id in venue.halted) != want_halted:
+            now = "is already halted" if not want_halted else "is not halted"
+            return conflict(f"{instrument_id} {now}", instrument_id=instrument_id)
+        return None
+
+    def instrument_status(self, instrument_id: str) -> InstrumentStatus:
+        venue, iid = self.exchange.venue, InstrumentId(instrument_id)
+        return InstrumentStatus(iid, iid in venue.halted, venue.book_phase[iid].value)
+
+    # -- teams -------------------------------------------------------------------------
+
+    async def disable(self, team_id: str) -> TeamChange | Refusal:
+        """Refuse the team's requests, close its streams, cancel its orders
+        (`team_disabled`). A house team may be disabled too: its orders are refused."""
+        problem = self._team_problem(team_id, want_disabled=False)
+        if problem is not None:
+            return problem
+        e, tid = self.exchange, TeamId(team_id)
+        e.venue.barred.add(tid)
+        stream = e.fanout.streams.get(tid)
+        for conn in () if stream is None else tuple(stream.connections):
+            e.fanout.cut(conn, TEAM_DISABLED_CLOSE, "team disabled by the organiser")
+        cancelled = await self._cancel_team(tid, CancelReason.TEAM_DISABLED)
+        self._save()
+        return TeamChange(tid, True, cancelled)
+
+    async def enable(self, team_id: str) -> TeamChange | Refusal:
+        problem = self._team_problem(team_id, want_disabled=True)
+        if problem is not None:
+            return problem
+        self.exchange.venue.barred.discard(TeamId(team_id))
+        self._save()
+        return TeamChange(team_id, False, 0)
+
+    def _team_problem(self, team_id: str, want_disabled: bool) -> Refusal | None:
+        if self.exchange.team(TeamId(team_id)) is None:
+            return Refusal("NOT_FOUND", f"no team {team_id!r}", {"team_id": team_id})
+        if self.disabled(team_id) != want_disabled:
+            now = "is already disabled" if not want_disabled else "is not disabled"
+            return conflict(f"team {team_id} {now}", team_id=team_id)
+        return None
+
+    def disabled(self, team_id: str) -> bool:
+        return team_id in self.exchange.venue.barred
+
+    # -- cancelling through the pipeline -----------------------------------------------
+
+    async def _cancel_all(self, reason: CancelReason) -> int:
+        e = self.exchange
+        holding = [t for t in e.teams.by_id if e.venue.open_orders(t) or e.inflight.pending(t)]
+        counts = await asyncio.gather(*(self._cancel_team(t, reason) for t in holding))
+        return sum(counts)
+
+    async def _cancel_team(self, team_id: TeamId, reason: CancelReason) -> int:
+        """Cancel every order of the team the way its own cancel-all would travel (so each
+        owner hears of it, and the database too); how many were cancelled."""
+        loop = asyncio.get_running_loop()
+        for _ in range(CANCEL_ATTEMPTS):
+            reply: asyncio.Future[Any] = loop.create_future()
+            await self.exchange.orders.put(
+                CancelAll(team_id, None, reply, f"admin-{reason.value}", reason)
+            )
+            result = await reply
+            if not isinstance(result, Rejection):
+                return len(result)
+            await asyncio.sleep(CANCEL_RETRY_S)  # a book's queue was full
+        log.error("could not cancel a team's orders", extra={"team_id": team_id})
+        return 0
+
+    # -- views -------------------------------------------------------------------------
+
+    def status(self) -> GameStatus:
+        e = self.exchange
+        return GameStatus(
+            self.state.value, e.venue.phase.value, game_time(e.clock.now()),
+            getattr(e.clock, "speed", 1.0), self.state in (GameState.WAITING, GameState.PAUSED),
+            self.state is GameState.STOPPED, sorted(e.venue.halted), sorted(e.venue.barred),
+        )  # fmt: skip
+
+    def teams(self) -> list[TeamStatus]:
+        e = self.exchange
+        marks = e.marks()
+        out = []
+        for team in e.teams.by_id.values():
+            view = views.positions_view(e.session.ledger.account(team.team_id),
+                                        e.venue.instruments, marks)  # fmt: skip
+            stream = e.fanout.streams.get(team.team_id)
+            out.append(TeamStatus(
+                team.team_id, team.name, team.role.value, self.disabled(team.team_id),
+                0 if stream is None else len(stream.connections),
+                len(e.venue.open_orders(team.team_id)), len(view.positions), view.cash,
+                view.total_pnl,
+            ))  # fmt: skip
+        return out
+
+    def recent(self, limit: int) -> list[ActionView]:
+        """The last `limit` actions, oldest first."""
+        kept = list(self.actions)
+        return kept[-limit:]
+
+    # -- the record --------------------------------------------------------------------
+
+    def _record(self, action: str, arguments: dict[str, Any], outcome: Any) -> None:
+        now, wall = self.exchange.clock.now(), utc_now()
+        result = outcome.code if isinstance(outcome, Refusal) else "ok"
+        self.actions.append(ActionView(game_time(now), wall, action, arguments, result))
+        level = logging.WARNING if isinstance(outcome, Refusal) else logging.INFO
+        context = {"action": action, "arguments": arguments, "outcome": result,
+                   "state": self.state.value}  # fmt: skip
+        log.log(level, "admin action", extra=context)
+        writer = self.exchange.writer
+        if writer is not None:
+            row = rows.admin_action_row(now, wall, action, arguments, result)
+            writer.put_row("admin_actions", row)
+
+    def _save(self) -> None:
+        e = self.exchange
+        if e.writer is None:
+            return
+        saved = {
+            "state": self.state.value, "speed": getattr(e.clock, "speed", 1.0),
+            "halted": sorted(e.venue.halted), "disabled_teams": sorted(e.venue.barred),
+        }  # fmt: skip
+        e.writer.put_row("game_state", rows.game_state_row("control", saved, e.clock.now()))
+
+
+def _stored_actions(path: str) -> list[ActionView]:
+    """The last recorded actions of a restarted game."""
+    with Database.open(path) as db:
+        stored = db.read_table("admin_actions")[-KEPT_ACTIONS:]
+    return [
+        ActionView(game_time(ts), wall, action, rows.from_json(arguments), outcome)
+        for ts, wall, action, arguments, outcome in stored
+    ]

@@ -1,0 +1,86 @@
+"""The live dashboard: static files served beside the JSON API, with no build step.
+
+`/` is the page, `/static/...` its script and style, `/vendor/uplot/...` the charting
+library's prebuilt files. Those come from `node_modules/uplot/dist`, installed by
+`npm ci` from the repository's lockfile and never committed: the folder named by
+`$EXCHANGE_NODE_MODULES` when set, else the one next to pyproject.toml. It is looked up
+on each request, so an `npm ci` run while the server is up takes effect at the next page
+load. Without it the page still works (tables, tape, news) and says where the charts
+would be that they need `npm ci`. The page reads everything from the public API and the
+key-less spectator stream (`/ws`); a team's key, pasted into the page, stays in the
+browser's session storage.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+STATIC = Path(__file__).resolve().parent / "static"
+REPOSITORY = Path(__file__).resolve().parents[2]
+VENDOR_FILES = frozenset({"uPlot.iife.min.js", "uPlot.iife.js", "uPlot.min.css"})
+"""What `/vendor/uplot/` serves: the browser builds, nothing else from node_modules."""
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+"""Scripts, styles and connections from this server only; no inline code of any kind."""
+
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+PAGES = ("/", "/vendor/uplot/{name}")
+"""The dashboard's own paths: not part of the JSON API, so not in `/openapi.json`."""
+
+
+def node_modules() -> Path:
+    """Where `npm ci` put the packages: `$EXCHANGE_NODE_MODULES`, else the repository's."""
+    configured = os.environ.get("EXCHANGE_NODE_MODULES")
+    return Path(configured) if configured else REPOSITORY / "node_modules"
+
+
+def uplot_installed() -> bool:
+    return (node_modules() / "uplot" / "dist" / "uPlot.iife.min.js").is_file()
+
+
+async def index(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS, media_type="text/html")
+
+
+async def vendor(request: Request) -> Response:
+    name = str(request.path_params["name"])
+    if name not in VENDOR_FILES:
+        raise HTTPException(404, f"no file {name!r} here")
+    path = node_modules() / "uplot" / "dist" / name
+    if not path.is_file():
+        raise HTTPException(404, f"{name} is not installed here: run `npm ci` at the repository")
+    return FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+
+def routes() -> list[BaseRoute]:
+    """The page, its files and the charting library, for `create_app` to serve."""
+    return [
+        Route("/", index, methods=["GET"]),
+        Route("/vendor/uplot/{name}", vendor, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]

@@ -1,0 +1,92 @@
+"""The organiser's API (`/admin`, SPEC section 8): its requests and the `data` of its answers.
+
+Requests forbid unknown fields like the bots' (`exchange/wire/models.py`); an action that
+takes nothing accepts an empty body or `{}`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from exchange.wire.models import Request
+
+MIN_SPEED, MAX_SPEED = 0.1, 10_000.0
+"""Game seconds per wall second an organiser may set: from a slowed game to a day in
+about 2 wall seconds."""
+MAX_HEADLINE = 200
+
+
+class NoArguments(Request, frozen=True):
+    pass
+
+
+class ClockRequest(Request, frozen=True):
+    speed: Annotated[float, Meta(ge=MIN_SPEED, le=MAX_SPEED)]
+    """Game seconds per wall second."""
+
+
+class NewsRequest(Request, frozen=True):
+    headline: Annotated[str, Meta(min_length=1, max_length=MAX_HEADLINE)]
+
+
+class GameStatus(msgspec.Struct, frozen=True):
+    """Where the game stands: the answer of every game-wide action."""
+
+    state: str
+    """`waiting` (configured to start paused), `running`, `paused` or `stopped`."""
+    phase: str
+    game_time: str
+    clock_speed: float
+    paused: bool
+    """The game clock stands still (waiting or paused)."""
+    stopped: bool
+    halted: list[str]
+    """Instruments halted by the organiser."""
+    disabled_teams: list[str]
+
+
+class NewsPublished(msgspec.Struct, frozen=True):
+    headline: str
+    game_time: str
+
+
+class InstrumentStatus(msgspec.Struct, frozen=True):
+    instrument_id: str
+    halted: bool
+    phase: str
+
+
+class TeamStatus(msgspec.Struct, frozen=True):
+    """One team as the organiser sees it: who, whether it may trade, how it stands."""
+
+    team_id: str
+    name: str
+    role: str
+    disabled: bool
+    connections: int
+    """Open WebSocket streams."""
+    open_orders: int
+    positions: int
+    """Instruments with a non-zero position."""
+    cash: float
+    total_pnl: float
+
+
+class TeamChange(msgspec.Struct, frozen=True):
+    team_id: str
+    disabled: bool
+    cancelled_orders: int
+
+
+class ActionView(msgspec.Struct, frozen=True):
+    """One organiser action as recorded (and stored in `admin_actions`)."""
+
+    game_time: str
+    wall_time: str
+    action: str
+    arguments: dict[str, Any]
+    outcome: str
+    """`ok`, or the error code the action was refused with."""

@@ -1,0 +1,311 @@
+"""The dashboard in a real browser: headless Chromium (Debian's `chromium`) opens `/` on a
+running demo server where two bots have traded, waits for live data, and checks that the
+price chart has drawn, the chain and the tape show real prices, the leaderboard shows
+scores (or says it has none yet while the server keeps none), and a team that enters
+its key sees its own positions, fills and orders. A full-page screenshot of each run goes
+to test-artifacts/, whether the test passes or fails.
+
+Without Chromium, the `playwright` package or uPlot (`npm ci`), the browser tests are
+skipped with the reason, except in CI (CI=true), where a missing piece is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from exchange.config import load_config
+from exchange.web import dashboard
+from tests.server.harness import Bot, run_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+LAUNCH_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+WAIT_MS = 30_000
+"""How long the page may take to show live data (a bound, not a timing claim)."""
+
+NUMBER = r"/^-?[\d,]+\.\d{2}%?$/"
+COUNT_NUMERIC = f"""(selector) => [...document.querySelectorAll(selector)]
+    .filter((cell) => {NUMBER}.test(cell.textContent.trim())).length"""
+
+
+def missing(reason: str) -> None:
+    """Skip for a missing browser piece; in CI the piece is installed, so fail instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: the test setup must install it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("the playwright package is not installed (pip install -e '.[test]')")
+    if not CHROMIUM.exists():
+        missing(f"{CHROMIUM} is missing: apt-get install chromium (nox -s tests does it as root)")
+    if not dashboard.uplot_installed():
+        missing("uPlot is not installed: run `npm ci` at the repository (nox -s tests does)")
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Demo:
+    base: str
+    fund: Bot
+    maker: Bot
+    instrument: str
+    """The option the two teams traded."""
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[Demo]:
+    """The demo preset at 120x, so the open comes in seconds; a market maker quotes
+    inside the house's spread and a hedge fund lifts its offer."""
+    config = load_config(preset="demo", overrides={"clock": {"speed": 120}})
+    with run_server(config) as base:
+        wait_for_phase(base, "CONTINUOUS")
+        fund = Bot(base, "hedge_fund", name="Browser Fund")
+        maker = Bot(base, "market_maker", name="Browser Maker")
+        try:
+            yield Demo(base, fund, maker, trade(fund, maker))
+        finally:
+            fund.close()
+            maker.close()
+
+
+def wait_for_phase(base: str, phase: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=base, timeout=5) as http:
+        while http.get("/health").json()["data"]["phase"] != phase:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the demo did not reach {phase} within {timeout}s")
+            time.sleep(0.1)
+
+
+def trade(fund: Bot, maker: Bot) -> str:
+    """One quote improving the house's on a two-sided option, and a buy that takes it;
+    returns the option."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for line in quoted_options(fund):
+            instrument, bid, ask = line["instrument_id"], line["bid"], line["ask"]
+            bid_cents, ask_cents = round(bid * 100) + 1, round(ask * 100) - 1
+            quoted = maker.quote(instrument, bid_cents / 100, ask_cents / 100, 10)
+            if quoted.status_code != 201:
+                continue  # the house moved between the read and the quote: try another
+            bought = fund.order(instrument, "buy", 2, ask_cents / 100)
+            assert bought.status_code == 201, bought.text
+            return str(instrument)
+        time.sleep(0.5)
+    pytest.fail("no two-sided option to trade on in the demo")
+
+
+def quoted_options(bot: Bot) -> list[dict[str, Any]]:
+    """Options the house quotes both sides of, with room inside its spread for a quote
+    that keeps to the market maker's 10% rule; the ones priced nearest 40 first."""
+    lines = bot.http.get("/market/prices").json()["data"]["instruments"]
+    usable = [
+        line for line in lines
+        if "_" in line["instrument_id"] and line["bid"] is not None and line["ask"] is not None
+        and line["bid"] >= 5 and 0.05 <= line["ask"] - line["bid"] <= 0.04 * line["ask"]
+    ]  # fmt: skip
+    return sorted(usable, key=lambda line: abs(line["ask"] - 40))
+
+
+@pytest.fixture
+def page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page (its own session storage); JavaScript errors and CSP refusals are
+    collected, and a full-page screenshot is saved when the test ends, pass or fail (as
+    test-artifacts/<test name>.png, or the name the test sets in `page.shot`)."""
+    context = chromium.new_context(viewport={"width": 1680, "height": 1050})
+    page = context.new_page()
+    page.problems = []
+    page.on("pageerror", lambda error: page.problems.append(f"error: {error}"))
+    page.on(
+        "console",
+        lambda m: "Content Security Policy" in m.text and page.problems.append(m.text),
+    )
+    page.shot = request.node.name.removeprefix("test_")
+    try:
+        yield page
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{page.shot}.png"), full_page=True)
+        context.close()
+
+
+def count(page: Any, selector: str) -> int:
+    return int(page.evaluate(COUNT_NUMERIC, selector))
+
+
+def wait_until(page: Any, script: str, arg: Any = None) -> None:
+    page.wait_for_function(script, arg=arg, timeout=WAIT_MS)
+
+
+def test_dashboard_shows_live_market_scores_and_a_teams_account(demo: Demo, page: Any) -> None:
+    page.shot = "dashboard"
+    reply = page.goto(demo.base + "/")
+    assert reply.status == 200
+    assert "script-src 'self'" in reply.headers["content-security-policy"]
+    # The price chart has drawn a line of several points on its canvas.
+    wait_until(page, "() => +document.querySelector('#chart-SPX').dataset.points >= 3")
+    assert page.locator("#chart-SPX canvas").count() >= 1
+    assert page.locator("#chart-SPY canvas").count() >= 1
+    # The chain shows numeric bids and asks; the stream is live.
+    wait_until(page, f"() => ({COUNT_NUMERIC})('#chain td.bid') >= 3")
+    assert count(page, "#chain td.ask") >= 3
+    # A print while the page watches reaches the tape (it shows what it saw live).
+    lift(demo.fund, demo.instrument)
+    wait_until(
+        page, "(id) => document.querySelector(`#tape tr[data-id='${id}']`)", demo.instrument
+    )
+    assert count(page, "#tape tbody td.num") >= 1  # a price with two decimals
+    assert page.get_attribute("#conn", "data-state") == "live"
+    assert page.text_content("#phase") == "CONTINUOUS"
+    # The ladder of the instrument clicked in the chain shows its book.
+    page.locator("#chain td.bid", has_text=".").first.click()
+    wait_until(page, "() => document.querySelectorAll('#ladder tbody tr.bid').length >= 1")
+    check_leaderboard(demo, page)
+    # A team pastes its key: its fills, positions and P&L appear.
+    enter_key(page, demo.fund)
+    wait_until(page, "() => document.querySelectorAll('#team-fills tbody tr').length >= 1")
+    wait_until(page, "() => document.querySelectorAll('#team-positions tbody tr').length >= 1")
+    shown_as_held(page, demo.fund, demo.instrument)
+    wait_until(page, f"() => {NUMBER}.test(document.querySelector('#team-total-pnl').textContent)")
+    assert page.evaluate("() => sessionStorage.getItem('exchange.apiKey')") == demo.fund.key
+    assert page.evaluate("() => localStorage.length") == 0
+    check_analytics(demo.fund, page)
+    # Another team's key replaces the first: the maker's resting quote and its fill.
+    enter_key(page, demo.maker)
+    shown_orders(page, demo.maker)
+    wait_until(page, "() => document.querySelectorAll('#team-fills tbody tr').length >= 1")
+    wait_until(page, "() => +document.querySelector('#chart-team-pnl').dataset.points >= 1")
+    assert page.problems == []
+
+
+def until_agree(what: str, on_page: Callable[[], Any], from_api: Callable[[], Any]) -> Any:
+    """Wait until the page shows what the API says; both are read again each time, since
+    the market moves on (a resting order may fill). Returns the agreed value."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:
+        shown, truth = on_page(), from_api()
+        if shown == truth:
+            return truth
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: the page shows {shown!r}, the API says {truth!r}")
+        time.sleep(0.25)
+
+
+def shown_as_held(page: Any, bot: Bot, instrument: str) -> None:
+    """The team panel shows the position the API reports (read every 3 seconds)."""
+    cell = f"#team-positions td.inst[title='{instrument}'] + td"
+    held = until_agree(
+        f"position in {instrument}",
+        lambda: page.evaluate("(cell) => document.querySelector(cell)?.textContent", cell),
+        lambda: str(next(p["quantity"] for p in bot.positions()["positions"]
+                         if p["instrument_id"] == instrument)),
+    )  # fmt: skip
+    assert int(held) >= 2  # the fixture's 2 and the lift's 1
+
+
+def shown_orders(page: Any, bot: Bot) -> None:
+    """The team panel lists the open orders `GET /orders` lists (kept live by the stream)."""
+    until_agree(
+        "open orders",
+        lambda: page.locator("#team-orders tbody td.num:first-child").all_text_contents(),
+        lambda: sorted((o["order_id"] for o in bot.http.get("/orders").json()["data"]),
+                       key=lambda i: -int(i)),
+    )  # fmt: skip
+
+
+def lift(bot: Bot, instrument: str) -> None:
+    """Buy one at the best offer: a print for the tape."""
+    book = bot.http.get(f"/market/book/{instrument}").json()["data"]
+    assert book["asks"], book
+    bought = bot.order(instrument, "buy", 1, book["asks"][0]["price"])
+    assert bought.status_code == 201, bought.text
+
+
+def enter_key(page: Any, bot: Bot) -> None:
+    page.fill("#team-key", bot.key)
+    page.press("#team-key", "Enter")  # submits the form, as a person would
+    wait_until(
+        page, "(id) => document.querySelector('#team-id').textContent.includes(id)", bot.team_id
+    )
+    wait_until(page, "() => document.querySelector('#team-state').dataset.state === 'live'")
+
+
+def check_leaderboard(demo: Demo, page: Any) -> None:
+    """Rows with numeric P&L where the server keeps scores; until then, a plain note."""
+    if httpx.get(demo.base + "/leaderboard", timeout=5).status_code == 404:
+        wait_until(page, "() => !document.querySelector('#board-empty').hidden")
+        assert page.text_content("#board-empty") == "no scores yet"
+        return
+    wait_until(page, f"() => ({COUNT_NUMERIC})('#board tbody td.pnl') >= 2")
+    names = page.locator("#board tbody td.team .name").all_text_contents()
+    assert {"Browser Fund", "Browser Maker"} <= set(names)
+    wait_until(page, "() => +document.querySelector('#chart-pnl').dataset.points >= 1")
+
+
+def check_analytics(bot: Bot, page: Any) -> None:
+    """The team's analytics where the server has them; hidden while it answers 404."""
+    status = bot.http.get(f"/analytics/{bot.team_id}").status_code
+    if status == 200:
+        wait_until(page, "() => !document.querySelector('#team-analytics').hidden")
+    else:
+        assert page.locator("#team-analytics").is_hidden()
+
+
+def test_a_wrong_key_is_refused_and_not_kept(demo: Demo, page: Any) -> None:
+    page.goto(demo.base + "/")
+    page.fill("#team-key", "ex_not-a-real-key")
+    page.press("#team-key", "Enter")  # submits the form, as a person would
+    wait_until(page, "() => document.querySelector('#team-state').dataset.state === 'refused'")
+    assert page.locator("#team-body").is_hidden()
+    assert page.evaluate("() => sessionStorage.getItem('exchange.apiKey')") is None
+    assert page.problems == []
+
+
+def test_without_uplot_the_page_works_and_says_charts_need_npm_ci(
+    demo: Demo, page: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXCHANGE_NODE_MODULES", str(tmp_path))  # read at each request
+    page.goto(demo.base + "/")
+    wait_until(page, f"() => ({COUNT_NUMERIC})('#chain td.bid') >= 3")
+    wait_until(page, "() => +document.querySelector('#chart-SPX').dataset.points >= 1")
+    notes = page.locator(".nochart-note").all_text_contents()
+    assert len(notes) == 4 and all("charts need npm ci" in n for n in notes)
+    assert page.locator("canvas").count() == 0
+    assert page.problems == []
+
+
+def test_page_and_files_are_served_beside_the_api(demo: Demo) -> None:
+    with httpx.Client(base_url=demo.base, timeout=5) as http:
+        page = http.get("/")
+        script = http.get("/static/dashboard.js")
+        outside = http.get("/vendor/uplot/..%2F..%2Fpackage.json")
+        unknown = http.get("/static/nothing.js")
+        health = http.get("/health")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "connect-src 'self'" in page.headers["content-security-policy"]
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    for refused in (outside, unknown):
+        assert refused.status_code == 404
+        assert refused.json()["error"]["code"] == "NOT_FOUND"
+    assert health.json()["data"]["status"] == "ok"
