@@ -66,6 +66,8 @@ class Exchange:
         self.clock = clock or make_clock(config, saved.get("game_time_ns"))
         self.schedule = config.schedule.build()
         now = self.clock.now()
+        self.phase_since = now
+        """The game time the venue's starting phase was read from the schedule."""
         seeds = np.random.SeedSequence(config.seed).spawn(4)
         tz = getattr(self.schedule, "tz", dt.UTC)
         instruments = build_chain(config.instruments, from_ns(now, tz).date())
@@ -141,7 +143,10 @@ class Exchange:
         md_every = server.market_data_interval
         s.start("market_data", periodic(md_every, self.market_data.publish, "market_data"))
         s.start("heartbeat", periodic(server.heartbeat_interval, self.heartbeat, "heartbeat"))
-        scheduler = Scheduler(self.schedule, self.clock, self.venue, self.matchers, self.announce)
+        scheduler = Scheduler(
+            self.schedule, self.clock, self.venue, self.matchers, self.announce,
+            self.phase_since,
+        )  # fmt: skip
         s.start("scheduler", scheduler.run)
         s.start("watchdog", self.watchdog.run)
         s.start("scores", self.scores.observe_ticks)

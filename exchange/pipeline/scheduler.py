@@ -29,14 +29,16 @@ class Scheduler:
         venue: ExchangeVenue,
         matchers: dict[InstrumentId, asyncio.Queue[Any]],
         announce: Callable[[Phase, Phase, TimeNs], None],
+        since: TimeNs | None = None,
     ) -> None:
         self.schedule = schedule
         self.clock = clock
         self.venue = venue
         self.matchers = matchers
         self.announce = announce
-        self.since = clock.now()
-        """Changes up to here have been applied; the next one is looked up after it, so a
+        self.since = clock.now() if since is None else since
+        """Changes up to here have been applied (from the moment the venue's phase was
+        set, which may be a little before the task starts); the next one is looked up after it, so a
         late wake-up (a slow loop, a clock sped up) still applies every change in order."""
 
     async def run(self) -> None:

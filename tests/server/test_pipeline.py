@@ -135,6 +135,33 @@ async def test_scheduler_enters_every_phase_in_order_even_when_it_wakes_late() -
         assert steps[:3] == [PhaseStep(phase, at) for _, phase, at in expected]
 
 
+async def test_a_change_between_reading_the_phase_and_starting_the_scheduler_is_applied() -> None:
+    # The venue's phase was read at 09:29:20 (PRE_OPEN); the task starts at 09:29:40, after
+    # the auction call began: the scheduler must still enter OPENING_AUCTION.
+    clock = LateWaker(game_ns("09:29:40"), overshoot_ns=0)
+    announced: list[Phase] = []
+    schedule = TradingDaySchedule(CHICAGO)
+    scheduler = Scheduler(
+        schedule,
+        clock,
+        Venue(),
+        {},
+        lambda _, phase, __: announced.append(phase),  # type: ignore[arg-type]
+        TimeNs(game_ns("09:29:20")),
+    )
+    task = asyncio.get_running_loop().create_task(scheduler.run())
+    try:
+        for _ in range(100):
+            if announced:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert announced[:1] == [Phase.OPENING_AUCTION]
+
+
 # -- back-pressure and in-flight accounting ------------------------------------------------
 
 # Sends POST /orders on many connections at once from a process of its own. A client in
