@@ -38,8 +38,9 @@ class Scheduler:
         self.announce = announce
         self.since = clock.now() if since is None else since
         """Changes up to here have been applied (from the moment the venue's phase was
-        set, which may be a little before the task starts); the next one is looked up after it, so a
-        late wake-up (a slow loop, a clock sped up) still applies every change in order."""
+        set, which may be a little before the task starts); the next one is looked up
+        after it, so a late wake-up (a slow loop, a clock sped up) still applies every
+        change in order."""
 
     async def run(self) -> None:
         while True:
