@@ -32,9 +32,12 @@ def build_context(
     opened: Mapping[InstrumentId, Sequence[int]],
     orders_in_window: int,
     reference_price: Ticks | None,
+    portfolio: bool = True,
 ) -> ValidationContext:
     """The context one request is validated in; `opened` is the team's resting
-    [buy, sell] quantity per instrument (see `working_exposure`)."""
+    [buy, sell] quantity per instrument (see `working_exposure`). `portfolio=False`
+    skips summing the other options' exposure (for a role with no portfolio limit: the
+    one part whose cost grows with what the team holds)."""
     target = request.instrument_id
     open_buy, open_sell = opened.get(target, (0, 0))
     return ValidationContext(
@@ -46,7 +49,7 @@ def build_context(
         position=account.positions.get(target, 0),
         open_buy=open_buy,
         open_sell=open_sell,
-        portfolio_other=_portfolio_other(target, instruments, account, opened),
+        portfolio_other=_portfolio_other(target, instruments, account, opened) if portfolio else 0,
         orders_in_window=orders_in_window,
         reference_price=reference_price,
     )

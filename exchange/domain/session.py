@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import msgspec
 import numpy as np
 
-from exchange.domain.constraint_config import ConstraintConfig, OrderRate
+from exchange.domain.constraint_config import ConstraintConfig, OrderRate, PortfolioLimit
 from exchange.domain.constraints import ConstraintBasedOrderValidator
 from exchange.domain.exposure import build_context, working_exposure
 from exchange.domain.fees import FeeSchedule
@@ -58,6 +58,11 @@ class TradingSession:
         self.ledger = Ledger(self.venue.instruments, fees)
         self.validator = ConstraintBasedOrderValidator(constraints)
         self._rate_limits = {role: _rate_limit(c) for role, c in constraints.items()}
+        self._portfolio_roles = {
+            role
+            for role, c in constraints.items()
+            if any(isinstance(x, PortfolioLimit) for x in c)
+        }
         self.roles: dict[TeamId, Role] = {}
         self.windows: dict[TeamId, SlidingWindow] = {}
 
@@ -135,6 +140,7 @@ class TradingSession:
             opened=working_exposure(self.venue.open_exposure(team), pending, replacing),
             orders_in_window=window.count(rate_now if rate_now is not None else now),
             reference_price=self.venue.reference_price.get(request.instrument_id),
+            portfolio=self.roles[team] in self._portfolio_roles,
         )
         rejection = self.validator.validate(context)
         if rejection is None or rejection.constraint != "order_rate":

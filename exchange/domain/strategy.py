@@ -19,7 +19,7 @@ from exchange.domain.orders import CancelAll, CancelOrder, NewOrder, NewQuote
 from exchange.domain.phases import Schedule
 from exchange.domain.positions import Fill
 from exchange.domain.session import Executed, TradingSession
-from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
+from exchange.domain.types import InstrumentId, Phase, Role, Side, TeamId, Ticks, TimeNs
 
 Action = NewOrder | NewQuote | CancelOrder | CancelAll
 
@@ -120,10 +120,10 @@ def snapshot(
     venue = session.venue
     tops = {}
     for instrument_id, book in venue.books.items():
-        bids, asks = book.depth(1)
+        bid, ask = book.best(Side.BUY), book.best(Side.SELL)
         tops[instrument_id] = Top(
-            bids[0].price if bids else None, bids[0].quantity if bids else 0,
-            asks[0].price if asks else None, asks[0].quantity if asks else 0,
+            None if bid is None else bid.price, 0 if bid is None else bid.quantity,
+            None if ask is None else ask.price, 0 if ask is None else ask.quantity,
             venue.last_price.get(instrument_id),
         )  # fmt: skip
     return MarketSnapshot(now, venue.phase, tops, pricing.fair, pricing.delta, pricing.spots)
@@ -171,7 +171,13 @@ class StrategyRunner:
     def step(self, now: TimeNs, pricing: Pricing = NO_PRICING) -> None:
         """Move to `now` (phase changes on the way), then show every strategy the market."""
         self.advance(now)
-        market = snapshot(self.session, now, pricing)
+        self.show(self.snapshot(now, pricing))
+
+    def snapshot(self, now: TimeNs, pricing: Pricing = NO_PRICING) -> MarketSnapshot:
+        return snapshot(self.session, now, pricing)
+
+    def show(self, market: MarketSnapshot) -> None:
+        """Every strategy sees the same snapshot, in registration order."""
         self._each(lambda s: s.on_market(market))
 
     def advance(self, now: TimeNs) -> None:
