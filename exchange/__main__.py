@@ -14,6 +14,7 @@ from exchange.admin_cli import add_parser as add_admin_parser
 from exchange.config import GameConfig, load_config, preset_names
 from exchange.domain.instruments import build_chain
 from exchange.domain.ticks import to_price
+from exchange.replay import cli as replay_cli
 from exchange.store.schema import StoreError
 
 
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("--db", required=True, metavar="FILE", help="the game's database")
     exporter.add_argument("--out", required=True, metavar="DIR", help="where to write")
     exporter.set_defaults(run=cmd_export)
+    replay_cli.add_parser(commands)
     config = commands.add_parser("config", help="print the effective game config as YAML")
     config_arguments(config)
     config.set_defaults(run=cmd_config)
