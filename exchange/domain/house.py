@@ -23,6 +23,10 @@ from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks, Time
 
 NS = 1_000_000_000
 
+HOUSE_TEAMS = {"House liquidity": Role.HOUSE, "House options": Role.HOUSE,
+               "Retail flow": Role.RETAIL}  # fmt: skip
+"""The house's teams, in the order a game registers them."""
+
 
 def two_sided(
     team_id: TeamId, instrument_id: InstrumentId, mid: int, half_spread: int, size: int

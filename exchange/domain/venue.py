@@ -272,6 +272,10 @@ class ExchangeVenue:
         if pair[0] == 0 and pair[1] == 0:
             del team[instrument_id]
 
+    def two_sided(self, team_id: TeamId) -> set[InstrumentId]:
+        """The instruments where the team has both a bid and an ask resting."""
+        return {i for i, (buy, sell) in self.open_exposure(team_id).items() if buy and sell}
+
     def quote_ids(self, team_id: TeamId, instrument_id: InstrumentId) -> tuple[OrderId, ...]:
         return self._quotes.get((team_id, instrument_id), ())
 

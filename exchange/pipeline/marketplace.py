@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from exchange.domain.house import HOUSE_TEAMS
 from exchange.domain.instruments import Instrument
 from exchange.domain.market.news import NewsEvent
 from exchange.domain.market.regimes import Regime
@@ -25,9 +26,6 @@ from exchange.pipeline.participants import HouseLiquidity, HouseOptionsMaker, Re
 
 if TYPE_CHECKING:
     from exchange.app import Exchange
-
-HOUSE_TEAMS = {"House liquidity": Role.HOUSE, "House options": Role.HOUSE,
-               "Retail flow": Role.RETAIL}  # fmt: skip
 
 
 class Marketplace:

@@ -14,11 +14,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from exchange.domain.house import two_sided
 from exchange.domain.instruments import Instrument
 from exchange.domain.market.retail import RetailConfig, retail_orders
 from exchange.domain.orders import NewOrder, NewQuote
 from exchange.domain.ticks import TICKS_PER_UNIT
-from exchange.domain.types import InstrumentId, Phase, TeamId, Ticks
+from exchange.domain.types import InstrumentId, Phase, TeamId
 from exchange.pipeline.work import Submit
 
 log = logging.getLogger("exchange.participants")
@@ -60,16 +61,6 @@ class Participant:
         accepted = hasattr(outcome, "order_ids")
         self.refused += not accepted
         return accepted
-
-
-def two_sided(
-    team_id: TeamId, instrument_id: InstrumentId, mid: int, half_spread: int, size: int
-) -> NewQuote | None:
-    """A quote around `mid`, or None when the bid would not be a positive price."""
-    bid, ask = mid - half_spread, mid + half_spread
-    if bid < 1:
-        return None
-    return NewQuote(team_id, instrument_id, Ticks(bid), size, Ticks(ask), size)
 
 
 class HouseLiquidity(Participant):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from exchange.clock import Clock
 from exchange.domain.instruments import Instrument
 from exchange.domain.scoring import Leaderboard, Scorer, ScoringConfig, TeamReport
-from exchange.domain.types import InstrumentId, Phase, Role, Side, TeamId, Ticks, TimeNs
+from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
 from exchange.domain.validation import Rejection
 from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline.market import MarketCache, sleep_until
@@ -131,7 +131,7 @@ class ScoreKeeper:
         self.refresh_marks()
         deltas = {i: g[0] for i, g in self.greeks.items()}
         spots = {} if self.cache is None else self.cache.spots(now)
-        quoted = {t: self.two_sided(t) for t in self.makers()}
+        quoted = {t: self.venue.two_sided(t) for t in self.makers()}
         try:
             self.scorer.observe(TimeNs(now), self.marks, deltas, spots, quoted)
         except (KeyError, ValueError):
@@ -144,12 +144,6 @@ class ScoreKeeper:
 
     def makers(self) -> list[TeamId]:
         return [t for t, r in self.roles.items() if r is Role.MARKET_MAKER]
-
-    def two_sided(self, team_id: TeamId) -> set[InstrumentId]:
-        sides: dict[InstrumentId, set[Side]] = {}
-        for order in self.venue.open_orders(team_id):
-            sides.setdefault(order.instrument_id, set()).add(order.side)
-        return {i for i, s in sides.items() if len(s) == 2}
 
     def publish_once(self) -> None:
         board = self.leaderboard()

@@ -62,9 +62,6 @@ from exchange.replay.record import Recorder
 from exchange.replay.scenario import Scenario, ScriptedAction, moment, seconds
 from exchange.replay.strategies import build_strategy
 
-HOUSE_TEAMS = (("House liquidity", Role.HOUSE), ("House options", Role.HOUSE),
-               ("Retail flow", Role.RETAIL))  # fmt: skip
-
 Progress = Callable[[int], object]
 """Told how many game seconds each step covered (a progress bar)."""
 
@@ -135,7 +132,7 @@ class Replay:
             house.HouseOptionsMaker() if m.house_options_maker else None,
             house.RetailFlow(retail_rng, m.model.retail, tick) if m.retail else None,
         ]
-        for (name, role), bot in zip(HOUSE_TEAMS, bots, strict=True):
+        for (name, role), bot in zip(house.HOUSE_TEAMS.items(), bots, strict=True):
             self._join(name, role, bot)
 
     def _join_teams(self, swaps: Mapping[str, tuple[str, dict[str, Any]]]) -> None:
@@ -270,15 +267,9 @@ class Replay:
         pricing = self.market.pricing(now, options)
         marks = _marks(self.runner.snapshot(now, pricing))
         self.marks = marks
-        quoted = {t: self._two_sided(t) for t, r in self.session.roles.items()
+        quoted = {t: self.venue.two_sided(t) for t, r in self.session.roles.items()
                   if r is Role.MARKET_MAKER}  # fmt: skip
         self.scorer.observe(now, marks, pricing.delta, pricing.spots, quoted)
-
-    def _two_sided(self, team: TeamId) -> set[InstrumentId]:
-        sides: dict[InstrumentId, set[Side]] = {}
-        for order in self.venue.open_orders(team):
-            sides.setdefault(order.instrument_id, set()).add(order.side)
-        return {i for i, s in sides.items() if len(s) == 2}
 
     # -- RunnerListener ---------------------------------------------------------------
 
