@@ -282,6 +282,24 @@ def test_a_wrong_key_is_refused_and_not_kept(demo: Demo, page: Any) -> None:
     assert page.problems == []
 
 
+def test_a_key_entered_while_the_market_loads_is_checked_at_once(demo: Demo, page: Any) -> None:
+    """The instruments are held back, so the page is still loading the market when the
+    key goes in: the form is already live and checks the key instead of reloading."""
+    held: list[Any] = []
+    page.route("**/instruments", lambda route: held.append(route))
+    page.goto(demo.base + "/")
+    page.fill("#team-key", demo.fund.key)
+    page.press("#team-key", "Enter")
+    wait_until(page, "() => document.querySelector('#team-state').dataset.state === 'live'")
+    assert not page.locator("#team-body").is_hidden()
+    assert page.evaluate("() => document.body.dataset.ready") is None  # still loading
+    assert held, "the page asked for the instruments"
+    for route in held:
+        route.continue_()
+    wait_until(page, "() => document.body.dataset.ready === 'true'")
+    assert page.problems == []
+
+
 def test_without_uplot_the_page_works_and_says_charts_need_npm_ci(
     demo: Demo, page: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -128,6 +128,9 @@ function receive(message) {
 }
 
 async function boot() {
+  // The key form works from the first moment: a key entered while the market still
+  // loads is checked at once instead of submitting the form as a plain page load.
+  new TeamPanel({ clock, news });
   const health = await api("/health");
   if (health.ok) {
     clock.set(health.data.game_time, health.data.clock_speed);
@@ -147,12 +150,12 @@ async function boot() {
   ladder = new LadderView(market);
   tape = new TapeView(pick);
   board = new Leaderboard(clock);
-  new TeamPanel({ clock, news });
   chain.select("SPX", null);
   await refreshTops();
   pick("SPX");
   board.poll(true);
   new Stream({ onMessage: receive, onState: setConnection }).open();
+  document.body.dataset.ready = "true";
   setInterval(() => {
     $("#game-clock").textContent = stamp(clock.now());
   }, 250);
