@@ -19,8 +19,14 @@ class Supervisor:
         self.max_backoff = max_backoff
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.restarts: dict[str, int] = {}
+        self.stopping = False
 
     def start(self, name: str, body: TaskBody) -> None:
+        """Run `body` as the task `name`; ignored once the supervisor is stopping (a task
+        that lists an instrument as it is cancelled must not leave a matcher running)."""
+        if self.stopping:
+            log.info("not started: stopping", extra={"task": name})
+            return
         self.restarts.setdefault(name, 0)
         self.tasks[name] = asyncio.get_running_loop().create_task(
             self._keep(name, body), name=name
@@ -50,13 +56,16 @@ class Supervisor:
                 await task
 
     async def stop(self) -> None:
-        """Cancel every task and wait for each to finish."""
-        for task in self.tasks.values():
+        """Cancel every task and wait for each to finish. A task may stop or start others
+        while it winds down, so the tasks are taken out of the table first."""
+        self.stopping = True
+        tasks = list(self.tasks.values())
+        self.tasks.clear()
+        for task in tasks:
             task.cancel()
-        for task in self.tasks.values():
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.tasks.clear()
 
     def alive(self) -> dict[str, bool]:
         return {name: not task.done() for name, task in self.tasks.items()}

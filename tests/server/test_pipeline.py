@@ -74,6 +74,34 @@ async def test_supervisor_restarts_a_task_that_returns_and_stop_cancels_it() -> 
     assert task.cancelled()
 
 
+async def test_stop_copes_with_tasks_that_stop_and_start_others_as_they_wind_down() -> None:
+    """An expiry delists (stops a matcher) and lists (starts one) as it is cancelled."""
+    supervisor = Supervisor()
+    started = asyncio.Event()
+
+    async def idle() -> None:
+        await asyncio.Event().wait()
+
+    async def expiry() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await supervisor.stop_one("matcher-old")
+            supervisor.start("matcher-new", idle)
+
+    supervisor.start("expiry", expiry)
+    supervisor.start("matcher-old", idle)
+    for n in range(3):
+        supervisor.start(f"other-{n}", idle)
+    await asyncio.wait_for(started.wait(), timeout=5)
+    tasks = list(supervisor.tasks.values())
+    await asyncio.wait_for(supervisor.stop(), timeout=5)
+    assert supervisor.tasks == {}
+    assert all(task.done() for task in tasks)
+    assert "matcher-new" not in supervisor.restarts  # not started while stopping
+
+
 # -- the scheduler ------------------------------------------------------------------------
 
 
