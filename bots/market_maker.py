@@ -12,7 +12,10 @@ What it does, each snapshot in `CONTINUOUS`:
   sends a one-sided limit order on the reducing side instead of a quote;
 - requotes where the quote would move `requote_ticks` or more, or a fill took some of
   it, at most `max_quotes_per_step` per snapshot (the role may send 10 orders a second);
-- pulls all its quotes when news breaks, and quotes again at the next snapshot's values.
+- pulls all its quotes when news breaks, and quotes again at the next snapshot's values;
+- when the exchange refuses its latest request in a book, pulls what rests there and
+  forgets the book, so the next snapshot quotes it afresh (a refused quote leaves the
+  previous one resting).
 
 Deterministic: no clock but the snapshot's, no randomness. Run it against the demo:
 
@@ -27,9 +30,9 @@ from typing import NamedTuple
 from bots.chain import Listing, expiries, near_the_money, spot_of, today, value_of
 from bots.cli import run_strategy
 from exchange.domain.instruments import Instrument
-from exchange.domain.orders import CancelAll, NewOrder, NewQuote
+from exchange.domain.orders import CancelAll, CancelOrder, NewOrder, NewQuote
 from exchange.domain.positions import Fill
-from exchange.domain.strategy import Action, MarketSnapshot, News, Strategy
+from exchange.domain.strategy import Action, MarketSnapshot, News, Rejection, Strategy
 from exchange.domain.types import InstrumentId, Phase, Role, Side, TeamId, Ticks, TimeNs
 
 FAR = 10**9
@@ -84,6 +87,8 @@ class MarketMaker(Strategy):
         """What the maker last asked to show in each book."""
         self.stale: set[InstrumentId] = set()
         """Books where a fill took some of the quote: requote first."""
+        self.sent: dict[InstrumentId, Action] = {}
+        """The latest order or quote sent to each book, to recognise its refusal."""
 
     def on_start(self, team_id: TeamId, role: Role, instruments: Sequence[Instrument]) -> None:
         super().on_start(team_id, role, instruments)
@@ -107,6 +112,16 @@ class MarketMaker(Strategy):
         self.positions[fill.instrument_id] = fill.position_after
         self.stale.add(fill.instrument_id)
         return ()
+
+    def on_reject(self, rejection: Rejection) -> Sequence[Action]:
+        action = rejection.action
+        if isinstance(action, CancelAll | CancelOrder):
+            return ()
+        if self.sent.get(action.instrument_id) != action:
+            return ()  # an older request: a newer one is on its way
+        del self.sent[action.instrument_id]
+        self.shown.pop(action.instrument_id, None)
+        return [CancelAll(self.team_id, action.instrument_id)]
 
     def on_market(self, snapshot: MarketSnapshot) -> Sequence[Action]:
         if snapshot.phase is not Phase.CONTINUOUS:
@@ -211,13 +226,16 @@ class MarketMaker(Strategy):
             first: list[Action] = (
                 [] if shown is None or shown.two_sided else [CancelAll(team, instrument_id)]
             )
-            return [*first, NewQuote(team, instrument_id, wanted.bid, wanted.bid_quantity,
-                                     wanted.ask, wanted.ask_quantity)]  # fmt: skip
+            request: Action = NewQuote(team, instrument_id, wanted.bid, wanted.bid_quantity,
+                                       wanted.ask, wanted.ask_quantity)  # fmt: skip
+            self.sent[instrument_id] = request
+            return [*first, request]
         side = Side.BUY if wanted.bid_quantity else Side.SELL
         price = wanted.bid if side is Side.BUY else wanted.ask
         quantity = wanted.bid_quantity or wanted.ask_quantity
-        return [CancelAll(team, instrument_id),
-                NewOrder(team, instrument_id, side, quantity, price)]  # fmt: skip
+        request = NewOrder(team, instrument_id, side, quantity, price)
+        self.sent[instrument_id] = request
+        return [CancelAll(team, instrument_id), request]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,9 +16,9 @@ the same time.
   `CancelAll` -> `DELETE /orders`; orders and quotes are paced to the role's rate.
 
 What differs from the embedded runner, and only this: actions take a round trip, fills
-arrive when the stream brings them, game time is the server's (estimated between its
-stamps), and a refused action is counted and logged (`RunStats.rejected`) instead of
-being returned.
+and refusals (`on_reject`) come back when the answer or the stream brings them, game
+time is the server's (estimated between its stamps), and every refusal is also counted
+by error code (`RunStats.rejected`) and logged.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from exchange.client.state import ROLE_RATES, FillTracker, GameClock, MarketPict
 from exchange.client.stream import Stream
 from exchange.domain.instruments import Instrument
 from exchange.domain.positions import Fill
-from exchange.domain.strategy import Action, TradingStrategy
+from exchange.domain.strategy import Action, Rejection, TradingStrategy
 from exchange.domain.ticks import to_price
 from exchange.domain.types import Phase, Role, TeamId, TimeNs
 from exchange.wire.messages import (
@@ -93,7 +93,7 @@ class RemoteRunner:
         self.instruments: list[Instrument] = []
         self.team_id: TeamId | None = None
         self.tracker = FillTracker(TeamId(""))
-        self.sender = Sender(self.stats, max_rate)
+        self.sender = Sender(self.stats, max_rate, on_refused=self._refused)
         self._started = asyncio.Event()
         self._resync = False
         self._start_ns = TimeNs(0)
@@ -251,6 +251,9 @@ class RemoteRunner:
                    "position": fill.position_after},
         )  # fmt: skip
         self._act(self.strategy.on_fill(fill))
+
+    def _refused(self, action: Action, exc: ExchangeError) -> None:
+        self._act(self.strategy.on_reject(Rejection(self.now(), action, exc.code, exc.message)))
 
     def _act(self, actions: Sequence[Action]) -> None:
         self.sender.put(actions)

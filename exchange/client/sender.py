@@ -3,8 +3,10 @@ the order the strategy gave them, orders and quotes paced to the role's rate.
 
 `NewOrder` -> `POST /orders`, `NewQuote` -> `POST /quotes`, `CancelOrder` ->
 `DELETE /orders/{id}`, `CancelAll` -> `DELETE /orders[?instrument_id=]`. A refusal is an
-outcome, not a failure: it is counted by error code in `RunStats.rejected` and logged,
-and the next action goes out.
+outcome, not a failure: it is counted by error code in `RunStats.rejected`, logged, and
+handed to `on_refused` when the exchange itself said no (a 4xx answer; after a transport
+error or a 5xx the request's fate is unknown, so it is only counted); then the next
+action goes out.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
 import msgspec
@@ -57,9 +59,15 @@ class Sender:
     """Holds the actions waiting to go out and sends them. `max_rate` fixes the pace;
     without it the pace follows the server's `X-RateLimit-Limit`."""
 
-    def __init__(self, stats: RunStats, max_rate: int | None = None) -> None:
+    def __init__(
+        self,
+        stats: RunStats,
+        max_rate: int | None = None,
+        on_refused: Callable[[Action, ExchangeError], None] | None = None,
+    ) -> None:
         self.stats = stats
         self.max_rate = max_rate
+        self.on_refused = on_refused
         self.team_id: TeamId | None = None
         """Set once the stream has said whose key this is; other teams' actions are dropped."""
         self.pacer = RatePacer(max_rate or 1, RATE_WINDOW)
@@ -129,3 +137,5 @@ class Sender:
             extra={"code": exc.code, "reason": exc.message, "action": type(action).__name__,
                    "instrument_id": getattr(action, "instrument_id", None)},
         )  # fmt: skip
+        if self.on_refused is not None and 400 <= exc.status < 500:
+            self.on_refused(action, exc)

@@ -1,9 +1,10 @@
 """Bots that run inside the process: the `TradingStrategy` interface and its game loop.
 
-A strategy is told what happened (market snapshots, its own fills, phase changes) and
-answers with actions (`NewOrder`, `NewQuote`, `CancelOrder`); it never calls the
-exchange itself. So the same strategy runs embedded here, driven by `StrategyRunner`
-on any clock, or remotely through the client library, which turns actions into requests.
+A strategy is told what happened (market snapshots, its own fills and refusals, phase
+changes, news, signals) and answers with actions (`NewOrder`, `NewQuote`, `CancelOrder`,
+`CancelAll`); it never calls the exchange itself. So the same strategy runs embedded
+here, driven by `StrategyRunner` on any clock, or remotely through the client library,
+which turns actions into requests.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from typing import Protocol
 import msgspec
 
 from exchange.domain.instruments import Instrument
-from exchange.domain.orders import CancelAll, CancelOrder, NewOrder, NewQuote
+from exchange.domain.orders import (
+    CancelAll,
+    CancelOrder,
+    NewOrder,
+    NewQuote,
+    OrderResult,
+    QuoteResult,
+)
 from exchange.domain.phases import Schedule
 from exchange.domain.positions import Fill
 from exchange.domain.session import Executed, TradingSession
@@ -73,6 +81,17 @@ class MarketSignal(msgspec.Struct, frozen=True, gc=False):
     details: dict[str, object]
 
 
+class Rejection(msgspec.Struct, frozen=True, gc=False):
+    """One of the team's own requests that the exchange refused: the action, the
+    contract's error code (`POSITION_LIMIT_EXCEEDED`, `ORDER_NOT_FOUND`, ...) and its
+    message. A refused request changed nothing."""
+
+    ts_ns: TimeNs
+    action: Action
+    code: str
+    message: str
+
+
 class TradingStrategy(Protocol):
     def on_start(self, team_id: TeamId, role: Role, instruments: Sequence[Instrument]) -> None:
         """Called once before the first step."""
@@ -87,6 +106,8 @@ class TradingStrategy(Protocol):
     def on_news(self, news: News) -> Sequence[Action]: ...
 
     def on_signal(self, signal: MarketSignal) -> Sequence[Action]: ...
+
+    def on_reject(self, rejection: Rejection) -> Sequence[Action]: ...
 
 
 class Strategy:
@@ -111,6 +132,9 @@ class Strategy:
         return ()
 
     def on_signal(self, signal: MarketSignal) -> Sequence[Action]:
+        return ()
+
+    def on_reject(self, rejection: Rejection) -> Sequence[Action]:
         return ()
 
 
@@ -144,7 +168,8 @@ class RunnerListener(Protocol):
 
 class StrategyRunner:
     """The game loop for in-process bots: phases from the schedule, then one market
-    snapshot per step to every strategy, in registration order (so runs repeat).
+    snapshot per step to every strategy, in an order fixed by registration and the step
+    (so runs repeat).
 
     Teams without a strategy may act too (`act`): scripted orders in a scenario."""
 
@@ -161,6 +186,7 @@ class StrategyRunner:
         self.listener = listener
         self.strategies: dict[TeamId, TradingStrategy] = {}
         self.requests = 0
+        self.showings = 0
 
     def add(self, team_id: TeamId, role: Role, strategy: TradingStrategy | None) -> None:
         self.session.register(team_id, role)
@@ -177,8 +203,12 @@ class StrategyRunner:
         return snapshot(self.session, now, pricing)
 
     def show(self, market: MarketSnapshot) -> None:
-        """Every strategy sees the same snapshot, in registration order."""
-        self._each(lambda s: s.on_market(market))
+        """Every strategy sees the same snapshot, in registration order rotated by one
+        at each showing: whoever acts first in an instant trades on the others' older
+        quotes, so no team may always be first."""
+        turn = self.showings % max(1, len(self.strategies))
+        self.showings += 1
+        self._each(lambda s: s.on_market(market), first=turn)
 
     def advance(self, now: TimeNs) -> None:
         """Apply the schedule's phase changes up to `now` and tell the strategies."""
@@ -205,9 +235,13 @@ class StrategyRunner:
         self,
         call: Callable[[TradingStrategy], Sequence[Action]],
         wanted: Callable[[TeamId], bool] = lambda team: True,
+        first: int = 0,
     ) -> None:
+        """Call every wanted strategy, from the `first`-th registered on, round the end;
+        then perform their actions in that order."""
         pending: deque[tuple[TeamId, Action]] = deque()
-        for team, strategy in self.strategies.items():
+        teams = list(self.strategies.items())
+        for team, strategy in teams[first:] + teams[:first]:
             if wanted(team):
                 pending.extend((team, a) for a in call(strategy))
         self._drain(pending, self.now)
@@ -220,20 +254,38 @@ class StrategyRunner:
             if action.team_id != team:
                 continue  # a strategy may only act for its own team
             self.requests += 1
-            outcome = self._perform(action, now)
+            outcome, result = self._perform(action, now)
             if self.listener is not None:
                 self.listener.executed(team, action, outcome, now)
             if outcome is not None:
                 self._dispatch(outcome.fills, pending)
+            if result is not None and not result.accepted:
+                self._refused(action, result, now, pending)
 
-    def _perform(self, action: Action, now: TimeNs) -> Executed | None:
+    def _perform(
+        self, action: Action, now: TimeNs
+    ) -> tuple[Executed | None, OrderResult | QuoteResult | None]:
+        """The request's outcome (None for cancels) and its result, refused or not."""
         if isinstance(action, CancelOrder):
-            self.session.cancel(action, now)
-            return None
+            return None, self.session.cancel(action, now)
         if isinstance(action, CancelAll):
             self.session.venue.cancel_all(action.team_id, now, action.instrument_id)
-            return None
-        return self.session.submit(action, now)
+            return None, None
+        executed = self.session.submit(action, now)
+        return executed, executed.result
+
+    def _refused(
+        self,
+        action: Action,
+        result: OrderResult | QuoteResult,
+        now: TimeNs,
+        pending: deque[tuple[TeamId, Action]],
+    ) -> None:
+        strategy = self.strategies.get(action.team_id)
+        if strategy is not None:
+            code, message = result.error_code or "", result.error_message or ""
+            answer = strategy.on_reject(Rejection(now, action, code, message))
+            pending.extend((action.team_id, a) for a in answer)
 
     def _dispatch(self, fills: list[Fill], pending: deque[tuple[TeamId, Action]]) -> None:
         if fills and self.listener is not None:

@@ -9,7 +9,7 @@ import pytest
 
 from bots.market_maker import MarketMaker
 from exchange.domain.orders import CancelAll, NewOrder, NewQuote
-from exchange.domain.strategy import Action, News
+from exchange.domain.strategy import Action, News, Rejection
 from exchange.domain.types import InstrumentId, Phase, Role, Side
 from tests.bots.support import CHAIN, NOW, TEAM, fill, market
 
@@ -151,3 +151,25 @@ def test_news_pulls_every_quote_and_the_next_snapshot_quotes_again() -> None:
     assert maker.on_news(News(NOW, "Fed hints at tightening")) == [CancelAll(TEAM)]
     assert maker.on_news(News(NOW, "No major news today")) == ()  # nothing left to pull
     assert quotes(maker.on_market(market())) == first
+
+
+def test_a_refused_quote_is_pulled_and_quoted_afresh_next_snapshot() -> None:
+    maker = started(max_quotes_per_step=20)
+    first = quotes(maker.on_market(market()))
+    refused = Rejection(NOW, first[ATM_CALL], "PORTFOLIO_LIMIT_EXCEEDED", "too much")
+    assert maker.on_reject(refused) == [CancelAll(TEAM, ATM_CALL)]
+    assert maker.on_reject(refused) == ()  # already forgotten
+    again = maker.on_market(market())
+    assert [getattr(a, "instrument_id", None) for a in again] == [ATM_CALL]
+    assert quotes(again)[ATM_CALL] == first[ATM_CALL]
+
+
+def test_the_refusal_of_an_older_request_changes_nothing() -> None:
+    maker = started(max_quotes_per_step=20)
+    old = quotes(maker.on_market(market()))[ATM_CALL]
+    maker.on_fill(fill(ATM_CALL, Side.BUY, 10, 10))  # requoted lower: a newer quote
+    newer = quotes(maker.on_market(market()))[ATM_CALL]
+    assert newer != old
+    assert maker.on_reject(Rejection(NOW, old, "RATE_LIMITED", "slow down")) == ()
+    assert maker.on_reject(Rejection(NOW, CancelAll(TEAM), "MARKET_CLOSED", "closed")) == ()
+    assert maker.on_market(market()) == []  # the newer quote still stands

@@ -22,6 +22,7 @@ from exchange.domain.strategy import (
     MarketSignal,
     MarketSnapshot,
     News,
+    Rejection,
     Strategy,
 )
 from exchange.domain.types import (
@@ -49,6 +50,7 @@ class Recorder(Strategy):
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.on_next_market: list[Action] = []
+        self.on_next_reject: list[Action] = []
 
     def on_start(self, team_id: TeamId, role: Role, instruments: Sequence[Any]) -> None:
         super().on_start(team_id, role, instruments)
@@ -74,6 +76,11 @@ class Recorder(Strategy):
     def on_signal(self, signal: MarketSignal) -> Sequence[Action]:
         self.calls.append(("signal", signal))
         return ()
+
+    def on_reject(self, rejection: Rejection) -> Sequence[Action]:
+        self.calls.append(("reject", rejection))
+        out, self.on_next_reject = self.on_next_reject, []
+        return out
 
     def of(self, kind: str) -> list[Any]:
         return [value for k, value in self.calls if k == kind]
@@ -206,21 +213,33 @@ async def test_actions_become_requests_and_fills_come_back(
         assert await client.open_orders() == []  # cancelled when the run was cancelled
 
 
-async def test_refusals_are_counted_by_code_and_other_teams_actions_ignored(
+async def test_refusals_are_counted_and_told_and_other_teams_actions_ignored(
     server: str, options: Iterator[InstrumentId]
 ) -> None:
     instrument = next(options)
     team, key = await register(server, "market_maker")
     strategy = Recorder()
-    strategy.on_next_market = [
+    strategy.on_next_market = strategy_sent = [
         NewOrder(team, instrument, Side.BUY, 5000, Ticks(100)),  # over the role's size
         NewQuote(team, instrument, Ticks(500), 10, Ticks(1000), 10),  # spread over 10%
         NewOrder(TeamId("T9999"), instrument, Side.BUY, 1, Ticks(100)),
         NewOrder(team, instrument, Side.BUY, 1, None, OrderType.MARKET),  # nothing to take
     ]
-    stats = await RemoteRunner(strategy, server, key, interval=0.2).run(1.5)
+    smaller = NewOrder(team, instrument, Side.BUY, 5, Ticks(100))
+    strategy.on_next_reject = [smaller]  # the answer to the first refusal
+    runner = RemoteRunner(strategy, server, key, interval=0.2, cancel_on_stop=False)
+    stats = await runner.run(1.5)
     assert stats.rejected == {"INVALID_QUANTITY": 1, "INVALID_QUOTE": 1}
-    assert (stats.foreign, stats.orders) == (1, 1)
+    assert (stats.foreign, stats.orders) == (1, 2)
+    refused = strategy.of("reject")
+    assert [(r.code, r.action) for r in refused] == [
+        ("INVALID_QUANTITY", strategy_sent[0]),
+        ("INVALID_QUOTE", strategy_sent[1]),
+    ]
+    assert all(r.message for r in refused)
+    async with Client(server, key) as client:
+        (resting,) = await client.open_orders()
+    assert (resting.instrument_id, resting.quantity, resting.price) == (instrument, 5, 1.0)
 
 
 async def test_orders_past_the_role_rate_wait_instead_of_failing(

@@ -15,7 +15,13 @@ from exchange.domain.orders import CancelOrder, NewOrder, NewQuote
 from exchange.domain.phases import AlwaysOpen, TradingDaySchedule, to_ns
 from exchange.domain.positions import Fill
 from exchange.domain.session import TradingSession
-from exchange.domain.strategy import Action, MarketSnapshot, Strategy, StrategyRunner
+from exchange.domain.strategy import (
+    Action,
+    MarketSnapshot,
+    Rejection,
+    Strategy,
+    StrategyRunner,
+)
 from exchange.domain.types import (
     InstrumentId,
     Liquidity,
@@ -200,6 +206,34 @@ def test_a_strategy_cannot_act_for_another_team() -> None:
     runner.add(TeamId("imp"), Role.ARBITRAGE, Impostor())
     runner.step(TimeNs(1))
     assert runner.requests == 0 and session.venue.open_orders(MM) == []
+
+
+def test_a_strategy_hears_of_its_refusals_and_may_answer_them() -> None:
+    class Eager(Strategy):
+        """Asks for too much, then for what the refusal allows; cancels an unknown order."""
+
+        def __init__(self) -> None:
+            self.refusals: list[Rejection] = []
+
+        def on_market(self, snapshot: MarketSnapshot) -> Sequence[Action]:
+            return [order(self.team_id, Side.BUY, 5000, 10.0), CancelOrder(self.team_id, 999)]
+
+        def on_reject(self, rejection: Rejection) -> Sequence[Action]:
+            self.refusals.append(rejection)
+            if rejection.code == "INVALID_QUANTITY":
+                return [order(self.team_id, Side.BUY, 5, 10.0)]
+            return ()
+
+    session = make_session()
+    runner = StrategyRunner(session, AlwaysOpen(), TimeNs(0))
+    eager = Eager()
+    runner.add(TeamId("eager"), Role.ARBITRAGE, eager)
+    runner.step(TimeNs(7))
+    codes = [(r.code, type(r.action).__name__, r.ts_ns) for r in eager.refusals]
+    assert codes == [("INVALID_QUANTITY", "NewOrder", 7), ("ORDER_NOT_FOUND", "CancelOrder", 7)]
+    assert all(r.message for r in eager.refusals)
+    (resting,) = session.venue.open_orders(TeamId("eager"))
+    assert (resting.quantity, resting.price) == (5, px(10.0))
 
 
 @pytest.mark.parametrize("role", [Role.MARKET_MAKER, Role.HEDGE_FUND, Role.ARBITRAGE])
