@@ -24,7 +24,11 @@ from exchange.domain.venue import ExchangeVenue
 TEAMS = [TeamId(f"team{n}") for n in range(30)]
 
 
-def make_ops(n: int, books: Sequence[InstrumentId], seed: int) -> list[tuple[object, ...]]:
+Op = NewOrder | float
+"""An order to submit, or a cancel: the fraction picks which resting order goes."""
+
+
+def make_ops(n: int, books: Sequence[InstrumentId], seed: int) -> list[Op]:
     """Draw the whole operation stream up front so drawing is never timed."""
     rng = np.random.default_rng(seed)
     kinds = rng.choice(3, size=n, p=[0.6, 0.1, 0.3])
@@ -36,46 +40,42 @@ def make_ops(n: int, books: Sequence[InstrumentId], seed: int) -> list[tuple[obj
     teams = rng.integers(0, len(TEAMS), size=n)
     picks = rng.random(size=n)
     mids = dict.fromkeys(books, 10_000)
-    ops: list[tuple[object, ...]] = []
+    ops: list[Op] = []
     for k in range(n):
         book = books[book_of[k]]
         mids[book] += int(steps[k])
         side = Side.BUY if sides[k] else Side.SELL
-        team = TEAMS[teams[k]]
+        team, qty = TEAMS[teams[k]], int(qtys[k])
         if kinds[k] == 0:
             # Buys below the mid, sells above, by the offset; a negative offset crosses.
-            price = mids[book] - side.sign * int(offsets[k])
-            ops.append(("limit", team, book, side, int(qtys[k]), Ticks(price)))
+            price = Ticks(mids[book] - side.sign * int(offsets[k]))
+            ops.append(NewOrder(team, book, side, qty, price, OrderType.LIMIT))
         elif kinds[k] == 1:
-            ops.append(("market", team, book, side, int(qtys[k]), None))
+            ops.append(NewOrder(team, book, side, qty, None, OrderType.MARKET))
         else:
-            ops.append(("cancel", float(picks[k])))
+            ops.append(float(picks[k]))
     return ops
 
 
-def run(ops: list[tuple[object, ...]], books: list[InstrumentId]) -> list[int]:
+def run(ops: list[Op], books: list[InstrumentId]) -> list[int]:
     chain = build_chain(ChainSpec(), dt.date(2026, 11, 24))
     venue = ExchangeVenue(chain, np.random.default_rng(1))
     resting: list[tuple[TeamId, OrderId]] = []
     timings = [0] * len(ops)
     clock = time.perf_counter_ns
     for k, op in enumerate(ops):
-        if op[0] == "cancel":
+        if isinstance(op, float):
             if not resting:
                 continue
-            idx = int(op[1] * len(resting))  # type: ignore[call-overload]
+            idx = int(op * len(resting))
             resting[idx], resting[-1] = resting[-1], resting[idx]
-            team, oid = resting.pop()
-            request: object = CancelOrder(team, oid)
+            cancel = CancelOrder(*resting.pop())
             t0 = clock()
-            venue.cancel_order(request, TimeNs(k))  # type: ignore[arg-type]
+            venue.cancel_order(cancel, TimeNs(k))
             timings[k] = clock() - t0
             continue
-        kind, team, book, side, qty, price = op
-        order_type = OrderType.LIMIT if kind == "limit" else OrderType.MARKET
-        request = NewOrder(team, book, side, qty, price, order_type)  # type: ignore[arg-type]
         t0 = clock()
-        result = venue.submit_order(request, TimeNs(k))  # type: ignore[arg-type]
+        result = venue.submit_order(op, TimeNs(k))
         timings[k] = clock() - t0
         if result.order is not None and result.order.remaining and result.order.is_live:
             resting.append((result.order.team_id, result.order.order_id))
