@@ -25,10 +25,10 @@ Deterministic: no clock but the snapshot's, no randomness. Run it against the de
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from bots.chain import (
-    NS,
     Listing,
     clamp,
     expiries,
@@ -39,6 +39,7 @@ from bots.chain import (
     today,
 )
 from bots.cli import run_strategy
+from bots.hedging import Hedger, portfolio_delta
 from exchange.domain.instruments import Instrument
 from exchange.domain.orders import CancelAll, NewOrder
 from exchange.domain.positions import Fill
@@ -79,9 +80,11 @@ class HedgeFund(Strategy):
             raise ValueError("size >= 1, expiry >= 0 and delta_threshold > 0, please")
         self.underlying, self.expiry, self.size = underlying, expiry, size
         self.max_option, self.max_total = max_option_position, max_total_position
-        self.delta_threshold, self.max_underlying = delta_threshold, max_underlying
-        self.cooldown_ns = round(hedge_cooldown_seconds * NS)
         self.slippage = slippage
+        self.new_hedger = functools.partial(
+            Hedger, underlying, delta_threshold, max_underlying, MAX_ORDER,
+            hedge_cooldown_seconds, slippage / 5,
+        )  # fmt: skip
         self._reset()
 
     def _reset(self, instruments: Sequence[Instrument] = ()) -> None:
@@ -90,7 +93,7 @@ class HedgeFund(Strategy):
         self.view = 0
         """A forecast not yet traded: +1 buy straddles, -1 sell them."""
         self.last: MarketSnapshot | None = None
-        self.hedged_at: dict[str, int] = {}
+        self.hedger = self.new_hedger()
 
     def on_start(self, team_id: TeamId, role: Role, instruments: Sequence[Instrument]) -> None:
         super().on_start(team_id, role, instruments)
@@ -98,8 +101,7 @@ class HedgeFund(Strategy):
 
     def on_fill(self, fill: Fill) -> Sequence[Action]:
         self.positions[fill.instrument_id] = fill.position_after
-        if fill.instrument_id == self.underlying:
-            self.hedged_at.pop(self.underlying, None)  # the hedge has landed: look again
+        self.hedger.landed(fill)
         return ()
 
     def on_signal(self, signal: MarketSignal) -> Sequence[Action]:
@@ -118,7 +120,7 @@ class HedgeFund(Strategy):
         if snapshot.phase is not Phase.CONTINUOUS:
             return ()
         out = list(self.trade_view(snapshot)) if self.view else []
-        out.extend(self.hedge(snapshot))
+        out.extend(self.hedger.orders(self.team_id, snapshot, self.positions, self.listing))
         return out
 
     def trade_view(self, snapshot: MarketSnapshot) -> list[Action]:
@@ -148,46 +150,8 @@ class HedgeFund(Strategy):
         return out
 
     def portfolio_delta(self, snapshot: MarketSnapshot) -> float | None:
-        """Delta in units of the hedging underlying: per underlying, position x delta x
-        multiplier over its options plus the underlying itself, then scaled by spot to the
-        hedging one (as the scores count it). None while a spot is unknown."""
-        by_underlying: dict[str, float] = {}
-        for instrument_id, position in self.positions.items():
-            instrument = self.listing.by_id.get(instrument_id)
-            if instrument is None or not position:
-                continue
-            if instrument.is_option:
-                delta = snapshot.delta.get(instrument_id, 0.0) * instrument.multiplier
-            else:
-                delta = 1.0
-            u = instrument.underlying
-            by_underlying[u] = by_underlying.get(u, 0.0) + position * delta
-        reference = spot_of(snapshot, self.underlying)
-        total = 0.0
-        for underlying in sorted(by_underlying):
-            spot = spot_of(snapshot, underlying)
-            if spot is None or reference is None:
-                return None
-            total += by_underlying[underlying] * spot / reference
-        return total
-
-    def hedge(self, snapshot: MarketSnapshot) -> list[Action]:
-        """Trade the underlying back toward zero delta once past the threshold."""
-        delta = self.portfolio_delta(snapshot)
-        hedging = InstrumentId(self.underlying)
-        since = snapshot.now_ns - self.hedged_at.get(self.underlying, -self.cooldown_ns)
-        if delta is None or abs(delta) <= self.delta_threshold or since < self.cooldown_ns:
-            return []
-        position = self.positions.get(hedging, 0)
-        quantity = clamp(-round(delta), position, self.max_underlying)
-        quantity = max(-MAX_ORDER, min(MAX_ORDER, quantity))
-        side = Side.BUY if quantity > 0 else Side.SELL
-        price = marketable(snapshot, hedging, side, self.slippage / 5)
-        if quantity == 0 or price is None:
-            return []
-        self.hedged_at[self.underlying] = snapshot.now_ns
-        return [CancelAll(self.team_id, hedging),
-                NewOrder(self.team_id, hedging, side, abs(quantity), price)]  # fmt: skip
+        """Delta in units of the hedging underlying (SPY counted in SPX units)."""
+        return portfolio_delta(snapshot, self.positions, self.listing, self.underlying)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
