@@ -13,6 +13,10 @@ What it does, each snapshot in `CONTINUOUS`:
 - requotes where the quote would move `requote_ticks` or more, or a fill took some of
   it, at most `max_quotes_per_step` per snapshot (the role may send 10 orders a second);
 - pulls all its quotes when news breaks, and quotes again at the next snapshot's values;
+- keeps its delta near zero with SPX (the role may trade the underlyings): past
+  `hedge_threshold` units of SPX either way it trades SPX back toward zero, holding at
+  most `max_underlying`, one hedge at a time (`bots.hedging`); `hedge_threshold=None`
+  leaves the delta alone;
 - when the exchange refuses its latest request in a book, pulls what rests there and
   forgets the book, so the next snapshot quotes it afresh (a refused quote leaves the
   previous one resting).
@@ -24,17 +28,21 @@ Deterministic: no clock but the snapshot's, no randomness. Run it against the de
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from bots.chain import Listing, expiries, near_the_money, spot_of, today, value_of
 from bots.cli import run_strategy
+from bots.hedging import Hedger
 from exchange.domain.instruments import Instrument
 from exchange.domain.orders import CancelAll, CancelOrder, NewOrder, NewQuote
 from exchange.domain.positions import Fill
 from exchange.domain.strategy import Action, MarketSnapshot, News, Rejection, Strategy
 from exchange.domain.types import InstrumentId, Phase, Role, Side, TeamId, Ticks, TimeNs
 
+MAX_ORDER = 1000
+"""The role's largest order (SPEC section 3)."""
 FAR = 10**9
 """How far a side that appears or disappears counts as having moved."""
 
@@ -68,6 +76,9 @@ class MarketMaker(Strategy):
         requote_ticks: int = 2,
         max_quotes_per_step: int = 8,
         max_spread_pct: float = 9.0,
+        hedge_threshold: float | None = 200.0,
+        max_underlying: int = 5000,
+        hedge_cooldown_seconds: float = 60.0,
     ) -> None:
         if levels < 1 or expiries < 1 or size < 1 or max_quotes_per_step < 1:
             raise ValueError("levels, expiries, size and max_quotes_per_step must be >= 1")
@@ -78,6 +89,13 @@ class MarketMaker(Strategy):
         self.max_position, self.back_off_at = max_position, back_off_at
         self.max_portfolio, self.requote_ticks = max_portfolio, requote_ticks
         self.max_quotes, self.max_spread_pct = max_quotes_per_step, max_spread_pct
+        self.new_hedger = (
+            None
+            if hedge_threshold is None
+            else functools.partial(
+                Hedger, "SPX", hedge_threshold, max_underlying, MAX_ORDER, hedge_cooldown_seconds
+            )
+        )
         self._reset()
 
     def _reset(self, instruments: Sequence[Instrument] = ()) -> None:
@@ -89,6 +107,7 @@ class MarketMaker(Strategy):
         """Books where a fill took some of the quote: requote first."""
         self.sent: dict[InstrumentId, Action] = {}
         """The latest order or quote sent to each book, to recognise its refusal."""
+        self.hedger = None if self.new_hedger is None else self.new_hedger()
 
     def on_start(self, team_id: TeamId, role: Role, instruments: Sequence[Instrument]) -> None:
         super().on_start(team_id, role, instruments)
@@ -110,6 +129,8 @@ class MarketMaker(Strategy):
 
     def on_fill(self, fill: Fill) -> Sequence[Action]:
         self.positions[fill.instrument_id] = fill.position_after
+        if self.hedger is not None:
+            self.hedger.landed(fill)
         self.stale.add(fill.instrument_id)
         return ()
 
@@ -137,10 +158,16 @@ class MarketMaker(Strategy):
         changed = [i for i, q in wanted.items() if self._should_requote(i, q)]
         changed.sort(key=lambda i: (i in self.shown and i not in self.stale,
                                     -self._moved(i, wanted[i]), i))  # fmt: skip
-        for instrument_id in changed[: self.max_quotes]:
+        hedge = self._hedge(snapshot)
+        for instrument_id in changed[: self.max_quotes - len(hedge) // 2]:
             # Priced again now: the quotes shown just before used up some of the budget.
             out.extend(self._show(instrument_id, self.quote_for(snapshot, instrument_id)))
-        return out
+        return out + hedge
+
+    def _hedge(self, snapshot: MarketSnapshot) -> list[Action]:
+        if self.hedger is None:
+            return []
+        return self.hedger.orders(self.team_id, snapshot, self.positions, self.listing)
 
     def books(self, snapshot: MarketSnapshot) -> list[InstrumentId]:
         """The options to quote: nearest strikes and expiries, for every underlying."""

@@ -11,7 +11,7 @@ from bots.market_maker import MarketMaker
 from exchange.domain.orders import CancelAll, NewOrder, NewQuote
 from exchange.domain.strategy import Action, News, Rejection
 from exchange.domain.types import InstrumentId, Phase, Role, Side
-from tests.bots.support import CHAIN, NOW, TEAM, fill, market
+from tests.bots.support import CHAIN, NOW, SPX, TEAM, fill, market
 
 ATM_CALL = InstrumentId("SPX_CALL_4400_20261204")
 
@@ -173,3 +173,23 @@ def test_the_refusal_of_an_older_request_changes_nothing() -> None:
     assert maker.on_reject(Rejection(NOW, old, "RATE_LIMITED", "slow down")) == ()
     assert maker.on_reject(Rejection(NOW, CancelAll(TEAM), "MARKET_CLOSED", "closed")) == ()
     assert maker.on_market(market()) == []  # the newer quote still stands
+
+
+def test_delta_past_the_threshold_is_hedged_with_spx_within_the_step_s_budget() -> None:
+    maker = started(max_quotes_per_step=8, hedge_threshold=100)
+    snapshot = market()
+    maker.on_market(snapshot)
+    maker.on_fill(fill(ATM_CALL, Side.SELL, 10, -10))  # about -10 x 0.5 x 100 = -500
+    out = maker.on_market(snapshot)
+    (hedge,) = [a for a in out if isinstance(a, NewOrder) and a.instrument_id == SPX]
+    assert (hedge.side, hedge.quantity) == (Side.BUY, round(10 * snapshot.delta[ATM_CALL] * 100))
+    assert out[-2:] == [CancelAll(TEAM, SPX), hedge]  # after the quotes, in the rate
+    assert len(out) <= 10
+
+
+def test_no_hedge_below_the_threshold_or_when_switched_off() -> None:
+    for params in ({"hedge_threshold": 1000}, {"hedge_threshold": None}):
+        maker = started(**params)
+        maker.on_market(market())
+        maker.on_fill(fill(ATM_CALL, Side.SELL, 10, -10))
+        assert not [a for a in maker.on_market(market()) if getattr(a, "instrument_id", "") == SPX]
