@@ -62,6 +62,8 @@ class ScoreKeeper:
         self.save_row: SaveRow | None = None
         self.marks: dict[InstrumentId, Ticks] = {}
         self.current_marks: Callable[[], dict[InstrumentId, Ticks]] | None = None
+        self.unvalued: set[TeamId] = set()
+        """Teams whose delta could not be scored at the last observation."""
 
     @classmethod
     def build(
@@ -133,9 +135,14 @@ class ScoreKeeper:
         spots = {} if self.cache is None else self.cache.spots(now)
         quoted = {t: self.venue.two_sided(t) for t in self.makers()}
         try:
-            self.scorer.observe(TimeNs(now), self.marks, deltas, spots, quoted)
+            unvalued = self.scorer.observe(TimeNs(now), self.marks, deltas, spots, quoted)
         except (KeyError, ValueError):
             log.exception("scoring observation skipped")
+            return
+        for team_id in unvalued.keys() - self.unvalued:  # said once, not every tick
+            reason = unvalued[team_id]
+            log.warning("delta not scored", extra={"team_id": team_id, "reason": reason})
+        self.unvalued = set(unvalued)
 
     def refresh_marks(self) -> None:
         """Each book's mark as the positions view shows it (`Exchange.marks`)."""

@@ -41,6 +41,9 @@ from exchange.domain.scoring.state import (
 )
 from exchange.domain.types import InstrumentId, Liquidity, Role, TeamId, Ticks, TimeNs
 
+RoleInputs = tuple[dict[TeamId, float], dict[TeamId, list[float]]]
+"""Each hedge fund's portfolio delta and each arbitrage team's dollar exposures."""
+
 DEFAULT_CONFIG = ScoringConfig()
 RANKED_ROLES = (Role.MARKET_MAKER, Role.HEDGE_FUND, Role.ARBITRAGE)
 LIMIT_CODES = frozenset({"POSITION_LIMIT_EXCEEDED", "PORTFOLIO_LIMIT_EXCEEDED"})
@@ -172,15 +175,17 @@ class Scorer:
         deltas: Mapping[InstrumentId, float],
         spots: Mapping[str, float],
         quoted: Mapping[TeamId, Collection[InstrumentId]],
-    ) -> None:
+    ) -> dict[TeamId, str]:
         """One market observation. Missing marks, deltas and spots keep their last
-        observed values. Raises ValueError (changing nothing) if a hedge fund or arbitrage
-        team holds something that cannot be valued in delta."""
+        observed values. A hedge fund or arbitrage team holding what cannot be valued in
+        delta (an option never given a delta, an underlying never given a spot, as in a
+        market with no simulated prices) is not scored on its delta or balance this time,
+        and everything else is observed as usual; returns those teams, with the reason."""
         s = self._s
         new_marks = {**s.marks, **marks}
         new_deltas = {**s.deltas, **deltas}
         new_spots = {**s.spots, **spots}
-        inputs = self._role_inputs(new_deltas, new_spots)
+        inputs, unvalued = self._role_inputs(new_deltas, new_spots)
         s.marks, s.deltas, s.spots = new_marks, new_deltas, new_spots
         s.observations += 1
         s.last_ns = now_ns
@@ -188,6 +193,7 @@ class Scorer:
         listed_options = [i for i in s.listed if s.instruments[i].is_option]
         for team in s.teams.values():
             self._observe_team(team, now_ns, listed_options, quoted, inputs)
+        return unvalued
 
     # Reads
 
@@ -357,23 +363,29 @@ class Scorer:
 
     def _role_inputs(
         self, deltas: Mapping[InstrumentId, float], spots: Mapping[str, float]
-    ) -> tuple[dict[TeamId, float], dict[TeamId, list[float]]]:
-        """Each hedge fund's portfolio delta and each arbitrage team's dollar exposures;
-        computed before anything changes, since a missing delta or spot raises."""
+    ) -> tuple[RoleInputs, dict[TeamId, str]]:
+        """Each hedge fund's portfolio delta and each arbitrage team's dollar exposures,
+        and the teams neither can be worked out for (a delta or a spot missing), with why."""
         hedge: dict[TeamId, float] = {}
         arb: dict[TeamId, list[float]] = {}
+        unvalued: dict[TeamId, str] = {}
         config = self.config
         for team in self._s.teams.values():
             if team.hedge is None and team.arb is None:
                 continue
-            by_underlying = roles.underlying_deltas(team.positions, self._s.instruments, deltas)
-            if team.hedge is not None:
-                ref = config.reference_underlying
-                hedge[team.team_id] = roles.reference_delta(by_underlying, spots, ref)
-            else:
-                pair = config.arbitrage_underlyings
-                arb[team.team_id] = roles.dollar_exposures(by_underlying, spots, pair)
-        return hedge, arb
+            try:
+                by_underlying = roles.underlying_deltas(
+                    team.positions, self._s.instruments, deltas
+                )
+                if team.hedge is not None:
+                    ref = config.reference_underlying
+                    hedge[team.team_id] = roles.reference_delta(by_underlying, spots, ref)
+                else:
+                    pair = config.arbitrage_underlyings
+                    arb[team.team_id] = roles.dollar_exposures(by_underlying, spots, pair)
+            except ValueError as exc:
+                unvalued[team.team_id] = str(exc)
+        return (hedge, arb), unvalued
 
     def _observe_team(
         self,
@@ -381,7 +393,7 @@ class Scorer:
         now_ns: TimeNs,
         listed_options: list[InstrumentId],
         quoted: Mapping[TeamId, Collection[InstrumentId]],
-        inputs: tuple[dict[TeamId, float], dict[TeamId, list[float]]],
+        inputs: RoleInputs,
     ) -> None:
         config = self.config
         if team.maker is not None:
@@ -389,10 +401,12 @@ class Scorer:
             if not isinstance(quotes, set | frozenset):
                 quotes = set(quotes)
             roles.observe_maker(team.maker, listed_options, quotes, config)
-        if team.hedge is not None:
-            roles.observe_hedge(team, team.hedge, inputs[0][team.team_id], now_ns, config)
+        delta, exposures = inputs[0].get(team.team_id), inputs[1].get(team.team_id)
+        if team.hedge is not None and delta is not None:
+            roles.observe_hedge(team, team.hedge, delta, now_ns, config)
         if team.arb is not None:
-            roles.observe_arb(team, team.arb, inputs[1][team.team_id], now_ns, config)
+            if exposures is not None:
+                roles.observe_arb(team, team.arb, exposures, now_ns, config)
             roles.expire_signals(team, team.arb, now_ns, config)
         point = PnlPoint(now_ns, self._pnl(team))
         add_pnl_point(team, point, team.observations, config.max_pnl_points)

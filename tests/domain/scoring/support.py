@@ -105,8 +105,8 @@ class Game:
         deltas: Mapping[InstrumentId, float] | None = None,
         spots: Mapping[str, float] | None = None,
         quoted: Mapping[TeamId, Collection[InstrumentId]] | None = None,
-    ) -> None:
-        self.scorer.observe(
+    ) -> dict[TeamId, str]:
+        return self.scorer.observe(
             self.tick(),
             {i: Ticks(m) for i, m in (marks or {}).items()},
             deltas if deltas is not None else dict.fromkeys(OPTION_IDS, 0.0),

@@ -6,7 +6,7 @@ import pytest
 
 from exchange.domain.scoring import ScoringConfig
 from exchange.domain.types import Side, TimeNs
-from tests.domain.scoring.support import CALL, HF, HOUSE, OPTION_IDS, SPX, SPY, SPY_CALL, Game
+from tests.domain.scoring.support import CALL, HF, HOUSE, MM, OPTION_IDS, SPX, SPY, SPY_CALL, Game
 
 
 def test_window_pnl_is_the_pnl_change_between_headlines() -> None:
@@ -87,23 +87,26 @@ def test_delta_breach_entering_and_leaving_are_in_the_timeline() -> None:
     assert game.scorer.standing(HF).kpis["delta_penalty"] == 2 * 10 * 10 * 100
 
 
-def test_missing_delta_for_a_held_option_raises_and_changes_nothing() -> None:
+def test_a_held_option_without_a_delta_leaves_only_that_teams_delta_unscored() -> None:
     game = Game()
     game.trade(HF, HOUSE, 1, 2_000, CALL.id)
-    before = game.scorer.snapshot()
-    with pytest.raises(ValueError, match=CALL.id):
-        game.observe(deltas={})
-    assert game.scorer.snapshot() == before
-    game.observe(deltas=dict.fromkeys(OPTION_IDS, 0.1))
-    game.observe(deltas={})  # the last observed delta carries over
+    game.trade(MM, HOUSE, 1, 2_000, CALL.id)
+    unvalued = game.observe(deltas={}, quoted={MM: OPTION_IDS})
+    assert list(unvalued) == [HF] and CALL.id in unvalued[HF]
+    hedge_fund, maker = game.scorer.standing(HF).kpis, game.scorer.standing(MM).kpis
+    assert hedge_fund["delta"] is None and hedge_fund["delta_penalty"] == 0
+    assert maker["uptime"] == 1.0  # the rest of the observation counted
+    assert game.observe(deltas=dict.fromkeys(OPTION_IDS, 0.1)) == {}
+    assert game.observe(deltas={}) == {}  # the last observed delta carries over
     assert game.scorer.standing(HF).kpis["delta"] == pytest.approx(10.0)
 
 
-def test_missing_spot_for_a_converted_underlying_raises() -> None:
+def test_missing_spot_for_a_converted_underlying_leaves_the_delta_unscored() -> None:
     game = Game()
     game.trade(HF, HOUSE, 10, 44_000, SPY)
-    with pytest.raises(ValueError, match="SPY"):
-        game.observe(spots={"SPX": 4400.0})
+    unvalued = game.observe(spots={"SPX": 4400.0})
+    assert "SPY" in unvalued[HF]
+    assert game.scorer.standing(HF).kpis["delta"] is None
 
 
 def test_exactly_the_limit_is_free_despite_floating_noise() -> None:
