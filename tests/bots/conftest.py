@@ -11,7 +11,10 @@ import pytest
 from exchange.config import GameConfig, load_config
 from tests.server.harness import run_server
 
+ADMIN_TOKEN = "bots-test-organiser"
+
 FAST_DEMO: dict[str, Any] = {
+    "server": {"admin_token": ADMIN_TOKEN},
     # Already in continuous trading: no phase change to wait for.
     "clock": {"start": "2026-12-01T08:10:00-06:00", "speed": 300},
     "market": {
@@ -26,7 +29,8 @@ FAST_DEMO: dict[str, Any] = {
         },
     },
 }
-"""The demo at 300x (a 5-minute tick a second; the day lasts about three minutes), with:
+"""The demo at 300x (a 5-minute tick a second; the day lasts about three minutes), with
+an organiser's token (a test may publish a headline by hand), and:
 - news about every two seconds, its price jumps 0.05-0.1% rather than 0.5-2%;
 - a regime change most ticks (so volatility forecasts come often), between volatilities
   close enough that the house's option quotes, renewed every 2 s, stay inside the price
