@@ -36,7 +36,7 @@ from exchange.domain.orders import (
 )
 from exchange.domain.phases import from_ns, to_ns
 from exchange.domain.positions import Fill
-from exchange.domain.scoring import Scorer
+from exchange.domain.scoring import Scorer, check_invariants
 from exchange.domain.session import Executed, TradingSession
 from exchange.domain.strategy import (
     Action,
@@ -64,6 +64,8 @@ from exchange.replay.strategies import build_strategy
 
 Progress = Callable[[int], object]
 """Told how many game seconds each step covered (a progress bar)."""
+MAX_BREACHES = 10
+"""Invariant breaches a report lists at most: the first ones show where it went wrong."""
 
 
 def game_config(scenario: Scenario) -> GameConfig:
@@ -107,6 +109,8 @@ class Replay:
         self.names: dict[TeamId, str] = {}
         self.ids: dict[str, TeamId] = {}
         self.marks: dict[InstrumentId, Ticks] = {}
+        self.broken: list[str] = []
+        """Invariants found broken at an observation, with the game time (the first few)."""
         self.refs: dict[str, OrderId] = {}
         self._ref: str | None = None
         self._join_house()
@@ -270,6 +274,18 @@ class Replay:
         quoted = {t: self.venue.two_sided(t) for t, r in self.session.roles.items()
                   if r is Role.MARKET_MAKER}  # fmt: skip
         self.scorer.observe(now, marks, pricing.delta, pricing.spots, quoted)
+        self.check_invariants(now)
+
+    def check_invariants(self, now: TimeNs) -> None:
+        """SPEC section 7's invariants hold at every moment, so they are checked at every
+        observation, not only when the day ends; the first breaches are kept, timed."""
+        if len(self.broken) >= MAX_BREACHES:
+            return
+        moment = dt.datetime.fromtimestamp(now / NS, self.start_at.tzinfo).isoformat()
+        ledger = self.session.ledger
+        problems = check_invariants(ledger) + self.scorer.invariants()
+        problems += self.scorer.compare_with(ledger)
+        self.broken += [f"at {moment}: {p}" for p in problems][: MAX_BREACHES - len(self.broken)]
 
     # -- RunnerListener ---------------------------------------------------------------
 

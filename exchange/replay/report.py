@@ -54,7 +54,8 @@ class Report(msgspec.Struct):
 def build_report(replay: Replay) -> Report:
     rec, scorer = replay.recorder, replay.scorer
     ledger = replay.session.ledger
-    problems = check_invariants(ledger) + scorer.invariants() + scorer.compare_with(ledger)
+    problems = replay.broken + check_invariants(ledger) + scorer.invariants()
+    problems += scorer.compare_with(ledger)
     teams = [_team(replay, tid, name) for tid, name in replay.names.items()]
     board = scorer.leaderboard()
     report = Report(

@@ -139,3 +139,22 @@ def test_update_writes_the_digest_and_keeps_the_comments(tmp_path: Path) -> None
     assert load_scenario(path).expect.digest == "ab" * 32
     write_digest(path, "cd" * 32)
     assert load_scenario(path).expect.digest == "cd" * 32
+
+
+def test_invariants_are_checked_at_every_tick_and_a_breach_mid_day_is_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    replay = Replay(scenario(participants=SCRIPTED))
+    buyer = replay.session.ledger.account(replay.ids["Buyer"])
+    buyer.cash_ticks += 100  # money from nowhere, as a bug would make it
+    replay.check_invariants(replay.start + seconds("1m") * 1_000_000_000)
+    buyer.cash_ticks -= 100  # gone again by the end of the day
+    checked: list[int] = []
+    check = replay.check_invariants
+    monkeypatch.setattr(replay, "check_invariants", lambda now: checked.append(now) or check(now))
+    report = build_report(replay.run())
+    assert len(checked) >= 6  # 30 minutes: a check at each 5-minute tick
+    breaches = [p for p in report.invariants if p.startswith("at 2026-12-01T09:21:00-06:00: ")]
+    assert breaches == report.invariants  # found then, and only then
+    assert any("cash" in p for p in breaches), breaches
+    assert f"invariant broken: {breaches[0]}" in report.failures
