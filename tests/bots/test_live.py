@@ -45,19 +45,12 @@ async def run(
     runner = RemoteRunner(strategy, url, key)
     task = asyncio.create_task(runner.run())
     async with Client(url, key) as client:
-        deadline = time.monotonic() + at_most
-        while True:
-            fills = await client.fills()
-            if runner.stats.news and done(runner.stats, fills):
-                break
-            if task.done():
-                task.result()  # the run ended early: its error
-            if time.monotonic() > deadline:
-                pytest.fail(f"not done within {at_most}s: {runner.stats}, {len(fills)} fills")
-            await asyncio.sleep(0.5)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        try:
+            await until_done(client, runner, task, done, at_most)
+        finally:
+            task.cancel()  # the runner cancels the team's orders as it stops
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         fills = await client.fills()
         assert await client.open_orders() == []  # the runner cancelled on the way out
     stats = runner.stats
@@ -65,6 +58,18 @@ async def run(
     assert 0 < stats.fills <= len(fills), stats
     assert stats.orders > 0 and stats.market_calls > 0
     return stats, fills
+
+
+async def until_done(
+    client: Client, runner: RemoteRunner, task: asyncio.Task[RunStats], done: Done, at_most: float
+) -> None:
+    deadline = time.monotonic() + at_most
+    while not (runner.stats.news and done(runner.stats, await client.fills())):
+        if task.done():
+            task.result()  # the run ended early: its error
+        if time.monotonic() > deadline:
+            pytest.fail(f"not done within {at_most}s: {runner.stats}")
+        await asyncio.sleep(0.5)
 
 
 def options_of(fills: list[FillView]) -> set[str]:
