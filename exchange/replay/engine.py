@@ -109,8 +109,8 @@ class Replay:
         self.names: dict[TeamId, str] = {}
         self.ids: dict[str, TeamId] = {}
         self.marks: dict[InstrumentId, Ticks] = {}
-        self.broken: list[str] = []
-        """Invariants found broken at an observation, with the game time (the first few)."""
+        self.broken: dict[str, str] = {}
+        """Each invariant breach seen at an observation -> the game time it was first seen."""
         self.refs: dict[str, OrderId] = {}
         self._ref: str | None = None
         self._join_house()
@@ -278,14 +278,16 @@ class Replay:
 
     def check_invariants(self, now: TimeNs) -> None:
         """SPEC section 7's invariants hold at every moment, so they are checked at every
-        observation, not only when the day ends; the first breaches are kept, timed."""
+        observation (the last one closes the day): the ledger, the scorer's mirror and the
+        two against each other. Each breach is kept once, with when it was first seen."""
         if len(self.broken) >= MAX_BREACHES:
             return
-        moment = dt.datetime.fromtimestamp(now / NS, self.start_at.tzinfo).isoformat()
         ledger = self.session.ledger
         problems = check_invariants(ledger) + self.scorer.invariants()
         problems += self.scorer.compare_with(ledger)
-        self.broken += [f"at {moment}: {p}" for p in problems][: MAX_BREACHES - len(self.broken)]
+        moment = dt.datetime.fromtimestamp(now / NS, self.start_at.tzinfo).isoformat()
+        for problem in problems[: MAX_BREACHES - len(self.broken)]:
+            self.broken.setdefault(problem, moment)
 
     # -- RunnerListener ---------------------------------------------------------------
 

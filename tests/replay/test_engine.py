@@ -158,3 +158,12 @@ def test_invariants_are_checked_at_every_tick_and_a_breach_mid_day_is_reported(
     assert breaches == report.invariants  # found then, and only then
     assert any("cash" in p for p in breaches), breaches
     assert f"invariant broken: {breaches[0]}" in report.failures
+
+
+def test_a_breach_that_lasts_is_listed_once_from_when_it_began() -> None:
+    replay = Replay(scenario(participants=SCRIPTED))
+    replay.session.ledger.account(replay.ids["Buyer"]).cash_ticks += 100
+    report = build_report(replay.run())
+    assert report.invariants and len(set(report.invariants)) == len(report.invariants)
+    first_step = "at 2026-12-01T09:20:05-06:00: "  # the first observation, 5 s in
+    assert all(p.startswith(first_step) for p in report.invariants), report.invariants
