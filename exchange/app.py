@@ -185,6 +185,8 @@ class Exchange:
         for i in instruments:
             self.start_matcher(i.id)
         self.scores.listed(instruments)
+        if self.market is not None and self.market.house is not None:
+            self.market.house.listed(instruments)
         self.market_data.relist()
         self.fanout.dirty.update(i.id for i in instruments)
 
@@ -242,11 +244,13 @@ class Exchange:
 
     # -- teams ------------------------------------------------------------------------
 
-    async def register(self, name: str, role: Role) -> tuple[Team, str]:
-        """A new team, answered only once its row is durable: the key is shown once."""
+    async def register(self, name: str, role: Role, stream: bool = True) -> tuple[Team, str]:
+        """A new team, answered only once its row is durable: the key is shown once.
+        The house's teams (`stream=False`) never connect, so they get no stream."""
         team, key = self.teams.register(name, role)
         self.session.register(team.team_id, role)
-        self.fanout.add_team(team.team_id)
+        if stream:
+            self.fanout.add_team(team.team_id)
         self.scores.add_team(team.team_id, team.name, role)
         saved = Outbox()
         saved.rows.append(("teams", rows.team_row(team, self.clock.now())))

@@ -134,7 +134,9 @@ class MarketSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     house_options_maker: bool = False
     """The house quotes every option around fair value (the demo: a live chain)."""
     retail: bool = True
-    """The simulated retail flow trades the options."""
+    """The simulated retail crowd trades the options (`model.retail.traders` teams)."""
+    house_interval: float = 0.1
+    """Wall seconds between the market snapshots the house's strategies are shown."""
     fair_value_refresh: float = 2.0
     """Wall seconds between market data sent only because a fair value moved."""
     model: MarketConfig = MarketConfig()

@@ -64,9 +64,13 @@ def working_exposure(
     quote replaces. Copies only when there is something to add or take away."""
     if not pending and not replacing:
         return resting
-    out = {i: list(pair) for i, pair in resting.items()}
+    out: dict[InstrumentId, Sequence[int]] = dict(resting)
+    copied: dict[InstrumentId, list[int]] = {}
     for o, sign in [(o, 1) for o in pending] + [(o, -1) for o in replacing]:
-        pair = out.setdefault(o.instrument_id, [0, 0])
+        pair = copied.get(o.instrument_id)
+        if pair is None:  # copy only the pairs that change
+            pair = copied[o.instrument_id] = list(out.get(o.instrument_id, (0, 0)))
+            out[o.instrument_id] = pair
         pair[o.side is Side.SELL] += sign * o.remaining
     return out
 

@@ -63,6 +63,8 @@ class TradingSession:
             for role, c in constraints.items()
             if any(isinstance(x, PortfolioLimit) for x in c)
         }
+        self._free_roles = {role for role in Role if not constraints.get(role)}
+        """Roles with no rule at all (the house): nothing to check, nothing to count."""
         self.roles: dict[TeamId, Role] = {}
         self.windows: dict[TeamId, SlidingWindow] = {}
 
@@ -121,6 +123,8 @@ class TradingSession:
         `rate_now` is the time the rate window counts in (game time when not given).
         """
         team = request.team_id
+        if self.roles[team] in self._free_roles:
+            return None
         window = self.windows[team]
         replacing: list[Order] = []
         if isinstance(request, NewQuote):

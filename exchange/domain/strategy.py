@@ -28,6 +28,7 @@ from exchange.domain.phases import Schedule
 from exchange.domain.positions import Fill
 from exchange.domain.session import Executed, TradingSession
 from exchange.domain.types import InstrumentId, Phase, Role, Side, TeamId, Ticks, TimeNs
+from exchange.domain.venue import ExchangeVenue
 
 Action = NewOrder | NewQuote | CancelOrder | CancelAll
 
@@ -51,6 +52,8 @@ class Pricing(msgspec.Struct, frozen=True, gc=False):
     fair: dict[InstrumentId, Ticks] = {}
     delta: dict[InstrumentId, float] = {}
     spots: dict[str, float] = {}
+    vol: float | None = None
+    """The annualised volatility the chain is priced with (the regime's), if known."""
 
 
 NO_PRICING = Pricing()
@@ -63,6 +66,7 @@ class MarketSnapshot(msgspec.Struct, frozen=True, gc=False):
     fair: dict[InstrumentId, Ticks] = {}
     delta: dict[InstrumentId, float] = {}
     spots: dict[str, float] = {}
+    vol: float | None = None
 
 
 class News(msgspec.Struct, frozen=True, gc=False):
@@ -139,18 +143,46 @@ class Strategy:
 
 
 def snapshot(
-    session: TradingSession, now: TimeNs, pricing: Pricing = NO_PRICING
+    session: TradingSession,
+    now: TimeNs,
+    pricing: Pricing = NO_PRICING,
+    tops: TopCache | None = None,
 ) -> MarketSnapshot:
     venue = session.venue
-    tops = {}
-    for instrument_id, book in venue.books.items():
-        bid, ask = book.best(Side.BUY), book.best(Side.SELL)
-        tops[instrument_id] = Top(
-            None if bid is None else bid.price, 0 if bid is None else bid.quantity,
-            None if ask is None else ask.price, 0 if ask is None else ask.quantity,
-            venue.last_price.get(instrument_id),
-        )  # fmt: skip
-    return MarketSnapshot(now, venue.phase, tops, pricing.fair, pricing.delta, pricing.spots)
+    tops = tops if tops is not None else TopCache()
+    return MarketSnapshot(
+        now, venue.phase, tops.read(venue), pricing.fair, pricing.delta, pricing.spots,
+        pricing.vol,
+    )  # fmt: skip
+
+
+class TopCache:
+    """Each book's `Top`, built again only when the book or its last price changed: a
+    snapshot a step reads hundreds of books of which few moved."""
+
+    def __init__(self) -> None:
+        self.built: dict[InstrumentId, tuple[int, Ticks | None, Top]] = {}
+
+    def read(self, venue: ExchangeVenue) -> dict[InstrumentId, Top]:
+        out: dict[InstrumentId, Top] = {}
+        built, last_price = self.built, venue.last_price
+        for instrument_id, book in venue.books.items():
+            last = last_price.get(instrument_id)
+            seen = built.get(instrument_id)
+            if seen is not None and seen[0] == book.version and seen[1] == last:
+                out[instrument_id] = seen[2]
+                continue
+            bid, ask = book.best(Side.BUY), book.best(Side.SELL)
+            top = Top(
+                None if bid is None else bid.price, 0 if bid is None else bid.quantity,
+                None if ask is None else ask.price, 0 if ask is None else ask.quantity, last,
+            )  # fmt: skip
+            built[instrument_id] = (book.version, last, top)
+            out[instrument_id] = top
+        if len(built) > len(out):  # delisted books
+            for gone in built.keys() - out.keys():
+                del built[gone]
+        return out
 
 
 class RunnerListener(Protocol):
@@ -185,6 +217,7 @@ class StrategyRunner:
         self.now = start
         self.listener = listener
         self.strategies: dict[TeamId, TradingStrategy] = {}
+        self.tops = TopCache()
         self.requests = 0
         self.showings = 0
 
@@ -200,7 +233,7 @@ class StrategyRunner:
         self.show(self.snapshot(now, pricing))
 
     def snapshot(self, now: TimeNs, pricing: Pricing = NO_PRICING) -> MarketSnapshot:
-        return snapshot(self.session, now, pricing)
+        return snapshot(self.session, now, pricing, self.tops)
 
     def show(self, market: MarketSnapshot) -> None:
         """Every strategy sees the same snapshot, in registration order rotated by one

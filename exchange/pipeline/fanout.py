@@ -90,8 +90,11 @@ class Fanout:
         self.streams.setdefault(team_id, TeamStream(self.history_size, self.seq_base))
 
     def stream(self, team_id: TeamId, kind: str, data: Any, timestamp: str | None = None) -> None:
-        """Append a stream message to one team's stream and push it to its connections."""
-        s = self.streams[team_id]
+        """Append a stream message to one team's stream and push it to its connections.
+        A team without a stream (the house's, which never connect) is not told."""
+        s = self.streams.get(team_id)
+        if s is None:
+            return
         s.seq += 1
         encoded = encoder.encode(Message(s.seq, kind, timestamp or utc_now(), data))
         s.history.append((s.seq, encoded))
@@ -147,6 +150,7 @@ class Fanout:
 
     def attach(self, socket: Socket, team_id: TeamId) -> Connection:
         conn = Connection(socket, team_id)
+        self.add_team(team_id)
         self.streams[team_id].connections.add(conn)
         conn.sender = asyncio.get_running_loop().create_task(self._send(conn))
         return conn

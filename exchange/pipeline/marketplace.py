@@ -1,28 +1,28 @@
 """Everything the simulated market adds to an exchange, built and started together:
 the model and its `MarketCache`, PriceQueue, EventQueue and SignalQueue, the simulator,
-the news and signal deliveries, and the house participants. It is also the
-participants' `MarketView`: what they may read of the market.
+the news and signal deliveries, and the house (its strategies, run by the house task).
+It is also the house's `MarketView`: the snapshot its strategies are shown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from exchange.domain.house import HOUSE_TEAMS
-from exchange.domain.instruments import Instrument
+from exchange.domain.house import house_teams
 from exchange.domain.market.news import NewsEvent
 from exchange.domain.market.regimes import Regime
 from exchange.domain.market.simulator import MarketModel, MarketStreams, TickOutcome
-from exchange.domain.types import InstrumentId, Phase, Role, TeamId
+from exchange.domain.strategy import MarketSnapshot, TopCache
+from exchange.domain.ticks import round_to_tick
+from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks
 from exchange.pipeline.events import EventDelivery
+from exchange.pipeline.house import HouseRunner
 from exchange.pipeline.market import MarketCache, Simulator, expiry_close
-from exchange.pipeline.participants import HouseLiquidity, HouseOptionsMaker, RetailFlow
 
 if TYPE_CHECKING:
     from exchange.app import Exchange
@@ -45,6 +45,8 @@ class Marketplace:
         zone = dt.UTC if schedule.always_open else ZoneInfo(schedule.timezone)
         self.expiry_ns = expiry_close(zone, schedule.close)
         self.delivery: EventDelivery | None = None
+        self.house: HouseRunner | None = None
+        self.tops = TopCache()
 
     def restore_regime(self, regime: str) -> None:
         """Continue a restored game in the regime it was in."""
@@ -61,26 +63,34 @@ class Marketplace:
         self.delivery.on_news, self.delivery.on_signal = e.scores.news, e.scores.signal
         s.start("news", self.delivery.news)
         s.start("signals", self.delivery.role_signals)
-        teams = {name: await self.house_team(name, role) for name, role in HOUSE_TEAMS.items()}
-        if self.settings.house_liquidity:
-            s.start(
-                "house_liquidity", HouseLiquidity(teams["House liquidity"], e.orders, self).run
-            )
-        if self.settings.house_options_maker:
-            s.start("house_options", HouseOptionsMaker(teams["House options"], e.orders, self).run)
-        if self.settings.retail:
-            rng = self.streams.retail
-            flow = RetailFlow(
-                teams["Retail flow"], e.orders, self, rng, self.settings.model.retail
-            )
-            s.start("retail", flow.run)
+        await self.start_house()
+
+    async def start_house(self) -> None:
+        """The house's teams (restored with the game, else registered) and their task."""
+        e, m = self.exchange, self.settings
+        teams = house_teams(
+            self.streams.retail, m.model.retail, m.model.tick_seconds,
+            liquidity=m.house_liquidity, options_maker=m.house_options_maker, crowd=m.retail,
+        )  # fmt: skip
+        strategies = {}
+        for team in teams:
+            team_id = await self.house_team(team.name, team.role)
+            team.strategy.on_start(team_id, team.role, list(e.venue.instruments.values()))
+            strategies[team_id] = team.strategy
+        if not strategies:
+            return
+        windows = e.session.windows
+        limits = {t: windows[t].limit for t in strategies if e.session.roles[t] is not Role.HOUSE}
+        self.house = HouseRunner(strategies, limits, e.orders, self, e.clock, m.house_interval)
+        e.publisher.taps.append(self.house.released)
+        e.supervisor.start("house", self.house.run)
 
     async def house_team(self, name: str, role: Role) -> TeamId:
         """The house's own team: restored with the game, else registered (key unused)."""
         for team in self.exchange.teams.by_id.values():
             if team.name == name:
                 return team.team_id
-        team, _ = await self.exchange.register(name, role)
+        team, _ = await self.exchange.register(name, role, stream=False)
         return team.team_id
 
     # -- MarketView -------------------------------------------------------------------
@@ -91,19 +101,14 @@ class Marketplace:
         venue = self.exchange.venue
         return Phase.CLOSED if venue.suspended is not None else venue.phase
 
-    def spots(self) -> Mapping[str, float]:
-        return self.cache.spots(self.exchange.clock.now())
-
-    def fair_values(self) -> Mapping[str, int]:
-        return self.cache.fair_values
-
-    def options(self) -> Sequence[Instrument]:
-        return [i for i in self.exchange.venue.instruments.values() if i.is_option]
-
-    def positions(self, team_id: TeamId) -> Mapping[InstrumentId, int]:
-        return self.exchange.session.ledger.account(team_id).positions
-
-    def tick_wall_seconds(self) -> float:
-        tick_ns = self.settings.model.tick_seconds * 1_000_000_000
-        clock = self.exchange.clock
-        return max(0.05, clock.wall_seconds_until(clock.now() + tick_ns))
+    def snapshot(self) -> MarketSnapshot:
+        """What the house's strategies see: every book's top, the spots, the chain's fair
+        values and deltas as last priced, and the volatility they were priced with."""
+        e = self.exchange
+        now = e.clock.now()
+        spots = self.cache.spots(now)
+        fair = {InstrumentId(s): round_to_tick(p) for s, p in spots.items()}
+        fair.update((InstrumentId(i), Ticks(v)) for i, v in self.cache.fair_values.items())
+        delta = {i: g[0] for i, g in e.market_data.greeks.items()}
+        tops = self.tops.read(e.venue)
+        return MarketSnapshot(now, self.phase(), tops, fair, delta, spots, self.cache.vol_at(now))

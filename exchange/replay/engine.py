@@ -129,15 +129,12 @@ class Replay:
         m = self.config.market
         if not m.enabled:
             return
-        retail_rng = self.market.streams.retail
-        tick = m.model.tick_seconds
-        bots: list[TradingStrategy | None] = [
-            house.HouseLiquidity() if m.house_liquidity else None,
-            house.HouseOptionsMaker() if m.house_options_maker else None,
-            house.RetailFlow(retail_rng, m.model.retail, tick) if m.retail else None,
-        ]
-        for (name, role), bot in zip(house.HOUSE_TEAMS.items(), bots, strict=True):
-            self._join(name, role, bot)
+        teams = house.house_teams(
+            self.market.streams.retail, m.model.retail, m.model.tick_seconds,
+            liquidity=m.house_liquidity, options_maker=m.house_options_maker, crowd=m.retail,
+        )  # fmt: skip
+        for team in teams:
+            self._join(team.name, team.role, team.strategy)
 
     def _join_teams(self, swaps: Mapping[str, tuple[str, dict[str, Any]]]) -> None:
         known = {p.team for p in self.scenario.participants}
@@ -262,8 +259,8 @@ class Replay:
         added = self.venue.list_instruments(new)
         self.scorer.list_instruments(added)
         for strategy in self.runner.strategies.values():
-            if isinstance(strategy, house.RetailFlow):
-                strategy.list_instruments(added)
+            if isinstance(strategy, house.HouseStrategy):
+                strategy.on_listed(added)
 
     def observe(self, now: TimeNs) -> None:
         """One scoring observation: marks, option deltas, spots and who quotes what."""

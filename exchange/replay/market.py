@@ -84,13 +84,14 @@ class ReplayMarket:
         spots = self.cache.spots(now)
         fair = {InstrumentId(s): round_to_tick(p) for s, p in spots.items()}
         delta: dict[InstrumentId, float] = {}
+        vol = self.cache.vol_at(now)
         live = [o for o in options if o.expiry is not None and self.expiry_ns(o.expiry) > now]
         if live:
-            g = chain_greeks(live, spots, self.cache.vol_at(now), now, self.expiry_ns)
+            g = chain_greeks(live, spots, vol, now, self.expiry_ns)
             for k, option in enumerate(live):
                 fair[option.id] = round_to_tick(float(g.value[k]))
                 delta[option.id] = float(g.delta[k])
-        return Pricing(fair, delta, spots)
+        return Pricing(fair, delta, spots, vol)
 
     def spot_ticks(self, now: TimeNs) -> dict[str, Ticks]:
         return {s: round_to_tick(p) for s, p in self.cache.spots(now).items()}

@@ -37,8 +37,8 @@ from exchange.domain.types import (
     Ticks,
     TimeNs,
 )
-from exchange.pipeline.marketplace import HOUSE_TEAMS
-from exchange.pipeline.participants import Participant
+from exchange.domain.house import LIQUIDITY, OPTIONS, retail_name
+from exchange.pipeline.work import Submit
 from tests.server.conftest import Message, assert_error, assert_ok, stream
 from tests.server.harness import Bot, run_server
 
@@ -373,6 +373,18 @@ def test_limit_price_near_fair_value_is_accepted(demo_bot: Bot) -> None:
 # -- invariants with the house and bots trading (SPEC section 7) ------------------------
 
 
+class InProcess:
+    """A team that puts its requests on OrderQueue itself, as the API does."""
+
+    def __init__(self, team_id: TeamId, orders: asyncio.Queue[Any]) -> None:
+        self.team_id, self.orders = team_id, orders
+
+    async def send(self, request: NewOrder | NewQuote) -> None:
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.orders.put_nowait(Submit(request, reply, "in-process"))
+        await reply
+
+
 class TradingBots:
     """A market maker quoting, a hedge fund taking options and an arbitrage desk trading
     both underlyings, each through the pipeline exactly as the API sends orders."""
@@ -382,11 +394,12 @@ class TradingBots:
         self.market = ex.market
         self.rng = np.random.default_rng(seed)
         self.running = True
-        self.bots = {role: Participant(team, ex.orders, ex.market) for role, team in teams.items()}
+        self.bots = {role: InProcess(team, ex.orders) for role, team in teams.items()}
         self.sent = 0
 
     def liquid_options(self) -> list[tuple[InstrumentId, int]]:
-        fair = self.market.fair_values()
+        assert self.market is not None
+        fair = self.market.cache.fair_values
         return sorted((InstrumentId(i), v) for i, v in fair.items() if v >= 200)
 
     async def send(self, role: Role, request: NewOrder | NewQuote) -> None:
@@ -458,8 +471,10 @@ async def test_positions_net_to_zero_and_cash_to_fees_with_house_and_bots_tradin
         bots = TradingBots(ex, teams)
         tasks = [asyncio.create_task(run()) for run in (bots.market_maker, bots.hedge_fund,
                                                          bots.arbitrage)]  # fmt: skip
-        house = {t.name: t.team_id for t in ex.teams.by_id.values() if t.name in HOUSE_TEAMS}
-        assert set(house) == set(HOUSE_TEAMS)
+        crowd = ex.config.market.model.retail.traders
+        names = {LIQUIDITY, OPTIONS} | {retail_name(n) for n in range(1, crowd + 1)}
+        house = {t.name: t.team_id for t in ex.teams.by_id.values() if t.name in names}
+        assert set(house) == names
         ledger = ex.session.ledger
 
         def holds(team: TeamId) -> bool:
@@ -469,7 +484,7 @@ async def test_positions_net_to_zero_and_cash_to_fees_with_house_and_bots_tradin
 
         def traded() -> bool:
             breaches.extend(invariant_breaches(ex))  # checked all along, not only at the end
-            bot_teams, houses = teams.values(), (house["House liquidity"], house["House options"])
+            bot_teams, houses = teams.values(), (house[LIQUIDITY], house[OPTIONS])
             return all(holds(t) for t in (*bot_teams, *houses))
 
         await wait_async(traded, 15, "every bot and the house to hold positions")
@@ -548,7 +563,7 @@ def test_a_headlines_regime_shift_reaches_fair_values_only_at_the_headline() -> 
         pytest.fail("no headline shifted the regime within a tick in 200 ticks")
     market.prices.put_nowait((outcome, start))
     vol = config.market.model.regimes.vol
-    options = market.options()
+    options = [i for i in ex.venue.instruments.values() if i.is_option]
     for now, regime in ((start, shifts[0].previous), (shifts[0].ts_ns, shifts[0].regime)):
         clock.advance_to(now)
         ex.market_data.reprice()

@@ -65,16 +65,26 @@ class RetailConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     limit_styles: tuple[LimitStyle, ...] = LIMIT_STYLES
     max_position: int = 50
     max_total_position: int | None = None
+    traders: int = 50
+    """The crowd's size: each trader is a retail team of its own, with the retail role's
+    limits, and draws `orders_per_tick / traders` orders a tick (the crowd's sum keeps
+    the SPEC's Poisson(3)), so no single account fills up."""
+    limit_lifetime_ticks: int = 3
+    """Ticks a retail limit order rests before its trader cancels it (a day order that
+    its broker manages); 0 keeps it until it fills or the book closes."""
 
     def __post_init__(self) -> None:
         if not np.isclose(sum(s.share for s in self.limit_styles), 1.0):
             raise ValueError("limit style shares must sum to 1")
+        if self.traders < 1:
+            raise ValueError("the retail crowd needs at least one trader")
+        if self.limit_lifetime_ticks < 0:
+            raise ValueError("limit_lifetime_ticks cannot be negative")
 
 
 # Columns of the per-order uniforms, one draw each.
-U_UNDERLYING, U_CALL, U_NEAREST, U_LATER, U_OTM, U_STRIKE, U_BUY, U_MARKET, U_STYLE, U_OFFSET = (
-    range(10)
-)
+(U_UNDERLYING, U_CALL, U_NEAREST, U_LATER, U_OTM, U_STRIKE, U_BUY, U_MARKET, U_STYLE, U_OFFSET,
+ U_AT) = range(11)  # fmt: skip
 
 Group = dict[bool, list[Instrument]]
 """Options of one underlying, kind and expiry, split by out of the money (True) or not."""
@@ -121,13 +131,23 @@ class _Chain:
         ]
 
 
-class _Room:
+class Room:
     """Worst-case positions as orders are produced: the long and the short extreme."""
 
-    def __init__(self, positions: Mapping[InstrumentId, int], config: RetailConfig) -> None:
+    def __init__(
+        self,
+        positions: Mapping[InstrumentId, int],
+        config: RetailConfig,
+        open_buy: Mapping[InstrumentId, int] | None = None,
+        open_sell: Mapping[InstrumentId, int] | None = None,
+    ) -> None:
         self.config = config
         self.long: dict[InstrumentId, int] = dict(positions)
         self.short: dict[InstrumentId, int] = dict(positions)
+        for iid, quantity in (open_buy or {}).items():
+            self.long[iid] = self.long.get(iid, 0) + quantity
+        for iid, quantity in (open_sell or {}).items():
+            self.short[iid] = self.short.get(iid, 0) - quantity
 
     def fit(self, iid: InstrumentId, side: Side, size: int) -> tuple[Side, int]:
         """The side and quantity to send (quantity 0: nothing fits), and reserve them."""
@@ -171,6 +191,74 @@ def _style(u: float, styles: tuple[LimitStyle, ...]) -> LimitStyle:
     return styles[-1]
 
 
+class Intent(msgspec.Struct, frozen=True, gc=False):
+    """A retail order as drawn, before it is priced: what to trade and how.
+
+    The price is set only when the order is sent (`priced`), from the fair value of
+    that moment, so an order drawn early in a tick is not priced off a stale value."""
+
+    instrument: Instrument
+    side: Side
+    quantity: int
+    market: bool
+    style: LimitStyle
+    offset: float
+    """Where in the style's offset band the limit price falls (a uniform draw)."""
+    at: float
+    """When in the tick it is sent, as a fraction of the tick (a uniform draw)."""
+
+
+def draw_intents(
+    rng: np.random.Generator,
+    options: Sequence[Instrument],
+    spot_by_underlying: Mapping[str, float],
+    config: RetailConfig,
+    rate: float | None = None,
+) -> list[Intent]:
+    """One tick's orders, drawn but not yet sized to the room or priced, in send order.
+
+    `rate` is the Poisson mean (default: the config's orders per tick)."""
+    count = int(rng.poisson(config.orders_per_tick if rate is None else rate))
+    if count == 0 or not options:
+        return []
+    uniforms = rng.random((count, 11))
+    low, high = config.size_range
+    sizes = np.clip(np.rint(rng.exponential(config.mean_size, count)), low, high).astype(int)
+    chain = _Chain(options, spot_by_underlying)
+    out = []
+    for u, size in zip(uniforms, sizes, strict=True):
+        side = Side.BUY if u[U_BUY] < config.buy_share else Side.SELL
+        out.append(Intent(
+            chain.pick(u, config), side, int(size), bool(u[U_MARKET] < config.market_share),
+            _style(float(u[U_STYLE]), config.limit_styles), float(u[U_OFFSET]),
+            float(u[U_AT]),
+        ))  # fmt: skip
+    out.sort(key=lambda intent: intent.at)
+    return out
+
+
+def priced(
+    intent: Intent,
+    team_id: TeamId,
+    side: Side,
+    quantity: int,
+    fair: int,
+    best_opposite: int | None,
+) -> NewOrder:
+    """The order to send for `intent` now: a market order, or a limit priced off `fair`.
+
+    A passive or far limit stays on its patient side of the book: it is kept a tick
+    inside the best opposite price rather than crossing it."""
+    iid = intent.instrument.id
+    if intent.market:
+        return NewOrder(team_id, iid, side, quantity, None, OrderType.MARKET)
+    price = limit_price(fair, side, intent.style, intent.offset)
+    if not intent.style.crosses and best_opposite is not None:
+        inside = best_opposite - side.sign
+        price = Ticks(max(1, min(price, inside) if side is Side.BUY else max(price, inside)))
+    return NewOrder(team_id, iid, side, quantity, price, OrderType.LIMIT)
+
+
 def retail_orders(
     rng: np.random.Generator,
     team_id: TeamId,
@@ -180,31 +268,17 @@ def retail_orders(
     positions: Mapping[InstrumentId, int],
     config: RetailConfig | None = None,
 ) -> list[NewOrder]:
-    """One tick of retail orders for `team_id` on the listed `options`.
+    """One tick of retail orders for `team_id` on the listed `options`, priced at once.
 
     `fair_values` are in ticks per unit (every option needs one), spots in price units.
     Never returns an order that could take a position past the limits (module docstring).
     """
     config = config or RetailConfig()
-    count = int(rng.poisson(config.orders_per_tick))
-    if count == 0 or not options:
-        return []
-    uniforms = rng.random((count, 10))
-    low, high = config.size_range
-    sizes = np.clip(np.rint(rng.exponential(config.mean_size, count)), low, high).astype(int)
-    chain = _Chain(options, spot_by_underlying)
-    room = _Room(positions, config)
+    room = Room(positions, config)
     orders: list[NewOrder] = []
-    for u, size in zip(uniforms, sizes, strict=True):
-        option = chain.pick(u, config)
-        wanted = Side.BUY if u[U_BUY] < config.buy_share else Side.SELL
-        side, quantity = room.fit(option.id, wanted, int(size))
-        if quantity == 0:
-            continue
-        if u[U_MARKET] < config.market_share:
-            orders.append(NewOrder(team_id, option.id, side, quantity, None, OrderType.MARKET))
-            continue
-        style = _style(float(u[U_STYLE]), config.limit_styles)
-        price = limit_price(fair_values[option.id], side, style, float(u[U_OFFSET]))
-        orders.append(NewOrder(team_id, option.id, side, quantity, price, OrderType.LIMIT))
+    for intent in draw_intents(rng, options, spot_by_underlying, config):
+        side, quantity = room.fit(intent.instrument.id, intent.side, intent.quantity)
+        if quantity > 0:
+            fair = fair_values[intent.instrument.id]
+            orders.append(priced(intent, team_id, side, quantity, fair, None))
     return orders
