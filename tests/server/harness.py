@@ -5,6 +5,7 @@ Tests talk to it only through HTTP and WebSocket, as bots do.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import os
@@ -19,6 +20,9 @@ import uvicorn
 
 from exchange.app import Exchange
 from exchange.config import GameConfig, load_config
+from exchange.domain.orders import NewOrder, NewQuote
+from exchange.domain.types import TeamId
+from exchange.pipeline.work import Accepted, Submit
 from exchange.web.server import create_app, uvicorn_config
 
 _names = itertools.count(1)
@@ -97,3 +101,17 @@ class Bot:
 
     def close(self) -> None:
         self.http.close()
+
+
+class InProcess:
+    """A team of an in-process exchange that puts its requests on OrderQueue itself, as
+    the API does, and awaits the validator's answer."""
+
+    def __init__(self, team_id: TeamId, orders: asyncio.Queue[Any]) -> None:
+        self.team_id, self.orders = team_id, orders
+
+    async def send(self, request: NewOrder | NewQuote) -> bool:
+        """True when the validator accepted the request."""
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.orders.put_nowait(Submit(request, reply, "in-process"))
+        return isinstance(await reply, Accepted)

@@ -12,7 +12,7 @@ from exchange.domain.instruments import intrinsic_value
 from exchange.domain.orders import NewOrder
 from exchange.domain.ticks import round_to_tick
 from exchange.domain.types import OrderType, Role, Side, Ticks
-from exchange.pipeline.participants import Participant
+from tests.server.harness import InProcess
 
 
 def expiring_soon() -> Exchange:
@@ -47,8 +47,8 @@ async def test_an_expiring_weekly_settles_at_intrinsic_and_the_next_is_listed() 
         buyer, _ = await ex.register("expiry buyer", Role.HEDGE_FUND)
         seller, _ = await ex.register("expiry seller", Role.MARKET_MAKER)
         assert ex.market is not None
-        sell = Participant(seller.team_id, ex.orders, ex.market)
-        buy = Participant(buyer.team_id, ex.orders, ex.market)
+        sell = InProcess(seller.team_id, ex.orders)
+        buy = InProcess(buyer.team_id, ex.orders)
         fair = ex.venue.reference_price.get(option.id) or Ticks(40000)
         assert await sell.send(NewOrder(seller.team_id, option.id, Side.SELL, 3, fair))
         assert await buy.send(

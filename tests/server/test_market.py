@@ -25,6 +25,7 @@ from websockets.sync.client import ClientConnection
 from exchange.app import Exchange
 from exchange.clock import VirtualClock
 from exchange.config import GameConfig, load_config
+from exchange.domain.house import LIQUIDITY, OPTIONS, retail_name
 from exchange.domain.market.simulator import TickOutcome, fair_values
 from exchange.domain.orders import NewOrder, NewQuote
 from exchange.domain.types import (
@@ -37,10 +38,8 @@ from exchange.domain.types import (
     Ticks,
     TimeNs,
 )
-from exchange.domain.house import LIQUIDITY, OPTIONS, retail_name
-from exchange.pipeline.work import Submit
 from tests.server.conftest import Message, assert_error, assert_ok, stream
-from tests.server.harness import Bot, run_server
+from tests.server.harness import Bot, InProcess, run_server
 
 FREQUENT_SIGNALS: dict[str, Any] = {
     "clock": {"speed": 600},
@@ -371,18 +370,6 @@ def test_limit_price_near_fair_value_is_accepted(demo_bot: Bot) -> None:
 
 
 # -- invariants with the house and bots trading (SPEC section 7) ------------------------
-
-
-class InProcess:
-    """A team that puts its requests on OrderQueue itself, as the API does."""
-
-    def __init__(self, team_id: TeamId, orders: asyncio.Queue[Any]) -> None:
-        self.team_id, self.orders = team_id, orders
-
-    async def send(self, request: NewOrder | NewQuote) -> None:
-        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.orders.put_nowait(Submit(request, reply, "in-process"))
-        await reply
 
 
 class TradingBots:
