@@ -115,8 +115,10 @@ class RemoteRunner:
     async def run(self, seconds: float | None = None) -> RunStats:
         """Trade until `seconds` have passed (forever when None) or the task is cancelled;
         then stop the tasks and, if asked, cancel the team's orders. Raises the error that
-        ended a task early: an `AuthError` for a wrong key, a transport error, or an
-        exception from the strategy itself (a bug in a callback ends the run)."""
+        ended a task early: an `AuthError` for a wrong key, a `TeamDisabledError` when
+        the organiser disables the team, a `ConnectionLostError` when the server cannot
+        be reached at the start (later the stream reconnects, with backoff, until the run
+        ends), or an exception from the strategy itself (a bug in a callback ends it)."""
         async with Client(self.base_url, self.api_key) as client:
             self.client = client
             await self._prepare(client)
