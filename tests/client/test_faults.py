@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
 from exchange.client import (
@@ -31,7 +32,7 @@ from exchange.client.sender import Sender
 from exchange.config import ADMIN_TOKEN_ENV
 from exchange.domain.orders import CancelAll
 from exchange.domain.types import TeamId
-from tests.client.test_remote import Recorder
+from tests.client.test_remote import STATUS, Recorder, message
 from tests.server.harness import free_port, run_server, sandbox
 
 TOKEN = "client-faults-organiser"
@@ -238,3 +239,36 @@ def test_the_runner_tells_the_strategy_only_what_the_exchange_refused() -> None:
         sender.refused(CancelAll(TeamId("T1")), error)
     assert told == ["INVALID_PRICE", "ORDER_NOT_FOUND", "INVALID_FIELD", "TEAM_DISABLED"]
     assert stats.rejected == dict.fromkeys((e.code for e in errors), 1)
+
+
+async def test_missed_fills_unreachable_after_a_resync_are_fetched_later(server: str) -> None:
+    instrument = (await _options(server))[0]
+    async with await new_team(server, "market_maker") as maker, await new_team(server) as taker:
+        await maker.place_order(instrument, "sell", 2, price=15.0)
+        await taker.place_order(instrument, "buy", 2, price=15.0)
+        async with asyncio.timeout(5):
+            while not await taker.fills():
+                await asyncio.sleep(0.02)
+        account = msgspec.to_builtins(await taker.positions())
+    strategy = Recorder()
+    runner = RemoteRunner(strategy, server, "unused")
+    status = {**STATUS, "team_id": taker.team_id}
+    resync = {"requested_since": 1, "oldest_available": 5, "last_seq": 9}
+    snapshot = message("position_snapshot", account=account, open_orders=[])
+    async with Client(f"http://127.0.0.1:{free_port()}", taker.api_key) as gone:
+        runner.client = gone  # the server went away again just as the resync came
+        await runner.handle(message("connection_status", **status))
+        await runner.handle(message("resync_required", **resync))
+        await runner.handle(snapshot)  # before the fix: ConnectionLostError ended the run
+    assert strategy.of("fill") == []
+    async with Client(server, taker.api_key) as back:
+        runner.client = back
+        await runner.handle(snapshot)  # the next connection's snapshot
+        await runner.handle(snapshot)  # owed no more: nothing twice
+    (fill,) = strategy.of("fill")
+    assert (fill.instrument_id, fill.quantity, fill.position_after) == (instrument, 2, 2)
+
+
+async def _options(base: str) -> list[str]:
+    async with Client(base) as c:
+        return [i.instrument_id for i in await c.instruments() if i.kind == "PUT"]
