@@ -66,6 +66,9 @@ class RemoteRunner:
     `interval`: wall seconds between `on_market` calls. `max_rate`: orders per second
     (default: the server's `X-RateLimit-Limit`, the role's limit until it is known).
     `cancel_on_stop`: cancel the team's resting orders when the run ends.
+    `max_backoff` and `max_attempts`: the stream's reconnecting (see `Client.stream`):
+    the longest wait between attempts, and how many attempts in a row may fail before
+    the run ends with `ConnectionLostError` (None: keep trying as long as the run lasts).
     """
 
     def __init__(
@@ -78,6 +81,8 @@ class RemoteRunner:
         max_rate: int | None = None,
         cancel_on_stop: bool = True,
         max_backlog: int = 50,
+        max_backoff: float = 5.0,
+        max_attempts: int | None = None,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
@@ -88,6 +93,8 @@ class RemoteRunner:
         self.max_rate = max_rate
         self.cancel_on_stop = cancel_on_stop
         self.max_backlog = max_backlog
+        self.max_backoff = max_backoff
+        self.max_attempts = max_attempts
         self.stats = RunStats()
         self.market = MarketPicture()
         self.clock = GameClock()
@@ -123,7 +130,11 @@ class RemoteRunner:
         async with Client(self.base_url, self.api_key) as client:
             self.client = client
             await self._prepare(client)
-            stream = self.stream = client.stream()
+            stream = self.stream = client.stream(
+                first_backoff=min(0.05, self.max_backoff),
+                max_backoff=self.max_backoff,
+                max_attempts=self.max_attempts,
+            )
             tasks = [
                 asyncio.create_task(self._listen(stream), name="remote-listen"),
                 asyncio.create_task(self._tick(), name="remote-tick"),

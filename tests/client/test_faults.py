@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -30,8 +30,9 @@ from exchange.client import (
 )
 from exchange.client.sender import Sender
 from exchange.config import ADMIN_TOKEN_ENV
-from exchange.domain.orders import CancelAll
-from exchange.domain.types import TeamId
+from exchange.domain.orders import CancelAll, NewOrder
+from exchange.domain.strategy import Action, MarketSnapshot
+from exchange.domain.types import InstrumentId, Side, TeamId, Ticks
 from tests.client.test_remote import STATUS, Recorder, message
 from tests.server.harness import free_port, run_server, sandbox
 
@@ -272,3 +273,63 @@ async def test_missed_fills_unreachable_after_a_resync_are_fetched_later(server:
 async def _options(base: str) -> list[str]:
     async with Client(base) as c:
         return [i.instrument_id for i in await c.instruments() if i.kind == "PUT"]
+
+
+class Bidder(Recorder):
+    """Bids one lot, a tick higher each time it is shown the market."""
+
+    def on_market(self, snapshot: MarketSnapshot) -> Sequence[Action]:
+        super().on_market(snapshot)
+        bids = len(self.of("market"))
+        return [NewOrder(self.team_id, self.instrument, Side.BUY, 1, Ticks(100 + bids))]
+
+    instrument = InstrumentId("")
+
+
+async def test_a_runner_trades_on_after_its_server_restarts(tmp_path: Path) -> None:
+    db, port = tmp_path / "game.db", free_port()
+    strategy = Bidder()
+    with run_server(sandbox(), db, port) as base:
+        strategy.instrument = InstrumentId((await _options(base))[0])
+        team = await Client.register(base, "restarted-bidder", "hedge_fund")
+        runner = RemoteRunner(
+            strategy, base, team.api_key, interval=0.2, cancel_on_stop=False, max_backoff=0.05
+        )
+        run = asyncio.create_task(runner.run(60))
+        async with asyncio.timeout(10):
+            while runner.stats.orders < 2:
+                await asyncio.sleep(0.02)
+    try:
+        async with asyncio.timeout(20):  # down: orders cannot go, the stream cannot connect
+            while "CONNECTION_LOST" not in runner.stats.rejected or runner.stream is None:
+                await asyncio.sleep(0.02)
+            while runner.stream.failures <= OLD_GIVE_UP + 5:
+                await asyncio.sleep(0.02)
+        assert not run.done()
+        with run_server(sandbox(), db, port):
+            before = runner.stats.orders
+            async with asyncio.timeout(20):
+                while runner.stream.reconnects < 1 or runner.stats.orders < before + 2:
+                    assert not run.done()
+                    await asyncio.sleep(0.02)
+            run.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await run
+    finally:
+        run.cancel()
+    assert "CONNECTION_LOST" not in [r.code for r in strategy.of("reject")]  # fate unknown
+
+
+async def test_a_runner_told_to_give_up_ends_with_connection_lost() -> None:
+    with run_server(sandbox()) as base:
+        team = await Client.register(base, "gives-up", "retail")
+        runner = RemoteRunner(Recorder(), base, team.api_key, max_backoff=0.01, max_attempts=2)
+        run = asyncio.create_task(runner.run(60))
+        async with asyncio.timeout(10):
+            while runner.stream is None or runner.stream.connection is None:
+                await asyncio.sleep(0.02)
+    with pytest.raises(ConnectionLostError) as raised:
+        async with asyncio.timeout(20):
+            await run
+    assert raised.value.details == {"attempts": 3}
+    assert runner.stream.attempts == 3  # the first connection, then the two allowed
