@@ -36,7 +36,7 @@ import msgspec
 import numpy as np
 
 from bots.cli import DEFAULT_URL, loopback
-from exchange.client import Client, ExchangeError, NotFoundError, Stream
+from exchange.client import Client, ExchangeError, OrderNotFoundError, Stream
 from exchange.domain.ticks import TICKS_PER_UNIT, to_price
 
 INSTRUMENT = "SPX"
@@ -126,7 +126,7 @@ class LoadBot:
     async def cancel(self, order_id: str) -> None:
         try:
             await self.client.cancel(order_id)
-        except NotFoundError:
+        except OrderNotFoundError:
             self.stats.cancels_too_late += 1  # it filled while the cancel was on its way
             return
         except ExchangeError as exc:

@@ -27,23 +27,36 @@ A strategy written for the embedded runner trades remotely as it is::
 
     stats = asyncio.run(run_remote(MarketMaker(), base, team.api_key, seconds=60))
 
-Answers are decoded into the Structs of `exchange.wire.models`; an error answer raises
-`ExchangeError` (with `code`, `message`, `details`, `status`). A 429 is retried after its
-`Retry-After` with the same `request_id`, so a retried order exists at most once.
+Answers are decoded into the Structs of `exchange.wire.models`. Every error is an
+`ExchangeError` (with `code`, `message`, `details`, `status`) of the subclass its code
+means: `RejectedError` for any refused order, quote or cancel (whatever its HTTP status),
+`InvalidRequestError`, `AuthError` (`TeamDisabledError`), `RateLimitedError` (a kind of
+rejection), `ServerError`, and `ConnectionLostError` for a transport failure. A 429 is
+retried after its `Retry-After` with the same `request_id`, so a retried order exists at
+most once. The stream reconnects with capped, jittered exponential backoff until it is
+closed (or `max_attempts` fail in a row); it raises and stops on a close that
+reconnecting cannot mend (1008, 4003).
 
-Modules: `rest` (the `Client`), `stream` (the resuming `Stream`), `errors`, `remote`
+Modules: `rest` (the `Client`), `stream` (the resuming `Stream`), `backoff`, `errors`, `remote`
 (`RemoteRunner`), and beside it `sender` (actions as requests, `RunStats`), `state`
 (what the runner knows between messages) and `convert` (wire values to domain values).
 """
 
 from __future__ import annotations
 
+from exchange.client.backoff import Backoff
 from exchange.client.errors import (
     AuthError,
+    ConnectionLostError,
     ExchangeError,
+    InvalidRequestError,
     NotFoundError,
+    OrderNotFoundError,
+    RateLimitedError,
     RateLimitError,
     RejectedError,
+    ServerError,
+    TeamDisabledError,
 )
 from exchange.client.remote import RemoteRunner, run_remote
 from exchange.client.rest import Client
@@ -53,15 +66,22 @@ from exchange.wire.messages import Message
 
 __all__ = [
     "AuthError",
+    "Backoff",
     "Client",
+    "ConnectionLostError",
     "ExchangeError",
+    "InvalidRequestError",
     "Message",
     "NotFoundError",
+    "OrderNotFoundError",
     "RateLimitError",
+    "RateLimitedError",
     "RejectedError",
     "RemoteRunner",
     "RunStats",
+    "ServerError",
     "Stream",
+    "TeamDisabledError",
     "run_remote",
     "typed",
 ]

@@ -8,7 +8,8 @@ the same time.
   (with `GET /instruments`), then `on_phase` on a change; `market_data` -> the market
   picture; `execution_report` + `position_update` -> `Fill` -> `on_fill`; `event` ->
   `on_news`; `signal` -> `on_signal`. After a `resync_required` it fetches the fills it
-  missed with `GET /fills`.
+  missed with `GET /fills` (tried again at the next snapshot if the server cannot be
+  reached).
 - The ticker shows the strategy the latest market (`on_market`) every `interval` wall
   seconds, skipping a beat while earlier actions still wait to go out.
 - The sender (`sender.py`) performs the actions in order, one request at a time: `NewOrder`
@@ -33,7 +34,7 @@ import httpx
 import msgspec
 
 from exchange.client.convert import game_ns, instrument_of, news_of, signal_of
-from exchange.client.errors import AuthError, ExchangeError
+from exchange.client.errors import AuthError, ConnectionLostError, ExchangeError, ServerError
 from exchange.client.rest import Client
 from exchange.client.sender import RunStats, Sender
 from exchange.client.state import ROLE_RATES, FillTracker, GameClock, MarketPicture
@@ -65,6 +66,9 @@ class RemoteRunner:
     `interval`: wall seconds between `on_market` calls. `max_rate`: orders per second
     (default: the server's `X-RateLimit-Limit`, the role's limit until it is known).
     `cancel_on_stop`: cancel the team's resting orders when the run ends.
+    `max_backoff` and `max_attempts`: the stream's reconnecting (see `Client.stream`):
+    the longest wait between attempts, and how many attempts in a row may fail before
+    the run ends with `ConnectionLostError` (None: keep trying as long as the run lasts).
     """
 
     def __init__(
@@ -77,6 +81,8 @@ class RemoteRunner:
         max_rate: int | None = None,
         cancel_on_stop: bool = True,
         max_backlog: int = 50,
+        max_backoff: float = 5.0,
+        max_attempts: int | None = None,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
@@ -87,6 +93,8 @@ class RemoteRunner:
         self.max_rate = max_rate
         self.cancel_on_stop = cancel_on_stop
         self.max_backlog = max_backlog
+        self.max_backoff = max_backoff
+        self.max_attempts = max_attempts
         self.stats = RunStats()
         self.market = MarketPicture()
         self.clock = GameClock()
@@ -115,12 +123,18 @@ class RemoteRunner:
     async def run(self, seconds: float | None = None) -> RunStats:
         """Trade until `seconds` have passed (forever when None) or the task is cancelled;
         then stop the tasks and, if asked, cancel the team's orders. Raises the error that
-        ended a task early: an `AuthError` for a wrong key, a transport error, or an
-        exception from the strategy itself (a bug in a callback ends the run)."""
+        ended a task early: an `AuthError` for a wrong key, a `TeamDisabledError` when
+        the organiser disables the team, a `ConnectionLostError` when the server cannot
+        be reached at the start (later the stream reconnects, with backoff, until the run
+        ends), or an exception from the strategy itself (a bug in a callback ends it)."""
         async with Client(self.base_url, self.api_key) as client:
             self.client = client
             await self._prepare(client)
-            stream = self.stream = client.stream()
+            stream = self.stream = client.stream(
+                first_backoff=min(0.05, self.max_backoff),
+                max_backoff=self.max_backoff,
+                max_attempts=self.max_attempts,
+            )
             tasks = [
                 asyncio.create_task(self._listen(stream), name="remote-listen"),
                 asyncio.create_task(self._tick(), name="remote-tick"),
@@ -190,9 +204,15 @@ class RemoteRunner:
 
     async def _on_snapshot(self, message: Message) -> None:
         self.tracker.reset(msgspec.convert(message.data, PositionSnapshot))
-        if self._resync:
-            self._resync = False
+        if not self._resync:
+            return
+        try:
             await self._recover()
+        except (ConnectionLostError, ServerError) as exc:
+            # Still owed: the next connection's snapshot tries again (fills seen are skipped).
+            log.warning("missed fills not fetched: %s", exc, extra={"code": exc.code})
+            return
+        self._resync = False
 
     async def _on_resync(self, message: Message) -> None:
         log.warning("stream resync: fetching missed fills", extra={"data": message.data})

@@ -1,7 +1,8 @@
 """The REST half of the client: one method per endpoint, typed answers, bounded retries.
 
 Answers are decoded into the Structs of `exchange.wire.models`; an error answer raises
-an `ExchangeError` of the family its status picks. A 429 is retried after its
+the `ExchangeError` subclass its code means (`errors.py`), and a transport failure
+(refused, reset, timed out) a `ConnectionLostError`. A 429 is retried after its
 `Retry-After`, a 503 after a short pause, with the same body and so the same
 `request_id`: a retried order exists at most once.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import random
 import secrets
 import ssl
 from types import TracebackType
@@ -18,9 +20,16 @@ from typing import Any, Self, TypeVar, cast
 
 import httpx
 import msgspec
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from exchange.client.errors import AuthError, ExchangeError, closed_error, error_for
+from exchange.client.backoff import Backoff
+from exchange.client.errors import (
+    AuthError,
+    ConnectionLostError,
+    ServerError,
+    closed_error,
+    error_for,
+)
 from exchange.client.stream import Stream, close_ws, open_ws
 from exchange.wire.messages import Message
 from exchange.wire.models import (
@@ -134,13 +143,23 @@ class Client:
         at most `max_retries` times, with the same body (hence the same `request_id`)."""
         attempt = 0
         while True:
-            reply = await self._http.request(method, path, json=json, params=params)
+            reply = await self._send(method, path, json, params)
             self._note_budget(reply)
             if reply.status_code in (429, 503) and attempt < self.max_retries:
                 attempt += 1
                 await asyncio.sleep(self._retry_wait(reply, attempt))
                 continue
             return self._decode(reply, kind)
+
+    async def _send(
+        self, method: str, path: str, json: dict[str, Any] | None, params: dict[str, Any] | None
+    ) -> httpx.Response:
+        """One HTTP exchange; a transport failure raised as `ConnectionLostError`."""
+        try:
+            return await self._http.request(method, path, json=json, params=params)
+        except httpx.TransportError as exc:
+            message = f"{method} {path}: {type(exc).__name__}: {exc}".rstrip(": ")
+            raise ConnectionLostError("CONNECTION_LOST", message) from exc
 
     def _note_budget(self, reply: httpx.Response) -> None:
         with contextlib.suppress(KeyError, ValueError):
@@ -161,7 +180,7 @@ class Client:
             envelope = msgspec.json.decode(reply.content, type=Envelope[kind])  # type: ignore[valid-type]
         except msgspec.DecodeError as exc:
             if reply.is_success:
-                raise ExchangeError(
+                raise ServerError(
                     "INVALID_ANSWER", str(exc), {"body": reply.text[:500]}, reply.status_code
                 ) from exc
             raise error_for(
@@ -261,7 +280,10 @@ class Client:
         )
 
     async def _learn_team_id(self) -> str:
-        ws = await open_ws(self.ws_url, self.api_key, None, timeout=10.0)
+        try:
+            ws = await open_ws(self.ws_url, self.api_key, None, timeout=10.0)
+        except (OSError, TimeoutError, InvalidHandshake) as exc:
+            raise ConnectionLostError("CONNECTION_LOST", f"{self.ws_url}: {exc}") from exc
         try:
             async with asyncio.timeout(10.0):
                 raw = await ws.recv()
@@ -282,19 +304,18 @@ class Client:
         self,
         since: int | None = None,
         *,
+        first_backoff: float = 0.05,
         max_backoff: float = 5.0,
-        max_attempts: int = 10,
+        max_attempts: int | None = None,
+        rng: random.Random | None = None,
     ) -> Stream:
         """The team's WebSocket as an async iterator of `Message`s (data as a dict; see
-        `typed`). Reconnects by itself with `?since=<last stream seq>`; a
-        `resync_required` is yielded like any other message. Close it with `aclose()` or
-        `async with`; the client closes it too."""
-        s = Stream(
-            self.ws_url,
-            self.api_key,
-            since=since,
-            max_backoff=max_backoff,
-            max_attempts=max_attempts,
-        )
+        `typed`). Reconnects by itself with `?since=<last stream seq>`, after failures in
+        a row waiting `first_backoff` doubling up to `max_backoff` seconds (jittered by
+        `rng`), until the stream is closed or `max_attempts` attempts in a row have
+        failed (None: never give up). A `resync_required` is yielded like any other
+        message. Close it with `aclose()` or `async with`; the client closes it too."""
+        backoff = Backoff(first_backoff, max_backoff, max_attempts, rng)
+        s = Stream(self.ws_url, self.api_key, since=since, backoff=backoff)
         self._streams.append(s)
         return s

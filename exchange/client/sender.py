@@ -4,9 +4,9 @@ the order the strategy gave them, orders and quotes paced to the role's rate.
 `NewOrder` -> `POST /orders`, `NewQuote` -> `POST /quotes`, `CancelOrder` ->
 `DELETE /orders/{id}`, `CancelAll` -> `DELETE /orders[?instrument_id=]`. A refusal is an
 outcome, not a failure: it is counted by error code in `RunStats.rejected`, logged, and
-handed to `on_refused` when the exchange itself said no (a 4xx answer; after a transport
-error or a 5xx the request's fate is unknown, so it is only counted); then the next
-action goes out.
+handed to `on_refused` when the exchange itself said no (a `RejectedError`,
+`InvalidRequestError` or `AuthError`; after a `ConnectionLostError` or a `ServerError`
+the request's fate is unknown, so it is only counted); then the next action goes out.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-import httpx
 import msgspec
 
 from exchange.client.convert import price_of
-from exchange.client.errors import ExchangeError
+from exchange.client.errors import AuthError, ExchangeError, InvalidRequestError, RejectedError
 from exchange.client.rest import Client
 from exchange.client.state import RatePacer
 from exchange.domain.orders import CancelAll, CancelOrder, NewQuote
@@ -33,6 +32,9 @@ log = logging.getLogger("exchange.remote")
 RATE_WINDOW = 1.05
 """Seconds of the local pacing window: a little over the server's one second, so that
 network jitter does not turn a paced order into a 429."""
+
+SAID_NO = (RejectedError, InvalidRequestError, AuthError)
+"""The errors that are the exchange's own answer: the request changed nothing."""
 
 
 class RunStats(msgspec.Struct):
@@ -91,8 +93,6 @@ class Sender:
                 await self.perform(client, action)
             except ExchangeError as exc:
                 self.refused(action, exc)
-            except httpx.HTTPError as exc:
-                self.refused(action, ExchangeError("TRANSPORT_ERROR", str(exc) or repr(exc)))
 
     async def perform(self, client: Client, action: Action) -> None:
         """One action as its request; raises the client's error for a refusal."""
@@ -137,5 +137,5 @@ class Sender:
             extra={"code": exc.code, "reason": exc.message, "action": type(action).__name__,
                    "instrument_id": getattr(action, "instrument_id", None)},
         )  # fmt: skip
-        if self.on_refused is not None and 400 <= exc.status < 500:
+        if self.on_refused is not None and isinstance(exc, SAID_NO):
             self.on_refused(action, exc)

@@ -5,8 +5,15 @@ How it works: the stream remembers the `seq` of the last *stream* message it yie
 `market_data` do not move it). When the connection drops, or stays silent for three
 heartbeats, it reconnects with `?since=<that seq>`: the server replays what was missed,
 and anything at or below the remembered seq is skipped, so each stream message is
-yielded once. A close with 1008 (wrong key, bad `since`) ends the iteration with an
-error instead, as reconnecting cannot help.
+yielded once.
+
+Failures in a row (attempts that cannot connect, connections closed before their
+first message) wait longer and longer before the next attempt: capped exponential
+backoff with jitter (`backoff.py`). It goes on until the caller closes the stream, or,
+with `max_attempts`, raises `ConnectionLostError` once that many attempts in a row have
+failed. A close that reconnecting cannot mend ends the iteration with an error instead:
+1008 (`AuthError` for a wrong key, `InvalidRequestError` for a bad `since`) and 4003
+(`TeamDisabledError`: the organiser disabled the team).
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ from typing import Any, Self
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from exchange.client.errors import closed_error
+from exchange.client.backoff import Backoff
+from exchange.client.errors import ConnectionLostError, terminal_close
 from exchange.wire.messages import (
     STREAM_TYPES,
     ConnectionStatus,
@@ -101,8 +109,11 @@ class Stream:
     """An async iterator over the team's WebSocket messages, with automatic resume.
 
     `last_seq` is the seq of the last stream message yielded (the resume point);
-    `reconnects` counts the reconnections; `connection` is the current WebSocket (None
-    between connections)."""
+    `attempts` counts connection attempts (the first one included); `reconnects` the
+    reconnections that succeeded; `failures` the failures in a row (attempts that could
+    not connect, and connections that closed before their first message), which pick
+    the next wait from `backoff`; `connection` is the current WebSocket (None between
+    connections)."""
 
     def __init__(
         self,
@@ -110,19 +121,20 @@ class Stream:
         api_key: str | None,
         *,
         since: int | None = None,
-        max_backoff: float = 5.0,
-        max_attempts: int = 10,
+        backoff: Backoff | None = None,
     ) -> None:
         self._url = url
         self._api_key = api_key
         self.last_seq: int | None = since
-        self.max_backoff = max_backoff
-        self.max_attempts = max_attempts
+        self.backoff = backoff or Backoff()
         self.connection: ClientConnection | None = None
+        self.attempts = 0
         self.reconnects = 0
+        self.failures = 0
         self._heartbeat = 5.0
+        self._heard = False
         self._connected_once = False
-        self._closed = False
+        self._stopped = asyncio.Event()
 
     def __aiter__(self) -> AsyncIterator[Message]:
         return self
@@ -138,57 +150,91 @@ class Stream:
     ) -> None:
         await self.aclose()
 
+    @property
+    def closed(self) -> bool:
+        return self._stopped.is_set()
+
     async def aclose(self) -> None:
-        """Stop: close the WebSocket; the iteration ends."""
-        self._closed = True
+        """Stop: close the WebSocket; the iteration ends (a wait between attempts too)."""
+        self._stopped.set()
         ws, self.connection = self.connection, None
         if ws is not None:
             await close_ws(ws)
 
     async def _connect(self) -> None:
-        delay = 0.05
-        for attempt in range(1, self.max_attempts + 1):
+        """Connect, waiting out the backoff after failures; raise `ConnectionLostError`
+        once `backoff.max_attempts` attempts in a row have failed."""
+        while not self.closed:
+            if self.failures:
+                await self._wait(self.failures)
+                if self.closed:
+                    return
+            self.attempts += 1
             try:
-                self.connection = await open_ws(self._url, self._api_key, self.last_seq, 10.0)
-            except (OSError, TimeoutError, InvalidHandshake, InvalidURI):
-                if attempt == self.max_attempts:
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_backoff)
+                ws = await open_ws(self._url, self._api_key, self.last_seq, 10.0)
+            except (OSError, TimeoutError, InvalidHandshake) as exc:
+                self._failed(exc)
                 continue
-            if self._connected_once:
-                self.reconnects += 1
+            if self.closed:
+                await close_ws(ws)
+                return
+            self.connection, self._heard = ws, False
+            self.reconnects += self._connected_once
             self._connected_once = True
             return
 
+    async def _wait(self, failures: int) -> None:
+        """The backoff's wait before the next attempt, cut short by `aclose()`."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.backoff.delay(failures)):
+                await self._stopped.wait()
+
+    def _failed(self, exc: BaseException) -> None:
+        """One more failure in a row; past the allowed attempts, stop and raise."""
+        self.failures += 1
+        if self.backoff.exhausted(self.failures):
+            self._stopped.set()
+            raise ConnectionLostError(
+                "CONNECTION_LOST",
+                f"no connection after {self.failures} attempts in a row: {exc}",
+                {"attempts": self.failures},
+            ) from exc
+
     async def __anext__(self) -> Message:
         while True:
-            if self._closed:
-                raise StopAsyncIteration
             if self.connection is None:
                 await self._connect()
             ws = self.connection
-            assert ws is not None
+            if ws is None or self.closed:
+                raise StopAsyncIteration
             try:
                 # Not `wait_for`: in Python 3.11 a cancel that lands as recv() completes
                 # can leave wait_for waiting forever on its inner task.
                 async with asyncio.timeout(3 * self._heartbeat):
                     raw = await ws.recv()
             except (ConnectionClosed, TimeoutError) as exc:
-                if self._closed:
-                    raise StopAsyncIteration from None
-                if isinstance(exc, ConnectionClosed) and exc.rcvd and exc.rcvd.code == 1008:
-                    await self.aclose()
-                    raise closed_error(exc) from exc
-                self.connection = None
-                with contextlib.suppress(Exception):
-                    await ws.close()
-                await asyncio.sleep(0.05)
+                await self._dropped(ws, exc)
                 continue
+            if not self._heard:
+                self._heard, self.failures = True, 0
             message = msgspec.json.decode(raw, type=Message)
             if self._seen(message):
                 continue
             return message
+
+    async def _dropped(self, ws: ClientConnection, exc: ConnectionClosed | TimeoutError) -> None:
+        """The connection ended: stop for good on a final close code (1008, 4003),
+        otherwise count a failure and let the next `_connect` try again."""
+        self.connection = None
+        if self.closed:
+            raise StopAsyncIteration from None
+        final = terminal_close(exc) if isinstance(exc, ConnectionClosed) else None
+        if final is not None:
+            await self.aclose()
+            raise final from exc
+        with contextlib.suppress(Exception):
+            await ws.close()
+        self._failed(exc)
 
     def _seen(self, message: Message) -> bool:
         """Track the resume point; True for a replayed stream message already yielded."""

@@ -17,8 +17,9 @@ from exchange.client import (
     Client,
     ExchangeError,
     Message,
-    NotFoundError,
-    RateLimitError,
+    OrderNotFoundError,
+    RateLimitedError,
+    RejectedError,
     Stream,
     typed,
 )
@@ -122,14 +123,14 @@ async def test_place_list_and_cancel(teams: Teams, instrument: str) -> None:
     cancelled = await c.cancel(ack.order_id)
     assert (cancelled.status, cancelled.cancelled_quantity) == ("cancelled", 3)
     assert await c.open_orders() == []
-    with pytest.raises(NotFoundError) as raised:
+    with pytest.raises(OrderNotFoundError) as raised:
         await c.cancel(ack.order_id)
     assert (raised.value.code, raised.value.status) == ("ORDER_NOT_FOUND", 404)
 
 
 async def test_invalid_price_raises_with_code_and_details(teams: Teams, instrument: str) -> None:
     c = await teams("hedge_fund")
-    with pytest.raises(ExchangeError) as raised:
+    with pytest.raises(RejectedError) as raised:  # a 400, but a refusal all the same
         await c.place_order(instrument, "buy", 1, price=100.005)
     error = raised.value
     assert (error.code, error.status) == ("INVALID_PRICE", 400)
@@ -219,7 +220,7 @@ async def test_429_is_retried_after_retry_after(teams: Teams, instrument: str) -
 async def test_429_raises_once_retries_are_spent(teams: Teams, instrument: str) -> None:
     c = await teams("retail", max_retries=0)
     await c.place_order(instrument, "buy", 1, price=1.0)
-    with pytest.raises(RateLimitError) as raised:
+    with pytest.raises(RateLimitedError) as raised:
         await c.place_order(instrument, "buy", 1, price=1.0)
     error = raised.value
     assert (error.code, error.status) == ("RATE_LIMIT_EXCEEDED", 429)

@@ -36,12 +36,15 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def run_server(
-    config: GameConfig | None = None, db_path: str | os.PathLike[str] | None = None
+    config: GameConfig | None = None,
+    db_path: str | os.PathLike[str] | None = None,
+    port: int | None = None,
 ) -> Iterator[str]:
     """Start an exchange (sandbox preset unless told otherwise), on the SQLite file
-    `db_path` if given (a restart when it exists); yield its base URL."""
+    `db_path` if given (a restart when it exists), on `port` if given (else a free one);
+    yield its base URL."""
     config = config or load_config(preset="sandbox")
-    port = free_port()
+    port = port or free_port()
     exchange = Exchange(config, db_path=None if db_path is None else os.fspath(db_path))
     settings = uvicorn_config(create_app(exchange), "127.0.0.1", port, log_level="warning")
     server = uvicorn.Server(settings)
