@@ -257,6 +257,9 @@ class ScoreView(msgspec.Struct, kw_only=True):
     penalties: float
     score: float
     kpis: dict[str, float | int | bool | None]
+    unmarked: list[str] = []
+    """Instruments held with no mark, valued at their average open price: while this is
+    not empty, `pnl` is an estimate."""
 
 
 class LeaderboardView(msgspec.Struct, kw_only=True):
