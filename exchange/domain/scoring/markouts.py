@@ -50,9 +50,10 @@ class Intake:
             if state.pending_lots >= limit:
                 team.markouts_untracked += 1
                 return
-            lot = MarkoutLot(team.team_id, instrument_id, price, maker)
+            lot = MarkoutLot(price, maker)
             assert self.bucket is not None
-            self.bucket.lots.append(lot)
+            by_team = self.bucket.lots.setdefault(instrument_id, {})
+            by_team.setdefault(team.team_id, []).append(lot)
             self.index[key] = lot
             state.pending_lots += 1
         lot.exposure += exposure
@@ -66,12 +67,17 @@ class Intake:
             state.pending.append(newest)
         if newest is not self.bucket:
             self.bucket = newest
-            self.index = {_key(lot): lot for lot in newest.lots}
+            self.index = {
+                (team_id, iid, lot.price, lot.maker, lot.exposure > 0): lot
+                for iid, by_team in newest.lots.items()
+                for team_id, lots in by_team.items()
+                for lot in lots
+            }
         return self.index
 
 
-def _key(lot: MarkoutLot) -> LotKey:
-    return (lot.team_id, lot.instrument_id, lot.price, lot.maker, lot.exposure > 0)
+def lot_count(bucket: MarkoutBucket) -> int:
+    return sum(len(lots) for by_team in bucket.lots.values() for lots in by_team.values())
 
 
 def resolve(
@@ -91,7 +97,7 @@ def resolve(
         if bucket.observation + longest > now:
             break
         done += 1
-        state.pending_lots -= len(bucket.lots)
+        state.pending_lots -= lot_count(bucket)
     if done:
         del state.pending[:done]
 
@@ -103,11 +109,16 @@ def _book_bucket(
     marks: Mapping[InstrumentId, int],
     middle: bool,
 ) -> None:
-    for lot in bucket.lots:
-        mark = marks.get(lot.instrument_id)
-        team = state.teams.get(lot.team_id)
-        if mark is not None and team is not None:
-            _book(team, index, lot, (mark - lot.price) * lot.exposure, middle)
+    for iid, by_team in bucket.lots.items():
+        mark = marks.get(iid)
+        if mark is None:
+            continue
+        for team_id, lots in by_team.items():
+            team = state.teams.get(team_id)
+            if team is None:
+                continue
+            for lot in lots:
+                _book(team, index, lot, (mark - lot.price) * lot.exposure, middle)
 
 
 def _book(team: TeamState, index: int, lot: MarkoutLot, value: int, middle: bool) -> None:

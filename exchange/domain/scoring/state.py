@@ -39,8 +39,6 @@ class MarkoutLot(msgspec.Struct, array_like=True):
     nothing. `exposure` sums side sign x quantity x multiplier, so the lot's markout is
     (mark - price) x exposure."""
 
-    team_id: TeamId
-    instrument_id: InstrumentId
     price: int
     maker: bool
     exposure: int = 0
@@ -50,10 +48,11 @@ class MarkoutLot(msgspec.Struct, array_like=True):
 
 class MarkoutBucket(msgspec.Struct, array_like=True):
     """The lots of the fills that came after observation `observation` (and before the
-    next): each horizon h marks them out at observation `observation + h`."""
+    next), by instrument and team: each horizon h marks them out at observation
+    `observation + h`. Nested, so each id is saved once per bucket, not once per lot."""
 
     observation: int
-    lots: list[MarkoutLot] = msgspec.field(default_factory=list)
+    lots: dict[InstrumentId, dict[TeamId, list[MarkoutLot]]] = msgspec.field(default_factory=dict)
 
 
 class MakerState(msgspec.Struct):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from exchange.domain.orders import Trade
 from exchange.domain.positions import Fill
-from exchange.domain.scoring import Scorer, ScoringConfig
+from exchange.domain.scoring import Scorer, ScoringConfig, markouts
 from exchange.domain.types import OrderId, Side, TeamId, Ticks, TimeNs, TradeId
 from tests.domain.scoring.support import CALL, HF, HOUSE, INSTRUMENTS, MM, SPX, SPY, TEAMS, Game
 
@@ -81,7 +81,7 @@ def test_pending_markouts_keep_at_most_the_longest_horizon_of_buckets() -> None:
         game.observe({CALL.id: 1_000 + n})
     state = game.scorer._s  # the saved state itself: what bounds its size
     assert len(state.pending) <= 30 + 1
-    assert state.pending_lots == sum(len(b.lots) for b in state.pending)
+    assert state.pending_lots == sum(markouts.lot_count(b) for b in state.pending)
     assert game.scorer.report(HF).markouts[2].all.count == 80 - 30 + 1  # fills 0 to 50
 
 
