@@ -237,6 +237,9 @@ class HealthView(msgspec.Struct, frozen=True):
     stopped: bool = False
     halted: list[str] = []
     """Instruments the organiser halted."""
+    failing: list[str] = []
+    """What makes the status `degraded`: internal tasks that stopped or crashed in the
+    last 30 seconds (a crash-looping task stays here), and `database` while writes fail."""
 
 
 class DeadMansSwitchView(msgspec.Struct, frozen=True):
