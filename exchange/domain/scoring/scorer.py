@@ -13,6 +13,7 @@ Pure: time is the `ts_ns` / `now_ns` each call is given; nothing is sent anywher
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Iterable, Mapping
 
 import msgspec
@@ -288,6 +289,8 @@ class Scorer:
         position in an instrument with no mark is valued at its average open price."""
         for account in ledger.accounts():
             for iid, (qty, cost) in account.state().positions.items():
+                if qty:
+                    self._know(iid)
                 if qty and iid not in self._s.marks:
                     self._s.fallback[iid] = round(cost / (qty * self._multiplier(iid)))
             team = self._s.teams.get(account.team_id)
@@ -371,6 +374,13 @@ class Scorer:
         if inst.is_option:
             team.inventory += abs(after) - abs(before)
             team.max_inventory = max(team.max_inventory, team.inventory)
+
+    def _know(self, instrument_id: InstrumentId) -> None:
+        """Learn an instrument held in the ledger but never listed here (a restart on a
+        later day lists another chain), from its id, without listing it."""
+        if instrument_id not in self._s.instruments:
+            with contextlib.suppress(ValueError):
+                self._s.instruments[instrument_id] = parse_instrument_id(instrument_id)
 
     def _multiplier(self, instrument_id: InstrumentId) -> int:
         inst = self._s.instruments.get(instrument_id)

@@ -124,3 +124,16 @@ def test_a_restored_scorer_adds_new_fills_to_the_lots_it_restored() -> None:
     more = game.trade(HF, MM, 1, 1_000, CALL.id)  # same lot, same observation
     assert restored.catch_up(more, []) == 2
     assert restored.snapshot() == game.scorer.snapshot()
+
+
+def test_a_held_instrument_the_scorer_never_listed_is_learnt_from_its_id() -> None:
+    game = Game()
+    game.trade(HF, MM, 2, 1_000, CALL.id)
+    scorer = Scorer({SPX: INSTRUMENTS[SPX]}, ScoringConfig())  # a chain without CALL
+    for team_id, (name, role) in TEAMS.items():
+        scorer.add_team(team_id, name, role)
+    scorer.adopt(game.ledger)
+    unvalued = scorer.observe(TimeNs(1), {}, {CALL.id: 0.5}, {"SPX": 4400.0}, {})
+    assert unvalued == {}
+    assert scorer.standing(HF).pnl == game.ledger.account(HF).cash_ticks + 2 * 1_000 * 100
+    assert scorer.standing(HF).unmarked == [CALL.id]
