@@ -108,12 +108,13 @@ class Exchange:
         )  # fmt: skip
         self.first_run = "start_ns" not in saved
         """No game in the database yet: record its config and first moment (for replays)."""
-        self.scores = self._score_keeper(saved.get(scoring.STATE_KEY))
+        self.scores = self._score_keeper(saved.get(scoring.STATE_KEY), db_path)
         self.control = GameControl(self, saved.get("control"), db_path)
         """The organiser's controls (`/admin`): the game's state, halts, disabled teams."""
 
-    def _score_keeper(self, saved: str | None) -> ScoreKeeper:
-        """The scores: restored with the game (then squared with the ledger), else new."""
+    def _score_keeper(self, saved: str | None, db_path: str | None) -> ScoreKeeper:
+        """The scores: restored with the game, then given the committed fills they missed
+        and squared with the ledger; else new."""
         keeper = ScoreKeeper.build(
             self.venue.instruments, self.config.scoring, saved,
             venue=self.venue, roles=self.session.roles, clock=self.clock,
@@ -123,6 +124,8 @@ class Exchange:
         )  # fmt: skip
         for team in self.teams.by_id.values():
             keeper.add_team(team.team_id, team.name, team.role)
+        if db_path:
+            recovery.catch_up_scores(keeper.scorer, db_path)
         keeper.scorer.adopt(self.session.ledger)
         keeper.broadcast = self.fanout.broadcast
         keeper.current_marks = self.marks
@@ -203,6 +206,7 @@ class Exchange:
         await self.supervisor.stop()
         if self.writer is not None:
             self.save_state()
+            self.scores.save_state()
             await self.writer.close()
         log.info("exchange stopped")
 

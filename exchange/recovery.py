@@ -9,6 +9,11 @@ answered with resync_required, then the snapshot, then this run's messages (the 
 Order ids continue above every id handed out before: the server reserves a block of
 ids in the database before answering with any of them, so a crash can never make it
 give a client's order id to another order.
+
+Marks come back too: each instrument's last trade from the committed trades, its last
+fair value from the game state (saved with the scores), so positions and scores are
+valued at once. The scores, saved every few seconds, are squared with the committed
+fills: the scorer books the fills above the last trade it had seen.
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from exchange.domain.orders import cancelled_event
-from exchange.domain.types import CancelReason, OrderStatus, TimeNs
+from exchange.domain.positions import Fill
+from exchange.domain.scoring import Scorer
+from exchange.domain.types import CancelReason, InstrumentId, OrderStatus, Ticks, TimeNs
+from exchange.pipeline.scoring import FAIR_VALUES_KEY
 from exchange.store import rows
 from exchange.store.db import Database
 from exchange.store.restore import restore_ledger
@@ -65,6 +73,7 @@ def recover(exchange: Exchange, path: str) -> None:
             exchange.fanout.add_team(team.team_id)
         replayed = restore_ledger(db, exchange.session.ledger)
         _restore_fills(exchange, db)
+        _restore_marks(exchange, db)
         ids = db.max_ids()
         exchange.venue.resume_ids(ids.order_id, ids.trade_id)
         cancelled = _cancel_stale(exchange, db, now)
@@ -74,6 +83,30 @@ def recover(exchange: Exchange, path: str) -> None:
         extra={"path": path, "teams": len(exchange.teams), "trades": replayed,
                "cancelled_orders": cancelled, "next_order_id": ids.order_id},
     )  # fmt: skip
+
+
+def _restore_marks(exchange: Exchange, db: Database) -> None:
+    """Last trade prices and fair values of the instruments listed now."""
+    venue = exchange.venue
+    for iid, price in db.last_prices().items():
+        if iid in venue.instruments:
+            venue.last_price[InstrumentId(iid)] = Ticks(price)
+    saved = db.load_game_state().get(FAIR_VALUES_KEY)
+    for iid, value in (saved if isinstance(saved, dict) else {}).items():
+        if iid in venue.instruments and isinstance(value, int):
+            venue.reference_price[InstrumentId(iid)] = Ticks(value)
+
+
+def catch_up_scores(scorer: Scorer, path: str) -> int:
+    """Book into a restored scorer the committed fills and settlements it missed."""
+    with Database.open(path) as db:
+        fills: list[Fill] = []
+        for record in db.iter_trades(scorer.last_trade_id):
+            fills += (record.buy, record.sell)
+        booked = scorer.catch_up(fills, db.load_settlements())
+    if booked:
+        log.info("scores caught up with the committed fills", extra={"fills": booked})
+    return booked
 
 
 def reserve_ids(db: Database, ceiling: int, now: int, run: int) -> None:

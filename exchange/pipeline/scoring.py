@@ -38,6 +38,8 @@ log = logging.getLogger("exchange.scoring")
 
 SaveRow = Callable[[str, tuple[Any, ...]], None]
 STATE_KEY = "scorer"
+FAIR_VALUES_KEY = "fair_values"
+"""Game state key of the last fair values (reference prices), ticks by instrument."""
 
 
 class ScoreKeeper:
@@ -164,8 +166,16 @@ class ScoreKeeper:
         now = self.clock.now()
         for row in board["overall"] + board["house"]:
             self.save_row("scores", rows.score_row(now, row))
+        self.save_state()
+
+    def save_state(self) -> None:
+        """The scorer's state and the fair values (the marks a restart starts from)."""
+        assert self.save_row is not None
+        now = self.clock.now()
         state = base64.b64encode(self.scorer.snapshot()).decode()
         self.save_row("game_state", rows.game_state_row(STATE_KEY, state, now))
+        fair = dict(self.venue.reference_price)
+        self.save_row("game_state", rows.game_state_row(FAIR_VALUES_KEY, fair, now))
 
     # -- what the web layer reads --------------------------------------------------------
 

@@ -1,16 +1,25 @@
-"""Starts and stops the pipeline's tasks; a task that raises is logged and restarted."""
+"""Starts and stops the pipeline's tasks; a task that raises is logged and restarted.
+
+A task that crashed in the last `CRASH_WINDOW` seconds counts as failing (`failing`):
+a task crash-looping on bad state crashes again well within it (the back-off is at most
+5 seconds), so /health stays `degraded` for as long as the loop lasts, and a while
+after.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger("exchange.supervisor")
 
 TaskBody = Callable[[], Coroutine[Any, Any, None]]
+CRASH_WINDOW = 30.0
+"""Seconds after its last crash (or return) that a restarted task still counts as failing."""
 
 
 class Supervisor:
@@ -19,6 +28,8 @@ class Supervisor:
         self.max_backoff = max_backoff
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.restarts: dict[str, int] = {}
+        self.last_crash: dict[str, float] = {}
+        """Monotonic time of each task's latest crash (or return)."""
         self.stopping = False
 
     def start(self, name: str, body: TaskBody) -> None:
@@ -44,6 +55,7 @@ class Supervisor:
             except Exception:
                 log.exception("task crashed; restarting", extra={"task": name})
             self.restarts[name] += 1
+            self.last_crash[name] = time.monotonic()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff)
 
@@ -69,3 +81,10 @@ class Supervisor:
 
     def alive(self) -> dict[str, bool]:
         return {name: not task.done() for name, task in self.tasks.items()}
+
+    def failing(self, window: float = CRASH_WINDOW) -> list[str]:
+        """Tasks that have stopped, or crashed within the last `window` seconds."""
+        now = time.monotonic()
+        recent = {n for n, at in self.last_crash.items() if now - at < window}
+        dead = {n for n, alive in self.alive().items() if not alive}
+        return sorted((recent & self.tasks.keys()) | dead)

@@ -206,6 +206,12 @@ class Database:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read trades from {self.path}: {exc}") from exc
 
+    def last_prices(self) -> dict[str, int]:
+        """Each traded instrument's last trade price (the highest trade id's)."""
+        sql = "SELECT instrument_id, price_ticks FROM trades WHERE trade_id IN"
+        sql += " (SELECT MAX(trade_id) FROM trades GROUP BY instrument_id)"
+        return dict(self._read(sql))
+
     def trading_teams(self) -> set[str]:
         """Every team id that appears in a trade, registered or not (the house may not be)."""
         return {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 import time
 from collections import OrderedDict
@@ -223,14 +224,18 @@ class Api:
     async def health(self, request: Request, request_id: str) -> Response:
         e = self.exchange
         database = None if e.writer is None else e.writer.health()
-        healthy = all(e.supervisor.alive().values()) and (database is None or database["ok"])
+        failing = e.supervisor.failing()
+        if database is not None:
+            database["last_error"] = without_paths(database["last_error"])
+            if not database["ok"]:
+                failing.append("database")
         game = e.control.status()
         data = HealthView(
-            "ok" if healthy else "degraded", e.venue.phase.value,
+            "degraded" if failing else "ok", e.venue.phase.value,
             game_time(e.clock.now()), getattr(e.clock, "speed", 1.0), len(e.teams),
             e.fanout.connections(), e.queue_depths(),
             {k: v for k, v in e.supervisor.restarts.items() if v}, database,
-            game.state, game.paused, game.stopped, game.halted,
+            game.state, game.paused, game.stopped, game.halted, failing,
         )  # fmt: skip
         return answer(data, request_id)
 
@@ -462,3 +467,15 @@ def cancel_ack(event: OrderCancelled) -> CancelAck:
         str(event.order_id), event.instrument_id, "cancelled", event.quantity, event.filled,
         event.client_order_id,
     )  # fmt: skip
+
+
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\s'\":\\/]+){2,}")
+"""An absolute file path (two components or more), POSIX or Windows."""
+
+
+def without_paths(text: str | None) -> str | None:
+    """`text` with each file path cut to its last component: /health is public, and a
+    database error names the file it failed on."""
+    if text is None:
+        return None
+    return _PATH.sub(lambda m: re.split(r"[\\/]", m.group())[-1], text)

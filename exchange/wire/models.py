@@ -237,6 +237,9 @@ class HealthView(msgspec.Struct, frozen=True):
     stopped: bool = False
     halted: list[str] = []
     """Instruments the organiser halted."""
+    failing: list[str] = []
+    """What makes the status `degraded`: internal tasks that stopped or crashed in the
+    last 30 seconds (a crash-looping task stays here), and `database` while writes fail."""
 
 
 class DeadMansSwitchView(msgspec.Struct, frozen=True):
@@ -257,6 +260,9 @@ class ScoreView(msgspec.Struct, kw_only=True):
     penalties: float
     score: float
     kpis: dict[str, float | int | bool | None]
+    unmarked: list[str] = []
+    """Instruments held with no mark, valued at their average open price: while this is
+    not empty, `pnl` is an estimate."""
 
 
 class LeaderboardView(msgspec.Struct, kw_only=True):

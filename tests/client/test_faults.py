@@ -133,7 +133,7 @@ async def test_a_runner_stops_when_its_team_is_disabled(server: str) -> None:
 
 async def test_the_stream_outlasts_a_slow_restart_and_resumes(tmp_path: Path) -> None:
     db, port = tmp_path / "game.db", free_port()
-    with run_server(sandbox(), db, port) as base:
+    with run_server(sandbox(), db, port=port) as base:
         client = await new_team(base)
         stream = client.stream(first_backoff=0.005, max_backoff=0.02, rng=random.Random(4))
         await greeted(stream)
@@ -144,7 +144,7 @@ async def test_the_stream_outlasts_a_slow_restart_and_resumes(tmp_path: Path) ->
             while stream.failures <= OLD_GIVE_UP + 5:
                 assert not waiting.done(), waiting
                 await asyncio.sleep(0.01)
-        with run_server(sandbox(), db, port):
+        with run_server(sandbox(), db, port=port):
             async with asyncio.timeout(10):
                 status = await waiting
             assert status.type == "connection_status"
@@ -289,7 +289,7 @@ class Bidder(Recorder):
 async def test_a_runner_trades_on_after_its_server_restarts(tmp_path: Path) -> None:
     db, port = tmp_path / "game.db", free_port()
     strategy = Bidder()
-    with run_server(sandbox(), db, port) as base:
+    with run_server(sandbox(), db, port=port) as base:
         strategy.instrument = InstrumentId((await _options(base))[0])
         team = await Client.register(base, "restarted-bidder", "hedge_fund")
         runner = RemoteRunner(
@@ -306,7 +306,7 @@ async def test_a_runner_trades_on_after_its_server_restarts(tmp_path: Path) -> N
             while runner.stream.failures <= OLD_GIVE_UP + 5:
                 await asyncio.sleep(0.02)
         assert not run.done()
-        with run_server(sandbox(), db, port):
+        with run_server(sandbox(), db, port=port):
             before = runner.stats.orders
             async with asyncio.timeout(20):
                 while runner.stream.reconnects < 1 or runner.stats.orders < before + 2:

@@ -1,21 +1,26 @@
 """A real exchange server on 127.0.0.1 for tests: uvicorn in a thread, a free port.
 
-Tests talk to it only through HTTP and WebSocket, as bots do.
+Tests talk to it only through HTTP and WebSocket, as bots do. A server fails the test
+that started it if any of its tasks crashed while it ran (see `serve`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
+import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+import traceback
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, NamedTuple, TypeVar
 
 import httpx
+import pytest
 import uvicorn
 
 from exchange.app import Exchange
@@ -26,6 +31,7 @@ from exchange.pipeline.work import Accepted, Submit
 from exchange.web.server import create_app, uvicorn_config
 
 _names = itertools.count(1)
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -34,32 +40,115 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class Served(NamedTuple):
+    """A running test server: its base URL and, for the few tests that need to reach
+    inside (to make a task crash on purpose), the `Exchange` it serves."""
+
+    base: str
+    exchange: Exchange
+
+    def on_loop(self, action: Callable[[], T | Awaitable[T]]) -> T:
+        """Run `action` on the server's event loop, between two of its awaits, as its own
+        tasks run (awaiting what it returns, if awaitable); wait for its result. The hook
+        for tests that must reach inside, such as making a task crash."""
+
+        async def run() -> T:
+            result = action()
+            if inspect.isawaitable(result):
+                return await result
+            return result
+
+        loop = self.exchange.supervisor.tasks["validator"].get_loop()
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(10)
+
+
+class CrashWatch(logging.Handler):
+    """Collects what the server's thread logs with a traceback: an exception a task or a
+    route caught is a bug (docs/architecture.md), even when the task stays alive."""
+
+    LOGGERS = ("exchange", "uvicorn.error")
+
+    def __init__(self, thread_name: str) -> None:
+        super().__init__(logging.ERROR)
+        self.thread_name = thread_name
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.threadName == self.thread_name:
+            self.records.append(record)
+
+    def __enter__(self) -> CrashWatch:
+        for name in self.LOGGERS:
+            logging.getLogger(name).addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).removeHandler(self)
+
+
 @contextlib.contextmanager
-def run_server(
+def serve(
     config: GameConfig | None = None,
     db_path: str | os.PathLike[str] | None = None,
+    allow_crashes: bool = False,
     port: int | None = None,
-) -> Iterator[str]:
+) -> Iterator[Served]:
     """Start an exchange (sandbox preset unless told otherwise), on the SQLite file
     `db_path` if given (a restart when it exists), on `port` if given (else a free one);
-    yield its base URL."""
+    yield it with its base URL.
+
+    When the block ends without an error of its own, the test fails if any task of the
+    server crashed or was restarted meanwhile, or anything in it logged a caught
+    exception; a test that crashes a task on purpose says so with `allow_crashes`."""
     config = config or load_config(preset="sandbox")
     port = port or free_port()
     exchange = Exchange(config, db_path=None if db_path is None else os.fspath(db_path))
     settings = uvicorn_config(create_app(exchange), "127.0.0.1", port, log_level="warning")
     server = uvicorn.Server(settings)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    thread = threading.Thread(target=server.run, name=f"test-server-{port}", daemon=True)
+    with CrashWatch(thread.name) as watch:
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        try:
+            yield Served(f"http://127.0.0.1:{port}", exchange)
+        finally:
+            server.should_exit = True
+            thread.join(10)
+    if not allow_crashes:
+        assert_no_crashes(exchange, watch.records)
+
+
+def assert_no_crashes(exchange: Exchange, records: list[logging.LogRecord]) -> None:
+    restarts = {name: n for name, n in exchange.supervisor.restarts.items() if n}
+    caught = [f"{r.name}: {r.getMessage()}\n{_traceback(r)}" for r in records]
+    if restarts or caught:
+        pytest.fail(
+            f"the server's tasks crashed: restarts {restarts}; caught exceptions:\n"
+            + "\n".join(caught),
+            pytrace=False,
+        )
+
+
+def _traceback(record: logging.LogRecord) -> str:
+    assert record.exc_info is not None
+    return "".join(traceback.format_exception(*record.exc_info)[-6:])
+
+
+@contextlib.contextmanager
+def run_server(
+    config: GameConfig | None = None,
+    db_path: str | os.PathLike[str] | None = None,
+    allow_crashes: bool = False,
+    port: int | None = None,
+) -> Iterator[str]:
+    """`serve`, yielding only the base URL: what a test that talks HTTP needs."""
+    with serve(config, db_path, allow_crashes, port) as served:
+        yield served.base
 
 
 def sandbox(**overrides: Any) -> GameConfig:

@@ -60,6 +60,10 @@ class ScoringConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """P&L points kept per team for charts; older points are thinned evenly."""
     max_timeline: int = 500
     """Timeline entries kept per team (the newest)."""
+    max_pending_lots: int = 20_000
+    """Markout lots (fills of one team, instrument, price, side and liquidity between
+    two observations) waiting for their marks, at most: bounds the saved state. A fill
+    that would need one more is counted in `markouts_untracked`."""
 
     def __post_init__(self) -> None:
         # Checked on construction and on decoding, so a bad config fails at load.
@@ -83,7 +87,7 @@ class ScoringConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("response_ticks must be at least 1")
         if self.leaderboard_interval <= 0:
             raise ValueError("leaderboard_interval must be positive")
-        for name in ("max_windows", "max_pnl_points", "max_timeline"):
+        for name in ("max_windows", "max_pnl_points", "max_timeline", "max_pending_lots"):
             if getattr(self, name) < 2:
                 raise ValueError(f"{name} must be at least 2")
 

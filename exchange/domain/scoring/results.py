@@ -126,6 +126,9 @@ class TeamScore(msgspec.Struct, frozen=True):
     score: int
     kpis: Kpis
     rank: int | None = None
+    unmarked: list[InstrumentId] = []
+    """Instruments held with no mark, valued at their average open price (or zero):
+    `pnl` is an estimate while this is not empty."""
 
     def to_wire(self) -> dict[str, Any]:
         return _score_wire(msgspec.to_builtins(self))
@@ -159,6 +162,7 @@ class TeamReport(msgspec.Struct, frozen=True):
     rejections: int
     limit_breach_attempts: int
     markouts: list[MarkoutHorizon]
+    markouts_untracked: int
     adverse_selection: AdverseSelection
     uptime_by_instrument: dict[str, float]
     windows: list[Window]

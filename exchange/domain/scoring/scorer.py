@@ -13,11 +13,12 @@ Pure: time is the `ts_ns` / `now_ns` each call is given; nothing is sent anywher
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Iterable, Mapping
 
 import msgspec
 
-from exchange.domain.instruments import Instrument
+from exchange.domain.instruments import Instrument, parse_instrument_id
 from exchange.domain.positions import Fill, Ledger, Settlement
 from exchange.domain.scoring import markouts, roles
 from exchange.domain.scoring.config import ScoringConfig
@@ -32,7 +33,6 @@ from exchange.domain.scoring.results import (
 )
 from exchange.domain.scoring.state import (
     SNAPSHOT_VERSION,
-    PendingMarkout,
     PendingSignal,
     ScorerState,
     TeamState,
@@ -65,7 +65,7 @@ class Scorer:
         self.config = config
         self._middle = len(config.markout_ticks) // 2
         self._s = ScorerState(config.markout_ticks)
-        self._s.pending = [[] for _ in config.markout_ticks]
+        self._intake = markouts.Intake()
         self.list_instruments(instruments.values())
 
     # Registration
@@ -109,12 +109,11 @@ class Scorer:
         if reference is not None:
             team.spread_capture += (reference - fill.price) * dq * mult
         self._s.marks.setdefault(iid, fill.price if reference is None else reference)
+        self._s.last_trade_id = max(self._s.last_trade_id, fill.trade_id)
         if team.role is not Role.HOUSE:  # the house is half of most trades; nobody reads it
             maker = fill.liquidity is Liquidity.MAKER
-            pending = PendingMarkout(
-                team.team_id, iid, fill.price, dq * mult, qty, maker, self._s.observations
-            )
-            markouts.enqueue(self._s, pending)
+            limit = self.config.max_pending_lots
+            self._intake.add(self._s, team, iid, fill.price, dq * mult, qty, maker, limit)
         if team.arb is not None and iid in self.config.arbitrage_underlyings:
             roles.respond(team.arb, fill.ts_ns)
 
@@ -130,6 +129,26 @@ class Scorer:
             team.inventory -= abs(residual)
         self._s.marks[inst.id] = settlement.value_ticks
         self._s.listed.pop(inst.id, None)
+
+    def catch_up(self, fills: Iterable[Fill], settlements: Iterable[Settlement]) -> int:
+        """Book what a restored scorer missed: fills above the last trade id it booked,
+        and settlements of instruments it still lists. Fills of teams or instruments it
+        does not know are left to `adopt`. Returns the fills booked."""
+        booked = 0
+        since = self._s.last_trade_id
+        for fill in fills:
+            known = fill.team_id in self._s.teams and fill.instrument_id in self._s.instruments
+            if fill.trade_id > since and known:
+                self.on_fill(fill, None)
+                booked += 1
+        for settled in settlements:
+            if settled.instrument_id in self._s.listed and settled.team_id in self._s.teams:
+                self.on_settlement(settled)
+        return booked
+
+    @property
+    def last_trade_id(self) -> int:
+        return self._s.last_trade_id
 
     def on_rejection(
         self, team_id: TeamId, ts_ns: TimeNs, code: str, constraint: str | None, message: str
@@ -235,6 +254,7 @@ class Scorer:
             rejections=team.rejections,
             limit_breach_attempts=team.limit_breach_attempts,
             markouts=markouts.horizons_report(team, horizons),
+            markouts_untracked=team.markouts_untracked,
             adverse_selection=markouts.adverse_selection(team, horizons, self._middle),
             uptime_by_instrument={} if maker is None else roles.uptime_by_instrument(maker),
             windows=list(team.news.kept),
@@ -265,8 +285,14 @@ class Scorer:
     def adopt(self, ledger: Ledger) -> None:
         """Take positions, cash and net fees from the ledger: a restarted game's saved
         scores may be a few fills behind what was committed. Fees the mirror cannot split
-        into paid and received go to the side their sign says; inventories follow."""
+        into paid and received go to the side their sign says; inventories follow. A
+        position in an instrument with no mark is valued at its average open price."""
         for account in ledger.accounts():
+            for iid, (qty, cost) in account.state().positions.items():
+                if qty:
+                    self._know(iid)
+                if qty and iid not in self._s.marks:
+                    self._s.fallback[iid] = round(cost / (qty * self._multiplier(iid)))
             team = self._s.teams.get(account.team_id)
             if team is None:
                 continue
@@ -315,6 +341,7 @@ class Scorer:
         scorer = cls({}, config)
         state.instruments.update(instruments)
         scorer._s = state
+        scorer._intake = markouts.Intake()
         return scorer
 
     # Internals
@@ -348,17 +375,45 @@ class Scorer:
             team.inventory += abs(after) - abs(before)
             team.max_inventory = max(team.max_inventory, team.inventory)
 
+    def _know(self, instrument_id: InstrumentId) -> None:
+        """Learn an instrument held in the ledger but never listed here (a restart on a
+        later day lists another chain), from its id, without listing it."""
+        if instrument_id not in self._s.instruments:
+            with contextlib.suppress(ValueError):
+                self._s.instruments[instrument_id] = parse_instrument_id(instrument_id)
+
+    def _multiplier(self, instrument_id: InstrumentId) -> int:
+        inst = self._s.instruments.get(instrument_id)
+        if inst is not None:
+            return inst.multiplier
+        try:
+            return parse_instrument_id(instrument_id).multiplier
+        except ValueError:
+            return 1
+
     def _pnl(self, team: TeamState) -> int:
-        marks, instruments = self._s.marks, self._s.instruments
-        value = sum(q * marks[i] * instruments[i].multiplier for i, q in team.positions.items())
-        return team.cash + value
+        return self._valued(team)[0]
+
+    def _valued(self, team: TeamState) -> tuple[int, list[InstrumentId]]:
+        """Cash plus positions at their marks, and the instruments held with no mark
+        (valued at the fallback price, else at zero). Never raises for a missing mark."""
+        marks, fallback = self._s.marks, self._s.fallback
+        value = 0
+        unmarked: list[InstrumentId] = []
+        for iid, qty in team.positions.items():
+            mark = marks.get(iid)
+            if mark is None:
+                unmarked.append(iid)
+                mark = fallback.get(iid, 0)
+            value += qty * mark * self._multiplier(iid)
+        return team.cash + value, sorted(unmarked)
 
     def _standing(self, team: TeamState) -> TeamScore:
-        pnl = self._pnl(team)
+        pnl, unmarked = self._valued(team)
         penalty = roles.penalties(team, self.config)
         return TeamScore(
             team.team_id, team.name, team.role, pnl, team.fees_paid, team.fees_received,
-            penalty, pnl - penalty, roles.kpis(team, pnl, self.config),
+            penalty, pnl - penalty, roles.kpis(team, pnl, self.config), unmarked=unmarked,
         )  # fmt: skip
 
     def _role_inputs(

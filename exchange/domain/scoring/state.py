@@ -15,7 +15,8 @@ from exchange.domain.instruments import Instrument
 from exchange.domain.scoring.results import PnlPoint, TimelineEntry, Window
 from exchange.domain.types import InstrumentId, Role, TeamId
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
+"""2: markouts wait as aggregated lots, and the state knows the last trade it booked."""
 T = TypeVar("T")
 
 
@@ -26,26 +27,32 @@ class Tally(msgspec.Struct, array_like=True):
     contracts: int = 0
     total: int = 0
 
-    def add(self, quantity: int, value: int) -> None:
-        self.count += 1
+    def add(self, count: int, quantity: int, value: int) -> None:
+        self.count += count
         self.contracts += quantity
         self.total += value
 
 
-class PendingMarkout(msgspec.Struct, frozen=True, array_like=True):
-    """A fill waiting for the mark `horizon` observations after `observation`.
+class MarkoutLot(msgspec.Struct, array_like=True):
+    """The fills of one team in one instrument at one price, on one side, as maker or
+    taker, between two observations: they share a markout sign, so adding them up loses
+    nothing. `exposure` sums side sign x quantity x multiplier, so the lot's markout is
+    (mark - price) x exposure."""
 
-    `exposure` is side sign x quantity x multiplier, so the markout is
-    (mark - price) x exposure.
-    """
-
-    team_id: TeamId
-    instrument_id: InstrumentId
     price: int
-    exposure: int
-    quantity: int
     maker: bool
+    exposure: int = 0
+    quantity: int = 0
+    count: int = 0
+
+
+class MarkoutBucket(msgspec.Struct, array_like=True):
+    """The lots of the fills that came after observation `observation` (and before the
+    next), by instrument and team: each horizon h marks them out at observation
+    `observation + h`. Nested, so each id is saved once per bucket, not once per lot."""
+
     observation: int
+    lots: dict[InstrumentId, dict[TeamId, list[MarkoutLot]]] = msgspec.field(default_factory=dict)
 
 
 class MakerState(msgspec.Struct):
@@ -126,6 +133,8 @@ class TeamState(msgspec.Struct):
     timeline: list[TimelineEntry] = msgspec.field(default_factory=list)
     rejections: int = 0
     limit_breach_attempts: int = 0
+    markouts_untracked: int = 0
+    """Fills not marked out because `max_pending_lots` lots were already waiting."""
     maker: MakerState | None = None
     hedge: HedgeState | None = None
     arb: ArbState | None = None
@@ -143,8 +152,16 @@ class ScorerState(msgspec.Struct):
     deltas: dict[InstrumentId, float] = msgspec.field(default_factory=dict)
     spots: dict[str, float] = msgspec.field(default_factory=dict)
     teams: dict[TeamId, TeamState] = msgspec.field(default_factory=dict)
-    pending: list[list[PendingMarkout]] = msgspec.field(default_factory=list)
-    """Per horizon, fills waiting for their mark, oldest first."""
+    pending: list[MarkoutBucket] = msgspec.field(default_factory=list)
+    """Fills waiting for their marks, one bucket per observation, oldest first: at most
+    the longest horizon's number of buckets, each dropped once its last horizon is due."""
+    pending_lots: int = 0
+    """Lots in `pending`, held under `max_pending_lots`."""
+    fallback: dict[InstrumentId, int] = msgspec.field(default_factory=dict)
+    """A price for a position with no mark (its average open price in the ledger, taken
+    on `adopt`): the standing names such instruments in `unmarked`."""
+    last_trade_id: int = 0
+    """The highest trade id booked: a restored scorer books committed fills above it."""
 
 
 def new_team(team_id: TeamId, name: str, role: Role, horizons: int) -> TeamState:

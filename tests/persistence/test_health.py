@@ -1,0 +1,40 @@
+"""`GET /health` while the database refuses writes: `degraded`, naming the database, and
+never a file path in its public answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from tests.persistence import Roster, failed_writes, refused, settle, taken_order_ids
+from tests.server.conftest import UNTHROTTLED, wait_for
+from tests.server.harness import run_server, sandbox
+
+
+def test_health_names_the_failing_database_without_its_path(tmp_path: Path) -> None:
+    db = tmp_path / "game.db"
+    roster = Roster()
+    with run_server(sandbox(**UNTHROTTLED), db_path=db) as base:
+        try:
+            member = roster(base, "writer probe", "market_maker")
+            last = member.placed("SPY", "buy", 1, 1.00)
+            settle(base)
+            with refused(db, "orders", "order_id", taken_order_ids(last + 1, 5)):
+                member.placed("SPY", "buy", 1, 1.00)
+                wait_for(lambda: failed_writes(base) >= 1, timeout=5)
+                reply = httpx.get(f"{base}/health")
+                data = reply.json()["data"]
+                assert data["status"] == "degraded"
+                assert data["failing"] == ["database"]
+                assert "UNIQUE" in data["database"]["last_error"]
+                assert "game.db" in data["database"]["last_error"]
+                assert str(tmp_path) not in reply.text
+                assert str(tmp_path) not in json.dumps(data)
+            settle(base)
+            data = httpx.get(f"{base}/health").json()["data"]
+            assert data["status"] == "ok", data
+            assert data["failing"] == []
+        finally:
+            roster.close()

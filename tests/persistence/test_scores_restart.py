@@ -1,0 +1,136 @@
+"""Scores across a kill -9: the marks come back, the scorer squares itself with the
+committed fills, and the leaderboard and analytics keep answering (SPEC sections 7, 9).
+
+The server runs as its own process (as in test_crash) so the kill is a real SIGKILL:
+nothing of the clean stop runs, and the scorer's state is whatever the last periodic
+save left, or nothing. The leaderboard interval is an hour in the runs that are killed,
+so no save of the scores can come between the trade and the kill.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.persistence import Member, cents, health, settle
+from tests.persistence.test_crash import ServerProcess
+
+SPY = "SPY"
+NO_SAVES = "scoring: {leaderboard_interval: 3600}\n"
+"""No periodic save of the scores before the kill."""
+FAST_BOARD = "scoring: {leaderboard_interval: 0.1}\n"
+"""The restarted server publishes (and stores) the leaderboard ten times a second."""
+
+
+@contextlib.contextmanager
+def server(tmp_path: Path, config: str, name: str) -> Iterator[ServerProcess]:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(config)
+    process = ServerProcess(tmp_path / "game.db", path, tmp_path / f"{name}.log")
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.kill()
+
+
+def sell_spy(seller: Member, buyer: Member, quantity: int = 3, price: float = 450.0) -> None:
+    seller.placed(SPY, "sell", quantity, price)
+    buyer.placed(SPY, "buy", quantity, price)
+
+
+def standing(member: Member) -> dict[str, Any]:
+    data = member.get("/leaderboard")
+    return next(r for r in data["overall"] + data["house"] if r["team_id"] == member.team_id)
+
+
+def spy_line(member: Member) -> dict[str, Any]:
+    return next(p for p in member.positions()["positions"] if p["instrument_id"] == SPY)
+
+
+def scores_stored(db: Path) -> int:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        (count,) = conn.execute("SELECT COUNT(*) FROM scores").fetchone()
+    return int(count)
+
+
+@pytest.fixture
+def teams() -> Iterator[list[Member]]:
+    """Filled by the test with its seller and buyer; their clients closed at the end."""
+    members: list[Member] = []
+    yield members
+    for member in members:
+        member.close()
+
+
+def register(base: str, teams: list[Member]) -> tuple[Member, Member]:
+    teams += [Member.register(base, name, "hedge_fund") for name in ("alpha", "beta")]
+    return teams[0], teams[1]
+
+
+def test_scores_and_marks_survive_a_kill_right_after_a_trade(
+    tmp_path: Path, teams: list[Member]
+) -> None:
+    with server(tmp_path, NO_SAVES, "first") as first:
+        seller, buyer = register(first.base, teams)
+        sell_spy(seller, buyer)
+        settle(first.base)
+        first.kill()
+    with server(tmp_path, FAST_BOARD, "second") as second:
+        for member in (seller, buyer):
+            member.at(second.base)
+        # The mark is the last committed trade: the books are empty after a restart.
+        assert spy_line(seller)["mark_price"] == 450.0
+        assert spy_line(buyer)["quantity"] == 3
+        for member in (seller, buyer):
+            score = standing(member)
+            held = 3 if member is buyer else -3
+            assert cents(score["pnl"]) == cents(member.positions()["cash"]) + 450_00 * held
+            assert score["unmarked"] == []
+            analytics = member.get(f"/analytics/{member.team_id}")
+            assert analytics["fills"] == 1
+            assert analytics["contracts"] == 3
+        # Several stored leaderboards later, no task has crashed.
+        stored = scores_stored(tmp_path / "game.db")
+        deadline = time.monotonic() + 10  # a bound, not a timing claim
+        while scores_stored(tmp_path / "game.db") < stored + 3 * len(teams):
+            assert time.monotonic() < deadline, health(second.base)
+            time.sleep(0.05)
+        data = health(second.base)
+        assert data["status"] == "ok", data
+        assert data["restarts"] == {}, data
+
+
+def test_a_restored_scorer_takes_in_the_fills_committed_after_its_last_save(
+    tmp_path: Path, teams: list[Member]
+) -> None:
+    with server(tmp_path, NO_SAVES, "first") as first:
+        seller, buyer = register(first.base, teams)
+        sell_spy(seller, buyer, 3, 450.0)
+        settle(first.base)
+        first.proc.terminate()  # a clean stop: the scores are saved with the first fill
+        first.proc.wait(10)
+    with server(tmp_path, NO_SAVES, "second") as second:
+        for member in (seller, buyer):
+            member.at(second.base)
+        sell_spy(seller, buyer, 2, 451.0)
+        settle(second.base)
+        second.kill()  # the saved scores know one fill of two
+    with server(tmp_path, FAST_BOARD, "third") as third:
+        for member in (seller, buyer):
+            member.at(third.base)
+            analytics = member.get(f"/analytics/{member.team_id}")
+            assert analytics["fills"] == 2
+            assert analytics["contracts"] == 5
+            score = standing(member)
+            held = 5 if member is buyer else -5
+            assert cents(score["pnl"]) == cents(member.positions()["cash"]) + 451_00 * held
+        assert spy_line(seller)["mark_price"] == 451.0
+        data = health(third.base)
+        assert data["status"] == "ok", data
