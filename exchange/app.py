@@ -43,9 +43,6 @@ from exchange.wire.messages import Heartbeat, PhaseChange
 
 log = logging.getLogger("exchange")
 
-CHECKPOINT_EVERY = 5.0
-"""Seconds between WAL checkpoints of a game's database (off the loop, in a thread)."""
-
 
 def make_clock(config: GameConfig, saved_ns: int | None = None) -> ScaledClock:
     """Where a restored game's clock stood, else the configured start, else now: a
@@ -55,6 +52,10 @@ def make_clock(config: GameConfig, saved_ns: int | None = None) -> ScaledClock:
     if start_ns is None and start is not None:
         start_ns = int(start.timestamp() * 1e9)
     return ScaledClock(None if start_ns is None else TimeNs(start_ns), config.clock.speed)
+
+
+class StorageFailing(Exception):
+    """The database cannot commit now: what must be durable before its answer is refused."""
 
 
 class Exchange:
@@ -93,8 +94,13 @@ class Exchange:
         self.market = Marketplace(self, seeds[1]) if config.market.enabled else None
         if db_path:
             recovery.recover(self, db_path)
+            self.publisher.keep_durable_ledger()
             self.id_ceiling = self.venue.peek_order_id() + recovery.ID_BLOCK
-            self.writer = Writer(db_path, self.publisher, server.batch_rows, server.linger)
+            self.writer = Writer(
+                db_path, self.publisher, server.batch_rows, server.linger,
+                max_pages=server.db_max_pages, wal_bytes=server.wal_checkpoint_bytes,
+                checkpoint_every=server.checkpoint_interval,
+            )  # fmt: skip
             self.publisher.sink = self.writer.put
             if self.market is not None and "regime" in saved:
                 self.market.restore_regime(saved["regime"])
@@ -139,6 +145,9 @@ class Exchange:
         s, server = self.supervisor, self.config.server
         validator = Validator(self.session, self.clock, self.orders, self.matchers, self.inflight)
         validator.on_refused, validator.on_accepted = self.scores.refused, self.scores.accepted
+        if self.writer is not None:
+            writer = self.writer
+            validator.entry_closed = lambda: writer.failing
         s.start("validator", validator.run)
         for instrument_id in self.matchers:
             self.start_matcher(instrument_id)
@@ -162,7 +171,6 @@ class Exchange:
                 self.record_game()
             interval = server.snapshot_interval
             s.start("snapshots", periodic(interval, self.save_state, "snapshots"))
-            s.start("checkpoints", self.checkpoints)
         if self.market is not None:
             await self.market.start()
             expiry = Expiry(
@@ -210,12 +218,6 @@ class Exchange:
             await self.writer.close()
         log.info("exchange stopped")
 
-    async def checkpoints(self) -> None:
-        assert self.writer is not None
-        while True:
-            await asyncio.sleep(CHECKPOINT_EVERY)
-            await self.writer.checkpoint()
-
     def record_game(self) -> None:
         """The effective config and the game's first moment: `replay game.db` reads them."""
         assert self.writer is not None
@@ -250,7 +252,12 @@ class Exchange:
 
     async def register(self, name: str, role: Role, stream: bool = True) -> tuple[Team, str]:
         """A new team, answered only once its row is durable: the key is shown once.
-        The house's teams (`stream=False`) never connect, so they get no stream."""
+        The house's teams (`stream=False`) never connect, so they get no stream.
+
+        Refused (StorageFailing) while the database cannot commit: the answer would wait
+        for a commit that may not come."""
+        if self.writer is not None and self.writer.failing:
+            raise StorageFailing(self.writer.last_error or "the database cannot commit")
         team, key = self.teams.register(name, role)
         self.session.register(team.team_id, role)
         if stream:
@@ -261,6 +268,20 @@ class Exchange:
         await self.publisher.durable(saved)
         log.info("team registered", extra={"team_id": team.team_id, "role": role.value})
         return team, key
+
+    async def caught_up(self) -> None:
+        """Return once everything booked so far is committed, or at once while the
+        database cannot commit (a read must answer from what is durable, not hang)."""
+        writer = self.writer
+        if writer is None or writer.failing:
+            return
+        committed = asyncio.ensure_future(self.publisher.durable())
+        trouble = asyncio.ensure_future(writer.trouble.wait())
+        try:
+            await asyncio.wait((committed, trouble), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            committed.cancel()
+            trouble.cancel()
 
     # -- what the tasks publish -------------------------------------------------------
 

@@ -111,6 +111,14 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     linger: float = 0.005
     """Seconds the writer waits for more rows before committing a partial batch (the
     group-commit interval: a fill's report may wait this much longer)."""
+    db_max_pages: int | None = None
+    """The database file may grow to at most this many pages (SQLite's max_page_count,
+    4 KiB each); past it a commit fails as on a full disk (order entry closes with 503
+    until space is freed). None: only the disk limits it."""
+    wal_checkpoint_bytes: int = 16 * 1024 * 1024
+    """The writer checkpoints (and empties) the WAL once it is this large, and at most
+    `checkpoint_interval` seconds apart: the WAL stays near this size under load."""
+    checkpoint_interval: float = 5.0
     snapshot_interval: float = 30.0
     """Seconds between position snapshots (and saves of the game clock) in the database."""
     admin_token: str | None = None
@@ -120,6 +128,10 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         if self.history_size <= self.max_backlog:
             raise ValueError("server.history_size must exceed server.max_backlog")
+        if self.db_max_pages is not None and self.db_max_pages < 1:
+            raise ValueError("server.db_max_pages must be at least 1")
+        if self.wal_checkpoint_bytes < 1 or self.checkpoint_interval <= 0:
+            raise ValueError("server.wal_checkpoint_bytes and checkpoint_interval must be > 0")
         if self.admin_token is not None:
             check_admin_token(self.admin_token, "server.admin_token")
 

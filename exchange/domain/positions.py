@@ -271,6 +271,12 @@ class Ledger:
                 account.positions[iid] = qty
                 account.open_costs[iid] = cost
 
+    def copy(self) -> Ledger:
+        """A ledger of its own with the same accounts, instruments and fees."""
+        other = Ledger(self._instruments, self._fees)
+        other.restore(self.snapshot())
+        return other
+
     def _schedule(self, role: Role) -> FeeSchedule:
         # The house never pays fees (SPEC section 3), even if the config omits it.
         return self._fees.get(role, NO_FEES) if role is Role.HOUSE else self._fees[role]

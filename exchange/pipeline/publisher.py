@@ -8,6 +8,11 @@ durable: at once when the game has no database, after the writer has committed t
 holding it when it has one (group commit). So a client is never told of a fill that a
 crash could lose. The publisher keeps each live order until it ends, so every
 execution report states `quantity == filled + remaining` exactly.
+
+With a database it also keeps a second ledger, booked at release: the accounts as of
+the last commit. GET /positions and the stream's position snapshot read that one, so
+they never show a fill a crash could take back, and need not wait for a commit that a
+failing disk may hold up.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from exchange.domain.orders import Order, OrderCancelled, OrderResult, QuoteResult, Trade
-from exchange.domain.positions import Fill, Settlement
+from exchange.domain.positions import Account, Fill, Ledger, Settlement
 from exchange.domain.session import TradingSession
 from exchange.domain.types import InstrumentId, OrderId, TeamId
 from exchange.domain.venue import PhaseChanged
 from exchange.pipeline.fanout import Fanout
 from exchange.pipeline.work import Expire, Matched
 from exchange.store import rows
+from exchange.store.restore import multiplier_of
 from exchange.wire import views
 from exchange.wire.codec import utc_now
 
@@ -36,8 +42,8 @@ class Outbox:
     """What one matcher outcome tells the world, held until it is durable."""
 
     __slots__ = (
-        "cancels", "done", "messages", "orders", "prints", "rows", "settlements", "touched",
-        "trades",
+        "cancels", "done", "expired", "messages", "orders", "prints", "rows", "settlements",
+        "touched", "trades",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -50,6 +56,8 @@ class Outbox:
         """Each trade with the buyer's and seller's fills and client order ids."""
         self.cancels: list[OrderCancelled] = []
         self.settlements: list[Settlement] = []
+        self.expired: list[InstrumentId] = []
+        """Instruments settled: they leave every account."""
         self.rows: list[tuple[str, tuple[Any, ...]]] = []
         """Other rows that must be durable before the release (a new team, say)."""
         self.done: asyncio.Future[None] | None = None
@@ -74,6 +82,24 @@ class Publisher:
         """Each team's released fills with the client order id of the order filled."""
         self.taps: list[Callable[[Outbox], None]] = []
         """Told of every outbox once it is released (the scores), in order."""
+        self.durable_ledger: Ledger | None = None
+        """The accounts as of the last commit (see `keep_durable_ledger`); None without
+        a database, where every outbox is released at once and the ledger is durable."""
+
+    def keep_durable_ledger(self) -> None:
+        """Book released outboxes in a ledger of their own, from the ledger as it is now
+        (restored from the database, so durable)."""
+        self.durable_ledger = self.session.ledger.copy()
+
+    def durable_account(self, team_id: TeamId) -> Account:
+        """The team's account as of the last commit; KeyError for an unknown team."""
+        live = self.session.ledger.account(team_id)
+        ledger = self.durable_ledger
+        if ledger is None:
+            return live
+        if team_id not in ledger:
+            return ledger.open_account(team_id, live.role)
+        return ledger.account(team_id)
 
     async def run(self) -> None:
         while True:
@@ -122,6 +148,8 @@ class Publisher:
         for _, buy, sell, buy_cid, sell_cid in out.trades:
             self.fills.setdefault(buy.team_id, []).append((buy, buy_cid))
             self.fills.setdefault(sell.team_id, []).append((sell, sell_cid))
+        if self.durable_ledger is not None:
+            self._book_durable(out)
         for tap in self.taps:
             try:
                 tap(out)
@@ -129,6 +157,24 @@ class Publisher:
                 log.exception("a publisher tap failed")
         if out.done is not None and not out.done.done():
             out.done.set_result(None)
+
+    def _book_durable(self, out: Outbox) -> None:
+        """What `publish` booked in the live ledger, now in the durable one, the way a
+        restart rebuilds it (`Account.book` with the fees the trade paid)."""
+        for trade, buy, sell, _, _ in out.trades:
+            mult = multiplier_of(trade.instrument_id)
+            for fill, signed in ((buy, trade.quantity), (sell, -trade.quantity)):
+                account = self.durable_account(fill.team_id)
+                account.book(trade.instrument_id, signed, trade.price, mult, fill.fee_ticks)
+        for settled in out.settlements:
+            account = self.durable_account(settled.team_id)
+            mult = multiplier_of(settled.instrument_id)
+            account.book(settled.instrument_id, -settled.quantity, settled.value_ticks, mult, 0)
+        assert self.durable_ledger is not None
+        for instrument_id in out.expired:
+            for account in self.durable_ledger.accounts():
+                account.positions.pop(instrument_id, None)
+                account.open_costs.pop(instrument_id, None)
 
     async def durable(self, out: Outbox | None = None) -> None:
         """Return once `out` (or, by default, everything published so far) is durable:
@@ -195,6 +241,7 @@ class Publisher:
     def _expire(self, out: Outbox, expiry: Expire) -> None:
         """Cancel what rested, then cash-settle every position at intrinsic value."""
         self._cancels(out, expiry.cancels)
+        out.expired.append(expiry.instrument_id)
         ledger = self.session.ledger
         for settled in ledger.settle(expiry.instrument_id, expiry.value, expiry.at):
             out.messages.append((settled.team_id, "settlement", views.settlement(settled)))

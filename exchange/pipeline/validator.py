@@ -24,6 +24,11 @@ from exchange.pipeline.work import Accepted, Cancel, CancelAll, Refused, Submit,
 log = logging.getLogger("exchange.validator")
 
 BUSY = Rejection("SERVICE_UNAVAILABLE", "the exchange is busy; retry shortly", "queue")
+STORAGE = Rejection(
+    "SERVICE_UNAVAILABLE",
+    "the exchange cannot write to its database; new orders are refused until it can",
+    "storage",
+)
 
 
 class InFlight:
@@ -75,6 +80,9 @@ class Validator:
         self.on_refused: Callable[[TeamId, TimeNs, Rejection], None] | None = None
         self.on_accepted: Callable[[TeamId, TimeNs, InstrumentId], None] | None = None
         """Onlookers (the scores): told of every rule's refusal and every accepted request."""
+        self.entry_closed: Callable[[], bool] = lambda: False
+        """True while the database cannot commit (the writer is failing): an order
+        accepted now might not survive a crash, so none is (fail closed)."""
 
     async def run(self) -> None:
         while True:
@@ -101,6 +109,9 @@ class Validator:
         window = self.session.windows[team]
         key = (team, request.instrument_id)
         rate_now = self.clock.rate_ns()
+        if self.entry_closed():
+            answer(item.reply, Refused(STORAGE, window.remaining(rate_now)))
+            return
         rejection = self.session.screen(
             request, now, self.inflight.pending(team), self.inflight.quotes.get(key, ()), rate_now
         )

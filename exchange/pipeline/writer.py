@@ -6,12 +6,25 @@ gathered (up to `batch_rows` rows, lingering at most `linger` seconds for more),
 it in one transaction with `executemany` per table, and only then releases the outboxes
 to the fan-out, in order: group commit. A client is told of a fill only once the fill is
 committed, so killing the process loses nothing a client has seen. The commit runs on
-the loop: with WAL and synchronous=NORMAL it is an append to the WAL, no fsync; the
-checkpoints, which do fsync, run in a thread. The trading path never waits on the disk:
-the publisher only waits when TradeDBQueue is full, and that back-pressure reaches the
-API as 503. Prices may be thinned when their queue is full; trades and orders never
-are. A failed write is logged, kept and retried with back-off, and shows in /health; it
-never kills the loop.
+the loop: with WAL and synchronous=NORMAL it is an append to the WAL, no fsync. The
+trading path never waits on the disk: the publisher only waits when TradeDBQueue is full,
+and that back-pressure reaches the API as 503. Prices may be thinned when their queue is
+full; trades and orders never are.
+
+A failed write (a full disk, say) is logged, kept and retried with back-off; it never
+kills the loop. From the first failed commit until one succeeds the writer is `failing`:
+the validator and the registration route then refuse new orders, quotes and teams with
+503, so nothing more is answered as accepted that a crash could take back (fail closed).
+The retry of the kept batch reopens them by itself once the disk takes writes again.
+
+Checkpoints. The writer folds the WAL into the database file itself, between two
+batches, with `wal_checkpoint(TRUNCATE)` on its own connection in a thread (the fsyncs
+stay off the loop). Only the writer appends to the WAL, so while it waits for the
+checkpoint nothing races it: the checkpoint completes and empties the file. A checkpoint
+from another connection, racing the writer's commits every few milliseconds, could
+never catch up with the end of the WAL, so SQLite could never restart it, and it grew
+without bound. It runs every `checkpoint_every` seconds and as soon as the WAL passes
+`wal_bytes`, so the WAL stays under about `wal_bytes` plus one batch.
 """
 
 from __future__ import annotations
@@ -19,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
+import os
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +46,8 @@ log = logging.getLogger("exchange.writer")
 
 Row = tuple[str, tuple[Any, ...]]
 THINNABLE = frozenset({"prices", "position_snapshots"})
+MAX_BACKOFF = 1.0
+"""Seconds between retries of a failing commit, at most: order entry waits on it."""
 
 
 class Writer:
@@ -44,11 +59,20 @@ class Writer:
         linger: float = 0.002,
         queue_size: int = 20_000,
         price_queue_size: int = 20_000,
+        *,
+        max_pages: int | None = None,
+        wal_bytes: int = 16 * 1024 * 1024,
+        checkpoint_every: float = 5.0,
     ) -> None:
         self.path = path
         self.publisher = publisher
         self.batch_rows = batch_rows
         self.linger = linger
+        self.max_pages = max_pages
+        """The database file may hold at most this many pages (SQLite's max_page_count);
+        past it a commit fails as on a full disk. None: no limit but the disk's."""
+        self.wal_bytes = wal_bytes
+        self.checkpoint_every = checkpoint_every
         self.trades: asyncio.Queue[Outbox] = asyncio.Queue(queue_size)
         """TradeDBQueue: outboxes, never dropped (the publisher waits when it is full)."""
         self.events: asyncio.Queue[Row] = asyncio.Queue(queue_size)
@@ -65,6 +89,18 @@ class Writer:
         self.thinned = 0
         self.failures = 0
         self.last_error: str | None = None
+        self.failing = False
+        """True from a failed commit until a commit succeeds: order entry is closed."""
+        self.trouble = asyncio.Event()
+        """Set while `failing`, for whoever waits on a commit and must not wait forever."""
+        self.checkpoints = 0
+        self.checkpointed_bytes = 0
+        """The sizes of the WAL at each completed checkpoint, summed: what went through it."""
+        self.checkpoint_busy = 0
+        """Checkpoints that could not empty the WAL (a reader held an old snapshot)."""
+        self.wal_bytes_max = 0
+        """The largest size of the WAL file seen before a checkpoint."""
+        self.last_checkpoint = time.monotonic()
         self.latencies_ms: deque[float] = deque(maxlen=1000)
         self.batch_sizes: deque[int] = deque(maxlen=1000)
 
@@ -97,13 +133,45 @@ class Writer:
 
     async def open(self) -> None:
         self.db = Database.open(self.path)
+        conn = self.db.conn
         # Commits only append to the WAL (no fsync with synchronous=NORMAL); the fsyncs
-        # come with checkpoints, which are moved off the loop to `checkpoint`.
-        self.db.conn.execute("PRAGMA wal_autocheckpoint = 0")
+        # come with checkpoints, which `checkpoint` runs off the loop.
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        # Whenever SQLite restarts the WAL it cuts the file back to this size.
+        conn.execute(f"PRAGMA journal_size_limit = {int(self.wal_bytes)}")
+        if self.max_pages is not None:
+            conn.execute(f"PRAGMA max_page_count = {int(self.max_pages)}")
+
+    def wal_size(self) -> int:
+        try:
+            return os.path.getsize(f"{self.path}-wal")
+        except OSError:
+            return 0
+
+    def checkpoint_due(self) -> bool:
+        if time.monotonic() - self.last_checkpoint >= self.checkpoint_every:
+            return self.wal_size() > 0
+        return self.wal_size() >= self.wal_bytes
 
     async def checkpoint(self) -> None:
-        """Fold the WAL into the database file, in a thread with its own connection."""
-        await asyncio.get_running_loop().run_in_executor(self.checkpointer, _checkpoint, self.path)
+        """Fold the WAL into the database file and empty it: on the writer's connection,
+        in a thread, while the writer waits (so no commit races it). Never raises."""
+        assert self.db is not None
+        size = self.wal_size()
+        self.wal_bytes_max = max(self.wal_bytes_max, size)
+        self.last_checkpoint = time.monotonic()
+        loop = asyncio.get_running_loop()
+        try:
+            busy = await loop.run_in_executor(self.checkpointer, _checkpoint, self.db)
+        except Exception as exc:  # a full disk may refuse it too: the next one retries
+            log.error("WAL checkpoint failed", extra={"error": repr(exc)})
+            return
+        self.checkpoints += 1
+        if not busy:
+            self.checkpointed_bytes += size
+        else:
+            self.checkpoint_busy += 1
+            log.warning("WAL checkpoint incomplete: a reader holds an old snapshot")
 
     async def close(self) -> None:
         """Write what is still queued, then close (a clean stop loses nothing either)."""
@@ -123,6 +191,8 @@ class Writer:
             await self.open()
         while True:
             await self.flush_once(wait=True)
+            if self.checkpoint_due():
+                await self.checkpoint()
 
     async def flush_once(self, wait: bool) -> None:
         outboxes, batch = await self.gather(wait)
@@ -173,20 +243,19 @@ class Writer:
                 assert self.db is not None
                 self.db.write_batch(batch)
             except Exception as exc:
-                self.failures += 1
-                self.last_error = repr(exc)
-                log.error(
-                    "database write failed; retrying",
-                    extra={"error": repr(exc), "rows": len(batch)},
-                )
+                self.failed(exc, len(batch))
                 if self.stop_by is not None and time.monotonic() > self.stop_by:
                     log.error(
                         "stopping with a batch the database refused", extra={"rows": len(batch)}
                     )
                     return False
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
+            if self.failing:
+                log.warning("database writes succeed again; order entry reopens")
+            self.failing = False
+            self.trouble.clear()
             self.last_error = None
             self.transactions += 1
             self.rows_written += len(batch)
@@ -194,11 +263,20 @@ class Writer:
             self.latencies_ms.append((time.perf_counter() - started) * 1000)
             return True
 
+    def failed(self, exc: Exception, rows: int) -> None:
+        """A commit failed: close order entry (at once, before anyone else runs)."""
+        self.failures += 1
+        self.last_error = repr(exc)
+        self.failing = True
+        self.trouble.set()
+        log.error("database write failed; retrying", extra={"error": repr(exc), "rows": rows})
+
     def health(self) -> dict[str, Any]:
         latencies = sorted(self.latencies_ms)
         sizes = list(self.batch_sizes)
         return {
-            "ok": self.last_error is None,
+            "ok": not self.failing,
+            "failing": self.failing,
             "last_error": self.last_error,
             "transactions": self.transactions,
             "rows_written": self.rows_written,
@@ -208,6 +286,11 @@ class Writer:
             "write_ms_p50": _percentile(latencies, 0.5),
             "write_ms_p99": _percentile(latencies, 0.99),
             "batch_rows_mean": round(sum(sizes) / len(sizes), 1) if sizes else None,
+            "wal_bytes": self.wal_size(),
+            "wal_bytes_max": max(self.wal_bytes_max, self.wal_size()),
+            "checkpoints": self.checkpoints,
+            "checkpointed_bytes": self.checkpointed_bytes,
+            "checkpoints_busy": self.checkpoint_busy,
         }
 
 
@@ -225,12 +308,11 @@ def add_outbox(batch: Batch, outbox: Outbox) -> int:
     return len(batch) - before
 
 
-def _checkpoint(path: str) -> None:
-    conn = sqlite3.connect(path, timeout=5)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-    finally:
-        conn.close()
+def _checkpoint(db: Database) -> bool:
+    """Fold the whole WAL into the file and truncate it; True if a reader kept it from
+    completing (SQLite's busy flag)."""
+    busy, _, _ = db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return bool(busy)
 
 
 def _percentile(ordered: list[float], q: float) -> float | None:

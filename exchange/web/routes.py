@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from exchange.app import Exchange
+from exchange.app import Exchange, StorageFailing
 from exchange.domain.orders import NewOrder, NewQuote, OrderCancelled, OrderResult
 from exchange.domain.phases import PHASE_RULES
 from exchange.domain.types import InstrumentId, OrderId, OrderType, Role, TeamId
@@ -245,6 +245,11 @@ class Api:
             team, key = await self.exchange.register(req.team_name, Role(req.role))
         except NameTaken:
             raise ApiError("TEAM_NAME_TAKEN", f"the name {req.team_name!r} is taken") from None
+        except StorageFailing:
+            raise ApiError(
+                "SERVICE_UNAVAILABLE",
+                "the exchange cannot write to its database; registration is closed until it can",
+            ) from None
         return answer(Registered(team.team_id, team.name, team.role.value, key), request_id, 201)
 
     async def post_order(self, request: Request, request_id: str) -> Response:
@@ -340,16 +345,16 @@ class Api:
 
     async def positions(self, request: Request, request_id: str) -> Response:
         team = self.auth(request)
-        # Positions include every trade booked; wait until those are durable, so an answer
-        # never shows a fill that a crash could take back.
-        await self.exchange.publisher.durable()
+        # The accounts as of the last commit, so an answer never shows a fill that a
+        # crash could take back; first let what is booked commit, unless writes fail.
+        await self.exchange.caught_up()
         wanted = request.path_params["team_id"]
         if wanted != team.team_id:
             if self.exchange.team(TeamId(wanted)) is None:
                 raise ApiError("NOT_FOUND", f"no team {wanted!r}")
             raise ApiError("FORBIDDEN", "a team sees only its own positions")
         e = self.exchange
-        account = e.session.ledger.account(team.team_id)
+        account = e.publisher.durable_account(team.team_id)
         return answer(views.positions_view(account, e.venue.instruments, e.marks()), request_id)
 
     async def leaderboard(self, request: Request, request_id: str) -> Response:

@@ -89,7 +89,7 @@ class StreamEndpoint:
 
     def position_snapshot(self, team_id: str) -> PositionSnapshot:
         e = self.exchange
-        account = e.session.ledger.account(team_id)  # type: ignore[arg-type]
+        account = e.publisher.durable_account(team_id)  # type: ignore[arg-type]
         working = e.venue.open_orders(team_id) + e.inflight.pending(team_id)  # type: ignore[arg-type]
         working.sort(key=lambda o: o.order_id)
         return PositionSnapshot(

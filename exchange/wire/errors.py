@@ -41,7 +41,7 @@ ERRORS: dict[str, ErrorKind] = {
     "METHOD_NOT_ALLOWED": ErrorKind(405, "The path does not take this HTTP method."),
     "PAYLOAD_TOO_LARGE": ErrorKind(413, "The body is larger than the server accepts."),
     "UNSUPPORTED_MEDIA_TYPE": ErrorKind(415, "The body is declared as something other than application/json."),
-    "SERVICE_UNAVAILABLE": ErrorKind(503, "The exchange is overloaded or stopping; retry later."),
+    "SERVICE_UNAVAILABLE": ErrorKind(503, "The exchange is overloaded, stopping, or cannot write to its database; retry later."),
     "INTERNAL_ERROR": ErrorKind(500, "A bug on the server; it was logged with the request id."),
 }  # fmt: skip
 
