@@ -136,8 +136,10 @@ class Replay:
             house.HouseOptionsMaker() if m.house_options_maker else None,
             house.RetailFlow(retail_rng, m.model.retail, tick) if m.retail else None,
         ]
+        scripted = {p.team for p in self.scenario.participants}
         for (name, role), bot in zip(house.HOUSE_TEAMS.items(), bots, strict=True):
-            self._join(name, role, bot)
+            if name not in scripted:  # a recorded game scripts its house teams itself
+                self._join(name, role, bot)
 
     def _join_teams(self, swaps: Mapping[str, tuple[str, dict[str, Any]]]) -> None:
         known = {p.team for p in self.scenario.participants}

@@ -175,43 +175,60 @@ def _instrument(a: Arrival) -> InstrumentId:
 # -- reading a database and comparing ---------------------------------------------------
 
 
-def reproduce(path: str | Path) -> Reproduction:
-    """Replay the database's arrivals; compare the trades and settlements it recorded.
+class Recorded(msgspec.Struct):
+    """What a database recorded: the game's config and teams, its arrivals, and the
+    trades and settlements to compare with."""
 
-    ValueError when the database has no arrivals log from the game's start."""
-    with Database.open(str(path), readonly=True) as db:
-        state = db.load_game_state()
-        if "config" not in state:
-            raise ValueError(f"{path}: the game's config is not recorded")
-        teams = [(TeamId(t[0]), Role(t[2])) for t in db.read_table("teams")]
-        columns = ", ".join(COLUMNS["arrivals"])
-        stored = db.conn.execute(f"SELECT {columns} FROM arrivals ORDER BY seq").fetchall()
-        recorded = db.conn.execute(
-            "SELECT trade_id, instrument_id, price_ticks, quantity, buyer, seller"
-            " FROM trades ORDER BY trade_id"
-        ).fetchall()
-        paid = db.conn.execute(
-            "SELECT instrument_id, team_id, quantity, value_ticks, cash_ticks FROM settlements"
-        ).fetchall()
-    arrivals = [arrival_from_row(row) for row in stored]
-    if not arrivals or arrivals[0].kind != "run":
-        raise ValueError(f"{path}: no arrivals log from the game's start (an older server?)")
-    game = LoggedGame(load_config(overrides=state["config"]), teams)
-    outcome = Reproduction(len(recorded), len(arrivals))
-    for arrival in arrivals:
+    config: GameConfig
+    teams: list[tuple[TeamId, Role]]
+    arrivals: list[Arrival]
+    trades: list[Print]
+    settlements: list[Paid]
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recorded:
+        """ValueError when the database has no arrivals log from the game's start."""
+        with Database.open(str(path), readonly=True) as db:
+            state = db.load_game_state()
+            if "config" not in state:
+                raise ValueError(f"{path}: the game's config is not recorded")
+            teams = [(TeamId(t[0]), Role(t[2])) for t in db.read_table("teams")]
+            arrivals = [arrival_from_row(row) for row in db.conn.execute(_ARRIVALS)]
+            trades = [tuple(row) for row in db.conn.execute(_TRADES)]
+            paid = [tuple(row) for row in db.conn.execute(_SETTLEMENTS)]
+        if not arrivals or arrivals[0].kind != "run":
+            raise ValueError(f"{path}: no arrivals log from the game's start (an older server?)")
+        config = load_config(overrides=state["config"])
+        return cls(config, teams, arrivals, trades, paid)
+
+
+_ARRIVALS = f"SELECT {', '.join(COLUMNS['arrivals'])} FROM arrivals ORDER BY seq"
+_TRADES = ("SELECT trade_id, instrument_id, price_ticks, quantity, buyer, seller FROM trades"
+           " ORDER BY trade_id")  # fmt: skip
+_SETTLEMENTS = "SELECT instrument_id, team_id, quantity, value_ticks, cash_ticks FROM settlements"
+
+
+def play(recorded: Recorded) -> tuple[LoggedGame, str | None]:
+    """Apply every arrival in seq order; the game, and what stopped it early if anything."""
+    game = LoggedGame(recorded.config, recorded.teams)
+    for arrival in recorded.arrivals:
         try:
             game.apply(arrival)
         except Exception as exc:  # a log this code cannot apply: say where, stop there
-            outcome.divergence = f"arrival {arrival.seq} ({arrival.kind}) failed: {exc!r}"
-            break
-    outcome.refusals = game.refusals
-    outcome.divergence = outcome.divergence or first_divergence(
-        [tuple(r) for r in recorded], tape(game.trades)
-    )  # fmt: skip
-    outcome.divergence = outcome.divergence or settlement_divergence(
-        [tuple(p) for p in paid], game.settlements
-    )  # fmt: skip
-    return outcome
+            return game, f"arrival {arrival.seq} ({arrival.kind}) failed: {exc!r}"
+    return game, None
+
+
+def reproduce(path: str | Path) -> Reproduction:
+    """Replay the database's arrivals; compare the trades and settlements it recorded."""
+    recorded = Recorded.load(path)
+    game, failed = play(recorded)
+    divergence = (
+        failed
+        or first_divergence(recorded.trades, tape(game.trades))
+        or settlement_divergence(recorded.settlements, game.settlements)
+    )
+    return Reproduction(len(recorded.trades), len(recorded.arrivals), divergence, game.refusals)
 
 
 def tape(trades: Iterable[Trade]) -> list[Print]:
