@@ -29,6 +29,7 @@ from exchange.pipeline.marketdata import MarketDataPublisher
 from exchange.pipeline.marketplace import Marketplace
 from exchange.pipeline.matcher import Matcher
 from exchange.pipeline.publisher import Outbox, Publisher
+from exchange.pipeline.queues import FairQueue
 from exchange.pipeline.scheduler import Scheduler
 from exchange.pipeline.scoring import ScoreKeeper
 from exchange.pipeline.supervisor import Supervisor
@@ -37,6 +38,8 @@ from exchange.pipeline.watchdog import Watchdog
 from exchange.pipeline.work import Matched
 from exchange.pipeline.writer import Writer
 from exchange.store import rows
+from exchange.store.arrivals import ArrivalLog
+from exchange.store.rows import ArrivalRow
 from exchange.web.auth import Team, Teams
 from exchange.wire.codec import game_time
 from exchange.wire.messages import Heartbeat, PhaseChange
@@ -83,7 +86,9 @@ class Exchange:
         self.matchers: dict[InstrumentId, asyncio.Queue[Any]] = {
             i: asyncio.Queue(server.matcher_queue_size) for i in self.venue.instruments
         }
-        self.trades: asyncio.Queue[Matched] = asyncio.Queue(server.trade_queue_size)
+        self.trades: asyncio.Queue[Matched] = FairQueue(server.trade_queue_size)
+        self.arrivals = ArrivalLog(on=bool(db_path))
+        """Records every change of the venue for `replay game.db` (with a database)."""
         self.inflight = InFlight()
         self.fanout = Fanout(server.history_size, server.max_backlog)
         self.publisher = Publisher(self.session, self.fanout, self.trades)
@@ -143,6 +148,8 @@ class Exchange:
 
     async def start(self) -> None:
         s, server = self.supervisor, self.config.server
+        venue, at = self.venue, self.phase_since  # this run's books, before any order
+        await self.logged(self.arrivals.run(at, venue.phase, venue.peek_trade_id()))
         validator = Validator(self.session, self.clock, self.orders, self.matchers, self.inflight)
         validator.on_refused, validator.on_accepted = self.scores.refused, self.scores.accepted
         if self.writer is not None:
@@ -188,11 +195,16 @@ class Exchange:
         queue = self.matchers.setdefault(
             instrument_id, asyncio.Queue(self.config.server.matcher_queue_size)
         )
-        matcher = Matcher(instrument_id, self.venue, self.clock, queue, self.trades, self.inflight)
+        matcher = Matcher(
+            instrument_id, self.venue, self.clock, queue, self.trades, self.inflight,
+            self.arrivals,
+        )  # fmt: skip
         self.supervisor.start(f"matcher:{instrument_id}", matcher.run)
 
     async def listed(self, instruments: list[Instrument]) -> None:
         """New books: a matcher each, and market data (with fair values) from now on."""
+        log, now = self.arrivals, self.clock.now()
+        await self.logged(log.listed(now, self.venue.phase, instruments))
         for i in instruments:
             self.start_matcher(i.id)
         self.scores.listed(instruments)
@@ -205,10 +217,18 @@ class Exchange:
         """Settled instruments leave: their matchers stop, their books go."""
         for instrument_id in instrument_ids:
             self.venue.delist(instrument_id)
+            log = self.arrivals
+            await self.logged(log.delisted(self.clock.now(), instrument_id))
             await self.supervisor.stop_one(f"matcher:{instrument_id}")
             self.matchers.pop(instrument_id, None)
         self.scores.delisted(instrument_ids)
         self.market_data.relist()
+
+    async def logged(self, row: ArrivalRow | None) -> None:
+        """A venue change made outside the matchers, into the log behind those before it
+        (the row's seq was taken with the change; TradeQueue keeps the order)."""
+        if row is not None:
+            await self.trades.put(Matched("venue", [], "", TimeNs(row[1]), row))
 
     async def stop(self) -> None:
         await self.supervisor.stop()

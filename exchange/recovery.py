@@ -75,6 +75,7 @@ def recover(exchange: Exchange, path: str) -> None:
         _restore_fills(exchange, db)
         _restore_marks(exchange, db)
         ids = db.max_ids()
+        exchange.arrivals.resume(db.last_arrival_seq() + 1)
         exchange.venue.resume_ids(ids.order_id, ids.trade_id)
         cancelled = _cancel_stale(exchange, db, now)
         reserve_ids(db, ids.order_id + ID_BLOCK, now, run)

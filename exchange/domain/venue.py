@@ -113,6 +113,12 @@ class ExchangeVenue:
         self._order_ids = count(value)
         return value
 
+    def peek_trade_id(self) -> int:
+        """The next trade id, without taking it."""
+        value = next(self._trade_ids)
+        self._trade_ids = count(value)
+        return value
+
     def _next_trade_id(self) -> int:
         return next(self._trade_ids)
 

@@ -17,6 +17,7 @@ from exchange.domain.types import InstrumentId, OrderId, OrderStatus, TimeNs
 from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline.validator import InFlight
 from exchange.pipeline.work import Cancel, CancelAll, Expire, Matched, PhaseStep, Submit, answer
+from exchange.store.arrivals import ArrivalLog
 
 log = logging.getLogger("exchange.matcher")
 
@@ -30,6 +31,7 @@ class Matcher:
         queue: asyncio.Queue[Any],
         trades: asyncio.Queue[Matched],
         inflight: InFlight,
+        arrivals: ArrivalLog | None = None,
     ) -> None:
         self.instrument_id = instrument_id
         self.venue = venue
@@ -37,6 +39,8 @@ class Matcher:
         self.queue = queue
         self.trades = trades
         self.inflight = inflight
+        self.arrivals = arrivals or ArrivalLog(on=False)
+        """Numbers and records each venue call that changed the book (with a database)."""
 
     async def run(self) -> None:
         while True:
@@ -53,40 +57,50 @@ class Matcher:
                 await self.trades.put(outcome)
 
     def handle(self, item: Submit | Cancel | CancelAll | PhaseStep | Expire) -> Matched | None:
-        venue, now = self.venue, self.clock.now()
+        venue, now, iid, log = self.venue, self.clock.now(), self.instrument_id, self.arrivals
         if isinstance(item, Submit):
             return self.submit(item, now)
         if isinstance(item, Cancel):
             cancelled = venue.cancel_order(CancelOrder(item.team_id, item.order_id), now)
             answer(item.reply, cancelled)
-            return (
-                Matched("cancel", cancelled, item.request_id, now) if cancelled.accepted else None
-            )
+            if not cancelled.accepted:
+                return None
+            row = log.cancel(now, item.team_id, iid, item.order_id)
+            return Matched("cancel", cancelled, item.request_id, now, row)
         if isinstance(item, CancelAll):
-            events = venue.cancel_all(item.team_id, now, self.instrument_id, item.reason)
+            events = venue.cancel_all(item.team_id, now, iid, item.reason)
             if item.reply is not None:
                 answer(item.reply, events)
-            return Matched("cancels", events, item.request_id, now) if events else None
+            if not events:
+                return None
+            row = log.cancel_all(now, item.team_id, iid, item.reason)
+            return Matched("cancels", events, item.request_id, now, row)
         if isinstance(item, Expire):
-            item.cancels = venue.expire(self.instrument_id, item.at)
-            return Matched("expiry", item, "", item.at)
-        change = venue.enter_phase(self.instrument_id, item.phase, item.at)
-        return Matched("phase", change, "", item.at)
+            item.cancels = venue.expire(iid, item.at)
+            row = log.expire(item.at, iid, item.value)
+            return Matched("expiry", item, "", item.at, row)
+        # What decides an uncross, as it is before the book enters the phase.
+        reference, halted = venue.reference(iid), iid in venue.halted
+        change = venue.enter_phase(iid, item.phase, item.at)
+        row = log.phase(item.at, iid, item.phase, reference, halted)
+        return Matched("phase", change, "", item.at, row)
 
     def submit(self, item: Submit, now: TimeNs) -> Matched:
         self.inflight.done(item)
-        request = item.request
+        request, log = item.request, self.arrivals
         if isinstance(request, NewQuote):
             bid_id, ask_id = item.order_ids
             quote = self.venue.submit_quote(request, now, (bid_id, ask_id))
             if quote.accepted:
-                return Matched("quote", quote, item.request_id, now)
+                row = log.quote(now, request, item.order_ids)
+                return Matched("quote", quote, item.request_id, now, row)
             result = rejected(quote.error_code or "", quote.error_message or "")
             leg = request.legs()[0]
         else:
             result = self.venue.submit_order(request, now, item.order_ids[0])
             if result.accepted:
-                return Matched("order", result, item.request_id, now)
+                row = log.order(now, request, item.order_ids[0])
+                return Matched("order", result, item.request_id, now, row)
             leg = request
         # Accepted by the validator, refused here: the phase moved on while it queued.
         # The order (a quote by its bid leg's id) is reported rejected on the stream.

@@ -117,6 +117,8 @@ class Publisher:
     def publish(self, item: Matched) -> Outbox:
         """Book what the matcher did and write down what to tell whom."""
         out = Outbox()
+        if item.arrival is not None:
+            out.rows.append(("arrivals", item.arrival))
         result = item.result
         if isinstance(result, PhaseChanged):
             self._trades(out, result.trades)

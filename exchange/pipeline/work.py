@@ -19,6 +19,7 @@ from exchange.domain.types import (
 )
 from exchange.domain.validation import Rejection
 from exchange.domain.venue import PhaseChanged
+from exchange.store.rows import ArrivalRow
 
 
 class Submit(msgspec.Struct, gc=False):
@@ -80,12 +81,15 @@ class Refused(msgspec.Struct, gc=False):
 class Matched(msgspec.Struct, gc=False):
     """A matcher's outcome for the publisher: one request, or one book's phase change.
 
-    `kind` is "order", "quote", "cancel", "cancels" or "phase"."""
+    `kind` is "order", "quote", "cancel", "cancels", "phase", "expiry", "refused", or
+    "venue" for a change with no outcome to report (a listing, the start of a run)."""
 
     kind: str
     result: OrderResult | QuoteResult | PhaseChanged | Expire | list[OrderCancelled]
     request_id: str
     at: TimeNs
+    arrival: ArrivalRow | None = None
+    """The venue call's row in the arrivals log (a game with a database)."""
 
 
 def answer(reply: asyncio.Future[Any] | None, value: Any) -> None:

@@ -2,8 +2,11 @@
 
 Exit status: 0 when every expectation holds, 1 when one does not (each is printed),
 2 for a file that cannot be read. `--update` writes the run's digest into the file.
-With `--swap TEAM=module:Class(...)` the game is played twice, as recorded and with the
-team's bot replaced, and the two results are shown side by side.
+A recorded game's database (`replay game.db`) is played again from its arrivals log and
+must reproduce its trades exactly: "reproduced: N trades", or the first divergence and
+status 1. With `--swap TEAM=module:Class(...)` the game (a scenario, or a database made
+into one) is played twice, as recorded and with the team's bot replaced, and the two
+results are shown side by side.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import msgspec
 from tqdm import tqdm
 
 from exchange.replay.engine import Replay
+from exchange.replay.logged import reproduce
 from exchange.replay.recorded import is_database, scenario_from_db
 from exchange.replay.report import Report, build_report
 from exchange.replay.scenario import Scenario, load_scenario, seconds
@@ -46,10 +50,12 @@ def add_parser(commands: Any) -> None:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from_db = is_database(args.scenario)
-    scenario = scenario_from_db(args.scenario) if from_db else load_scenario(args.scenario)
     if from_db and args.update:
         raise ValueError("--update writes into a scenario file, not a database")
     swaps = {team: (target, params) for team, target, params in map(parse_swap, args.swap)}
+    if from_db and not swaps:
+        return reproduce_game(args.scenario)
+    scenario = scenario_from_db(args.scenario) if from_db else load_scenario(args.scenario)
     report = play(scenario, {}, args.quiet)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -70,6 +76,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     for failure in report.failures:
         print(f"EXPECTATION FAILED: {failure}", file=sys.stderr)
     return 1 if report.failures else 0
+
+
+def reproduce_game(path: str) -> int:
+    """Replay a recorded game from its arrivals log: 0 if every trade came out as recorded."""
+    outcome = reproduce(path)
+    if outcome.reproduced:
+        print(f"reproduced: {outcome.trades} trades ({outcome.arrivals} arrivals)")
+        return 0
+    print(f"diverged: {outcome.divergence}")
+    for refusal in outcome.refusals:
+        print(f"  refused in the replay: {refusal}")
+    return 1
 
 
 def play(scenario: Scenario, swaps: dict[str, tuple[str, dict[str, Any]]], quiet: bool) -> Report:

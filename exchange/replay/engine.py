@@ -133,8 +133,10 @@ class Replay:
             self.market.streams.retail, m.model.retail, m.model.tick_seconds,
             liquidity=m.house_liquidity, options_maker=m.house_options_maker, crowd=m.retail,
         )  # fmt: skip
+        scripted = {p.team for p in self.scenario.participants}
         for team in teams:
-            self._join(team.name, team.role, team.strategy)
+            if team.name not in scripted:  # a recorded game scripts its house teams itself
+                self._join(team.name, team.role, team.strategy)
 
     def _join_teams(self, swaps: Mapping[str, tuple[str, dict[str, Any]]]) -> None:
         known = {p.team for p in self.scenario.participants}

@@ -77,6 +77,7 @@ STATEMENTS: dict[str, str] = {
     "admin_log": _insert("admin_log"),
     "admin_actions": _insert("admin_actions"),
     "scores": _insert("scores"),
+    "arrivals": _insert("arrivals"),
 }
 
 _FILL_COLS = (
@@ -246,6 +247,11 @@ class Database:
             OrderId(max(order_id, int(state.get("next_order_id", 0)))),
             TradeId(max(trade_id, int(state.get("next_trade_id", 0)))),
         )
+
+    def last_arrival_seq(self) -> int:
+        """The highest seq in the arrivals log (0 when it is empty)."""
+        ((seq,),) = self._read("SELECT MAX(seq) FROM arrivals")
+        return int(seq or 0)
 
     def load_game_state(self) -> dict[str, Any]:
         found = self._read("SELECT key, value FROM game_state ORDER BY key")

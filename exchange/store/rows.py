@@ -47,6 +47,8 @@ SnapshotRow = tuple[int, str, str, int, int, int, str]
 GameStateRow = tuple[str, str, int]
 SettlementRow = tuple[str, str, int, int, int, int, int]
 AdminRow = tuple[int, str, str]
+ArrivalRow = tuple[int, int, str, str | None, str | None, str]
+"""(seq, ts_ns, kind, team_id, instrument_id, payload JSON): see `store/arrivals.py`."""
 AdminActionRow = tuple[int, str, str, str, str]
 """(ts_ns, wall_time, action, arguments JSON, outcome)."""
 FillUpdate = tuple[int, int, int]
@@ -233,6 +235,7 @@ class Batch:
     admin_log: list[AdminRow] = field(default_factory=list)
     admin_actions: list[AdminActionRow] = field(default_factory=list)
     scores: list[ScoreRow] = field(default_factory=list)
+    arrivals: list[ArrivalRow] = field(default_factory=list)
 
     def add_order(self, order: Order) -> None:
         self.orders.append(order_row(order))

@@ -172,8 +172,22 @@ CREATE TABLE scores (
 CREATE INDEX scores_by_team ON scores (team_id, ts_ns);
 """
 
+# The arrivals log: every operation that changed the venue, in the order the venue applied
+# it (`seq`), so `replay game.db` can apply them again and compare the trades. `kind` is
+# one of `exchange.store.arrivals.KINDS`; `payload` holds the operation's other inputs.
+_V5_ARRIVALS = """
+CREATE TABLE arrivals (
+    seq           INTEGER PRIMARY KEY,
+    ts_ns         INTEGER NOT NULL,       -- the game time the venue was called with
+    kind          TEXT NOT NULL,
+    team_id       TEXT,
+    instrument_id TEXT,
+    payload       TEXT NOT NULL           -- JSON
+) STRICT;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
-    _V1_CORE, _V2_SETTLEMENTS_ADMIN, _V3_ADMIN_ACTIONS, _V4_SCORES,
+    _V1_CORE, _V2_SETTLEMENTS_ADMIN, _V3_ADMIN_ACTIONS, _V4_SCORES, _V5_ARRIVALS,
 )  # fmt: skip
 VERSION = len(MIGRATIONS)
 
@@ -209,6 +223,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "admin_log": ("ts_ns", "action", "payload"),
     "admin_actions": ("ts_ns", "wall_time", "action", "arguments", "outcome"),
     "scores": ("ts_ns", "team_id", "role", "pnl", "penalties", "score", "kpis"),
+    "arrivals": ("seq", "ts_ns", "kind", "team_id", "instrument_id", "payload"),
 }  # fmt: skip
 
 

@@ -55,12 +55,12 @@ LOAD_TIMEOUT = 20.0
 class ServerProcess:
     """`python -m exchange serve` on a free 127.0.0.1 port, with its stderr in a file."""
 
-    def __init__(self, db: Path, config: Path, log: Path) -> None:
+    def __init__(self, db: Path, config: Path, log: Path, preset: str = "sandbox") -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
         command = [
-            sys.executable, "-m", "exchange", "serve", "--preset", "sandbox",
+            sys.executable, "-m", "exchange", "serve", "--preset", preset,
             "--config", str(config), "--host", "127.0.0.1", "--port", str(self.port),
             "--db", str(db), "--log-level", "warning",
         ]  # fmt: skip
