@@ -34,6 +34,8 @@ from exchange.domain.types import InstrumentId, OrderType, Phase, Role, Side, Te
 NS = 1_000_000_000
 
 LIQUIDITY, OPTIONS = "House liquidity", "House options"
+MAX_CATCH_UP = 12
+"""Ticks a retail trader draws at most at one snapshot when it saw none for a while."""
 RETAIL_PREFIX = "Retail"
 
 
@@ -248,16 +250,14 @@ class RetailTrader(HouseStrategy):
             self.working.clear()  # the close cancelled what rested
             return ()
         tick = snapshot.now_ns // self.tick_ns
-        if tick != self.tick:
+        if self.tick is None or tick > self.tick:
+            # Ticks passed between two snapshots are drawn too (a busy loop may show the
+            # market less often than once a tick): the flow follows the game clock.
+            first = tick if self.tick is None else max(self.tick + 1, tick - MAX_CATCH_UP + 1)
             self.tick = tick
-            self._draw(snapshot, tick * self.tick_ns)
-        out: list[Action] = self._expire(snapshot.now_ns)
-        order = self._next(snapshot)
-        if order is not None:
-            if order.order_type is OrderType.LIMIT and order.instrument_id in self.working:
-                out.append(CancelAll(self.team_id, order.instrument_id))
-            out.append(order)
-        return out
+            for missed in range(first, tick + 1):
+                self._draw(snapshot, missed * self.tick_ns)
+        return self._expire(snapshot.now_ns) + self._next(snapshot)
 
     def on_fill(self, fill: Fill) -> Sequence[Action]:
         self.positions[fill.instrument_id] = fill.position_after
@@ -278,7 +278,7 @@ class RetailTrader(HouseStrategy):
         listed = [o for i, o in self.options.items() if i in snapshot.fair]
         intents = draw_intents(self.rng, listed, snapshot.spots, self.config, self.rate)
         self.drawn += len(intents)
-        self.queued = [(tick_start + int(i.at * self.tick_ns), i) for i in intents]
+        self.queued += [(tick_start + int(i.at * self.tick_ns), i) for i in intents]
 
     def _expire(self, now: int) -> list[Action]:
         lifetime = self.config.limit_lifetime_ticks
@@ -289,18 +289,22 @@ class RetailTrader(HouseStrategy):
             del self.working[iid]
         return [CancelAll(self.team_id, iid) for iid in ended]
 
-    def _next(self, snapshot: MarketSnapshot) -> NewOrder | None:
-        """The next due order, if the pace allows one now and it finds room."""
+    def _next(self, snapshot: MarketSnapshot) -> list[Action]:
+        """The next due order (after the cancel of the limit order it replaces), if the
+        pace allows one now and it finds room."""
         now = snapshot.now_ns
         if self.last_sent is not None and now - self.last_sent < self.min_gap_ns:
-            return None
+            return []
         while self.queued and self.queued[0][0] <= now:
             _, intent = self.queued.pop(0)
+            replaces = intent.instrument.id in self.working
             order = self._order(intent, snapshot)
             if order is not None:
                 self.last_sent = now
-                return order
-        return None
+                if replaces and order.order_type is OrderType.LIMIT:
+                    return [CancelAll(self.team_id, order.instrument_id), order]
+                return [order]
+        return []
 
     def _order(self, intent: Intent, snapshot: MarketSnapshot) -> NewOrder | None:
         iid = intent.instrument.id
