@@ -32,14 +32,18 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def run_server(
-    config: GameConfig | None = None, db_path: str | os.PathLike[str] | None = None
+    config: GameConfig | None = None,
+    db_path: str | os.PathLike[str] | None = None,
+    **uvicorn_options: Any,
 ) -> Iterator[str]:
     """Start an exchange (sandbox preset unless told otherwise), on the SQLite file
-    `db_path` if given (a restart when it exists); yield its base URL."""
+    `db_path` if given (a restart when it exists); yield its base URL. `uvicorn_options`
+    override the server's (e.g. `log_level="info"`, `access_log=True`)."""
     config = config or load_config(preset="sandbox")
     port = free_port()
     exchange = Exchange(config, db_path=None if db_path is None else os.fspath(db_path))
-    settings = uvicorn_config(create_app(exchange), "127.0.0.1", port, log_level="warning")
+    options = {"log_level": "warning", **uvicorn_options}
+    settings = uvicorn_config(create_app(exchange), "127.0.0.1", port, **options)
     server = uvicorn.Server(settings)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
