@@ -21,6 +21,7 @@ from exchange import logs
 from exchange.app import Exchange
 from exchange.web import dashboard
 from exchange.web.admin import admin_routes
+from exchange.web.edge import edge_protocol
 from exchange.web.routes import JSON, Api, new_request_id
 from exchange.web.ws import StreamEndpoint
 from exchange.wire import openapi
@@ -95,11 +96,14 @@ def uvicorn_config(app: Starlette, host: str, port: int, **options: Any) -> uvic
 
     WebSocket compression is off: market messages are small and latency matters more
     than bytes on the wire (compressing was a sixth of the server's time under load).
-    uvicorn's loggers are filtered so that no API key or ticket reaches a log line.
+    uvicorn's loggers are filtered so that no API key or ticket reaches a log line. HTTP
+    is uvicorn's httptools protocol with the edge's limits (`exchange.web.edge`).
     """
     logs.redact_uvicorn()
+    limits = app.state.exchange.config.server
     settings: dict[str, Any] = {
-        "log_config": None, "access_log": False, "ws": "websockets-sansio",
-        "ws_per_message_deflate": False, "lifespan": "on", "timeout_graceful_shutdown": 5,
+        "http": edge_protocol(limits), "log_config": None, "access_log": False,
+        "ws": "websockets-sansio", "ws_per_message_deflate": False, "lifespan": "on",
+        "timeout_graceful_shutdown": 5,
     }  # fmt: skip
     return uvicorn.Config(app, host=host, port=port, **{**settings, **options})
