@@ -7,8 +7,9 @@ exactly which field was wrong. Prices become integer ticks here or fail: never r
 A key given twice is refused (400 INVALID_FIELD) rather than letting the last one win
 unseen, which msgspec cannot be told to do. The check is cheap on the order path: a
 body without backslashes or nested objects can repeat a key only by spelling
-`"name"` twice, so it is counted; only a body where that happens, or that escapes, is
-parsed again with the standard library to know for sure.
+`"name"` twice, so the quoted field names are found with one regular expression; only
+a body where one shows twice, or that escapes or nests, is parsed again with the
+standard library to know for sure.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ _PATH = re.compile(r" - at `\$\.?([A-Za-z_]*)")
 _NAMED = re.compile(r"field `([^`]{0,64})`")
 
 _decoders: dict[type, msgspec.json.Decoder[Any]] = {}
-_quoted_names: dict[type, tuple[bytes, ...]] = {}
+_field_names: dict[type, re.Pattern[bytes]] = {}
 encoder = msgspec.json.Encoder()
 
 
@@ -65,17 +66,22 @@ def decode(body: bytes, kind: type[T]) -> T:
 
 def repeated_key(body: bytes, kind: type) -> str | None:
     """A key that some object in `body` (valid JSON) has twice, or None."""
-    names = _quoted_names.get(kind)
+    names = _field_names.get(kind)
     if names is None:
-        fields = (
-            msgspec.structs.fields(kind)
-            if isinstance(kind, type) and issubclass(kind, msgspec.Struct)
-            else ()
-        )
-        names = _quoted_names[kind] = tuple(f'"{f.encode_name}"'.encode() for f in fields)
-    if b"\\" not in body and body.count(b"{") <= 1 and all(body.count(n) < 2 for n in names):
-        return None
+        names = _field_names[kind] = _names_pattern(kind)
+    if b"\\" not in body and body.count(b"{") <= 1:
+        found = names.findall(body)
+        if len(found) == len(set(found)):
+            return None
     return _first_repeat(body)
+
+
+def _names_pattern(kind: type) -> re.Pattern[bytes]:
+    """Matches a quoted field name of `kind` (or nothing, for a type without fields)."""
+    struct = isinstance(kind, type) and issubclass(kind, msgspec.Struct)
+    fields = msgspec.structs.fields(kind) if struct else ()
+    alternatives = "|".join(re.escape(f.encode_name) for f in fields) or "(?!)"
+    return re.compile(f'"(?:{alternatives})"'.encode())
 
 
 def _first_repeat(body: bytes) -> str | None:
