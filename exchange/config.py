@@ -103,6 +103,14 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     market_data_interval: float = 0.1
     """Market data is conflated to at most one update per instrument per interval."""
     max_body_bytes: int = 64 * 1024
+    max_header_bytes: int = 32 * 1024
+    """A request's line and headers, in bytes; a longer head is answered 431."""
+    header_timeout: float = 10.0
+    """Seconds a client has to send a request's line and headers (from connecting, or
+    from the first byte on a kept-alive connection); then 408, or a close if it sent
+    nothing."""
+    max_connections: int = 1000
+    """Open HTTP and WebSocket connections; a request or upgrade past it is answered 503."""
     idempotency_keys: int = 1_000
     """`request_id`s remembered per team."""
     cors_origins: tuple[str, ...] = ("*",)
@@ -132,6 +140,10 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("server.db_max_pages must be at least 1")
         if self.wal_checkpoint_bytes < 1 or self.checkpoint_interval <= 0:
             raise ValueError("server.wal_checkpoint_bytes and checkpoint_interval must be > 0")
+        if min(self.max_header_bytes, self.header_timeout, self.max_connections) <= 0:
+            raise ValueError(
+                "server.max_header_bytes, header_timeout, max_connections must be > 0"
+            )
         if self.admin_token is not None:
             check_admin_token(self.admin_token, "server.admin_token")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -77,10 +78,20 @@ async def vendor(request: Request) -> Response:
     return FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 
+class PageFiles(StaticFiles):
+    """The page's own files, with the page's headers: `/static/index.html` is the page
+    too, and must not be framed or run foreign scripts any more than `/` may."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers.update(PAGE_HEADERS)
+        return response
+
+
 def routes() -> list[BaseRoute]:
     """The page, its files and the charting library, for `create_app` to serve."""
     return [
         Route("/", index, methods=["GET"]),
         Route("/vendor/uplot/{name}", vendor, methods=["GET"]),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Mount("/static", PageFiles(directory=STATIC), name="static"),
     ]

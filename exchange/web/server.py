@@ -17,9 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
+from exchange import logs
 from exchange.app import Exchange
 from exchange.web import dashboard
 from exchange.web.admin import admin_routes
+from exchange.web.edge import edge_protocol
 from exchange.web.routes import JSON, Api, new_request_id
 from exchange.web.ws import StreamEndpoint
 from exchange.wire import openapi
@@ -46,11 +48,13 @@ def create_app(exchange: Exchange) -> Starlette:
         finally:
             await exchange.stop()
 
+    stream = StreamEndpoint(exchange)
     routes = [
         *api.routes(),
         *admin_routes(api),
         Route("/openapi.json", openapi_json, methods=["GET"]),
-        WebSocketRoute("/ws", StreamEndpoint(exchange).handle),
+        stream.ticket_route(api),
+        WebSocketRoute("/ws", stream.handle),
         *dashboard.routes(),
     ]
     cors = Middleware(
@@ -87,12 +91,19 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 
 
 def uvicorn_config(app: Starlette, host: str, port: int, **options: Any) -> uvicorn.Config:
-    """How the exchange runs under uvicorn, for `serve` and the tests alike.
+    """How the exchange runs under uvicorn, for `serve` and the tests alike; `options`
+    override these settings.
 
     WebSocket compression is off: market messages are small and latency matters more
     than bytes on the wire (compressing was a sixth of the server's time under load).
+    uvicorn's loggers are filtered so that no API key or ticket reaches a log line. HTTP
+    is uvicorn's httptools protocol with the edge's limits (`exchange.web.edge`).
     """
-    return uvicorn.Config(
-        app, host=host, port=port, log_config=None, access_log=False, ws="websockets-sansio",
-        ws_per_message_deflate=False, lifespan="on", timeout_graceful_shutdown=5, **options,
-    )  # fmt: skip
+    logs.redact_uvicorn()
+    limits = app.state.exchange.config.server
+    settings: dict[str, Any] = {
+        "http": edge_protocol(limits), "log_config": None, "access_log": False,
+        "ws": "websockets-sansio", "ws_per_message_deflate": False, "lifespan": "on",
+        "timeout_graceful_shutdown": 5,
+    }  # fmt: skip
+    return uvicorn.Config(app, host=host, port=port, **{**settings, **options})

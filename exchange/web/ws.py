@@ -6,37 +6,125 @@ longer reaches back that far, `resync_required` before the snapshot. A wrong key
 accepted and closed at once with 1008, so the client sees a close code, not a bare 403.
 No key at all makes a spectator (the dashboard): the public stream only, read-only, with
 `connection_status` (team null, role `spectator`) and no position snapshot.
+
+A browser cannot set `X-API-Key` on a WebSocket, and a key in the URL ends up in the
+logs of every server and proxy on the way. So the page first asks `POST /ws/ticket`
+(key in the header) for a ticket, then connects with `/ws?ticket=...`: a ticket is
+random, good for one connection only and for `TICKET_SECONDS`. `?api_key=` still works
+for existing bots; the logs redact it.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
+from collections import OrderedDict, deque
 
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from exchange.app import Exchange
 from exchange.control import TEAM_DISABLED_CLOSE
 from exchange.domain.types import TeamId
 from exchange.pipeline.fanout import PUBLIC, Connection
+from exchange.web.auth import Team
+from exchange.web.routes import Api, answer
 from exchange.wire import views
 from exchange.wire.codec import game_time, whole_number
 from exchange.wire.messages import ConnectionStatus, PositionSnapshot, ResyncRequired
+from exchange.wire.models import StreamTicket
 
 log = logging.getLogger("exchange.ws")
 
 POLICY_VIOLATION = 1008
+TICKET_SECONDS = 30
+TICKETS_PER_TEAM = 8
+"""Live tickets a team may hold; asking for more drops its oldest (memory stays flat)."""
+
+
+class Tickets:
+    """Single-use stand-ins for an API key, each good for `TICKET_SECONDS`."""
+
+    def __init__(self, lifetime_ns: int = TICKET_SECONDS * 1_000_000_000) -> None:
+        self.lifetime_ns = lifetime_ns
+        self._live: OrderedDict[str, tuple[TeamId, int]] = OrderedDict()
+        self._by_team: dict[TeamId, deque[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def issue(self, team_id: TeamId, now_ns: int) -> str:
+        self._expire(now_ns)
+        ticket = "wst_" + secrets.token_urlsafe(24)
+        held = self._by_team.setdefault(team_id, deque())
+        if len(held) >= TICKETS_PER_TEAM:
+            self._live.pop(held.popleft(), None)
+        held.append(ticket)
+        self._live[ticket] = (team_id, now_ns + self.lifetime_ns)
+        return ticket
+
+    def redeem(self, ticket: str, now_ns: int) -> TeamId | None:
+        """The ticket's team, once: a used, expired or unknown ticket names nobody."""
+        self._expire(now_ns)
+        entry = self._live.pop(ticket, None)
+        if entry is None:
+            return None
+        self._forget(entry[0], ticket)
+        return entry[0]
+
+    def _expire(self, now_ns: int) -> None:
+        # Issued in order with one lifetime, so the expired ones are at the front.
+        while self._live:
+            ticket, (team_id, until) = next(iter(self._live.items()))
+            if until > now_ns:
+                return
+            del self._live[ticket]
+            self._forget(team_id, ticket)
+
+    def _forget(self, team_id: TeamId, ticket: str) -> None:
+        held = self._by_team[team_id]
+        held.remove(ticket)
+        if not held:
+            del self._by_team[team_id]
 
 
 class StreamEndpoint:
     def __init__(self, exchange: Exchange) -> None:
         self.exchange = exchange
+        self.tickets = Tickets()
 
-    async def handle(self, websocket: WebSocket) -> None:
+    def ticket_route(self, api: Api) -> Route:
+        """`POST /ws/ticket`: a ticket for `/ws?ticket=`, for the key in `X-API-Key`."""
+
+        async def issue(request: Request, request_id: str) -> Response:
+            team = api.auth(request)
+            ticket = self.tickets.issue(team.team_id, self.exchange.clock.rate_ns())
+            return answer(StreamTicket(ticket, TICKET_SECONDS), request_id)
+
+        return Route("/ws/ticket", api.endpoint(issue), methods=["POST"])
+
+    def caller(self, websocket: WebSocket) -> tuple[Team | None, str | None]:
+        """The team a key or ticket names, or why the connection is refused (else a
+        spectator: neither was given)."""
+        ticket = websocket.query_params.get("ticket")
+        if ticket is not None:
+            team_id = self.tickets.redeem(ticket, self.exchange.clock.rate_ns())
+            if team_id is None:
+                return None, "unknown, used or expired ticket"
+            return self.exchange.teams.by_id[team_id], None
         key = websocket.headers.get("x-api-key") or websocket.query_params.get("api_key")
         team = self.exchange.teams.authenticate(key)
-        await websocket.accept()
         if key is not None and team is None:
-            await websocket.close(POLICY_VIOLATION, "missing or wrong API key")
+            return None, "missing or wrong API key"
+        return team, None
+
+    async def handle(self, websocket: WebSocket) -> None:
+        team, refusal = self.caller(websocket)
+        await websocket.accept()
+        if refusal is not None:
+            await websocket.close(POLICY_VIOLATION, refusal)
             return
         if team is not None and self.exchange.control.disabled(team.team_id):
             await websocket.close(TEAM_DISABLED_CLOSE, "team disabled by the organiser")

@@ -90,6 +90,12 @@ class Registered(msgspec.Struct, frozen=True):
     """Shown once; the server keeps only its hash."""
 
 
+class StreamTicket(msgspec.Struct, frozen=True):
+    ticket: str
+    """For `/ws?ticket=`: one connection, within `expires_in` seconds."""
+    expires_in: int
+
+
 class OrderAck(msgspec.Struct, frozen=True):
     """An order accepted by validation; its fills arrive as execution reports."""
 

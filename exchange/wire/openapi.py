@@ -42,6 +42,7 @@ from exchange.wire.models import (
     QuoteRequest,
     Registered,
     RegisterRequest,
+    StreamTicket,
 )
 
 
@@ -91,6 +92,8 @@ ENDPOINTS = (
              auth=False),
     Endpoint("post", "/dead-mans-switch", "Cancel all orders if the team goes quiet",
              DeadMansSwitchRequest, DeadMansSwitchView),
+    Endpoint("post", "/ws/ticket", "A single-use ticket for `/ws?ticket=` (browsers)", None,
+             StreamTicket),
     Endpoint("get", "/leaderboard", "Scores: overall, by role, and the house's", None,
              LeaderboardView, auth=False),
     Endpoint("get", "/analytics/{team_id}", "A team's analytics: markouts, fees, timeline "

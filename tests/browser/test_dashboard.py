@@ -141,6 +141,8 @@ def page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         "console",
         lambda m: "Content Security Policy" in m.text and page.problems.append(m.text),
     )
+    page.sockets = []
+    page.on("websocket", lambda ws: page.sockets.append(ws.url))
     page.shot = request.node.name.removeprefix("test_")
     try:
         yield page
@@ -197,6 +199,9 @@ def test_dashboard_shows_live_market_scores_and_a_teams_account(demo: Demo, page
     wait_until(page, "() => document.querySelectorAll('#team-fills tbody tr').length >= 1")
     wait_until(page, "() => +document.querySelector('#chart-team-pnl').dataset.points >= 1")
     assert page.problems == []
+    # The team streams opened with tickets: no key went into a URL.
+    assert sum("ticket=wst_" in url for url in page.sockets) >= 2, page.sockets
+    assert not any(demo.fund.key in url or demo.maker.key in url for url in page.sockets)
 
 
 def until_agree(what: str, on_page: Callable[[], Any], from_api: Callable[[], Any]) -> Any:

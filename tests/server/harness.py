@@ -93,10 +93,12 @@ def serve(
     db_path: str | os.PathLike[str] | None = None,
     allow_crashes: bool = False,
     port: int | None = None,
+    **uvicorn_options: Any,
 ) -> Iterator[Served]:
     """Start an exchange (sandbox preset unless told otherwise), on the SQLite file
     `db_path` if given (a restart when it exists), on `port` if given (else a free one);
-    yield it with its base URL.
+    yield it with its base URL. `uvicorn_options` override the server's (e.g.
+    `log_level="info"`, `access_log=True`).
 
     When the block ends without an error of its own, the test fails if any task of the
     server crashed or was restarted meanwhile, or anything in it logged a caught
@@ -104,7 +106,8 @@ def serve(
     config = config or load_config(preset="sandbox")
     port = port or free_port()
     exchange = Exchange(config, db_path=None if db_path is None else os.fspath(db_path))
-    settings = uvicorn_config(create_app(exchange), "127.0.0.1", port, log_level="warning")
+    options = {"log_level": "warning", **uvicorn_options}
+    settings = uvicorn_config(create_app(exchange), "127.0.0.1", port, **options)
     server = uvicorn.Server(settings)
     thread = threading.Thread(target=server.run, name=f"test-server-{port}", daemon=True)
     with CrashWatch(thread.name) as watch:
@@ -145,9 +148,10 @@ def run_server(
     db_path: str | os.PathLike[str] | None = None,
     allow_crashes: bool = False,
     port: int | None = None,
+    **uvicorn_options: Any,
 ) -> Iterator[str]:
     """`serve`, yielding only the base URL: what a test that talks HTTP needs."""
-    with serve(config, db_path, allow_crashes, port) as served:
+    with serve(config, db_path, allow_crashes, port, **uvicorn_options) as served:
         yield served.base
 
 

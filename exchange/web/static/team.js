@@ -1,6 +1,7 @@
 // The team panel: a team pastes its API key (kept in sessionStorage only, gone when the
 // tab closes) and sees its own open orders, fills, positions, P&L and analytics. It opens
-// the team's own `/ws?api_key=`, resumes it with `?since=` after a drop, and keeps the
+// the team's own stream (`/ws?ticket=`, a single-use ticket from `POST /ws/ticket`, so
+// the key never goes into a URL), resumes it with `?since=` after a drop, and keeps the
 // tables live from acks, fills, cancels and position messages; money comes from
 // `GET /positions/{team_id}` every few seconds, since marks move without a fill.
 

@@ -127,7 +127,8 @@ const STREAM_TYPES = new Set([
 ]);
 
 /**
- * One `/ws` connection, kept open: reconnects after a drop with exponential backoff and
+ * One `/ws` connection, kept open: a team's authenticated by a fresh ticket each time,
+ * reconnects after a drop with exponential backoff and
  * jitter, resumes with `?since=` the last stream seq handled, reconnects when the
  * heartbeats stop, and gives up only when refused (1008: a wrong key; 4003: the
  * organiser disabled the team).
@@ -146,18 +147,37 @@ export class Stream {
     this.watch = setInterval(() => this.checkAlive(), 1000);
   }
 
-  url() {
+  /**
+   * A single-use ticket for the team's stream, from `POST /ws/ticket` with the key in
+   * the header: the key itself never goes into a URL, which servers and proxies log.
+   * Null when there is none: refused (a wrong key, a disabled team) or retrying later.
+   */
+  async ticket() {
+    const reply = await api("/ws/ticket", this.key, { method: "POST" });
+    if (reply.ok) return reply.data.ticket;
+    if (reply.status === 401 || reply.status === 403) {
+      this.onState("refused", (reply.error && reply.error.message) || "refused");
+      this.stop();
+    } else {
+      this.retryLater();
+    }
+    return null;
+  }
+
+  url(ticket) {
     const params = new URLSearchParams();
-    if (this.key) params.set("api_key", this.key);
+    if (ticket) params.set("ticket", ticket);
     if (this.since !== null) params.set("since", String(this.since));
     const query = params.toString();
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     return `${scheme}//${location.host}/ws${query ? `?${query}` : ""}`;
   }
 
-  open() {
+  async open() {
     this.onState(this.attempt ? "reconnecting" : "connecting");
-    const socket = new WebSocket(this.url());
+    const ticket = this.key ? await this.ticket() : null;
+    if (this.stopped || (this.key && ticket === null)) return;
+    const socket = new WebSocket(this.url(ticket));
     this.socket = socket;
     this.heard = Date.now();
     socket.addEventListener("open", () => {
@@ -194,6 +214,11 @@ export class Stream {
       this.stop();
       return;
     }
+    this.retryLater();
+  }
+
+  /** Reconnect after a backoff that doubles up to 10 s, with jitter. */
+  retryLater() {
     const delay = Math.min(10000, 500 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
     this.attempt += 1;
     this.onState("reconnecting");
