@@ -99,6 +99,15 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     so a client cut off for being slow can resume from where it was."""
     max_backlog: int = 2_000
     """Unsent stream messages a connection may hold before it is cut off (close 4008)."""
+    history_bytes: int = 16 << 20
+    """Bytes of stream messages kept per team for resume (a broadcast counted in every
+    team's, though it is kept once); more than `max_backlog_bytes`."""
+    max_backlog_bytes: int = 4 << 20
+    """Bytes of unsent stream messages a connection may hold before it is cut off (4008)."""
+    stall_check: float = 5.0
+    """Seconds between checks for connections whose peer does not read: one whose send has
+    waited since the previous check is cut off (4008), so within twice this, well before
+    the WebSocket keepalive (20 s ping, 20 s timeout) would close it with 1011."""
     heartbeat_interval: float = 5.0
     market_data_interval: float = 0.1
     """Market data is conflated to at most one update per instrument per interval."""
@@ -120,6 +129,10 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         if self.history_size <= self.max_backlog:
             raise ValueError("server.history_size must exceed server.max_backlog")
+        if self.history_bytes <= self.max_backlog_bytes:
+            raise ValueError("server.history_bytes must exceed server.max_backlog_bytes")
+        if self.stall_check <= 0:
+            raise ValueError("server.stall_check must be positive")
         if self.admin_token is not None:
             check_admin_token(self.admin_token, "server.admin_token")
 

@@ -32,14 +32,21 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def run_server(
-    config: GameConfig | None = None, db_path: str | os.PathLike[str] | None = None
+    config: GameConfig | None = None,
+    db_path: str | os.PathLike[str] | None = None,
+    exchange: Exchange | None = None,
+    **options: Any,
 ) -> Iterator[str]:
     """Start an exchange (sandbox preset unless told otherwise), on the SQLite file
-    `db_path` if given (a restart when it exists); yield its base URL."""
+    `db_path` if given (a restart when it exists), or the one given (for a test that
+    measures it in-thread), with uvicorn `options` if any; yield its base URL."""
     config = config or load_config(preset="sandbox")
     port = free_port()
-    exchange = Exchange(config, db_path=None if db_path is None else os.fspath(db_path))
-    settings = uvicorn_config(create_app(exchange), "127.0.0.1", port, log_level="warning")
+    if exchange is None:
+        exchange = Exchange(config, db_path=None if db_path is None else os.fspath(db_path))
+    settings = uvicorn_config(
+        create_app(exchange), "127.0.0.1", port, log_level="warning", **options
+    )
     server = uvicorn.Server(settings)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
