@@ -44,6 +44,8 @@ def add_parser(commands: Any) -> None:
         ("resume", "let the game clock run again"),
         ("stop", "end the game: cancel every order, close the books"),
         ("teams", "list the teams"),
+        ("open-registration", "let new teams register"),
+        ("close-registration", "refuse new teams; registered ones play on"),
     ):
         actions.add_parser(name, help=text)
     actions.add_parser("speed", help="set the clock speed").add_argument(
@@ -66,6 +68,8 @@ def call_for(args: argparse.Namespace) -> Call:
     action = args.action
     if action in ("start", "pause", "resume", "stop"):
         return "POST", f"/admin/{action}", None
+    if action in ("open-registration", "close-registration"):
+        return "POST", f"/admin/registration/{action.removesuffix('-registration')}", None
     if action in ("status", "teams"):
         return "GET", f"/admin/{action}", None
     if action == "speed":

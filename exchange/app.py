@@ -90,7 +90,10 @@ class Exchange:
         self.arrivals = ArrivalLog(on=bool(db_path))
         """Records every change of the venue for `replay game.db` (with a database)."""
         self.inflight = InFlight()
-        self.fanout = Fanout(server.history_size, server.max_backlog)
+        self.fanout = Fanout(
+            server.history_size, server.max_backlog, server.history_bytes,
+            server.max_backlog_bytes,
+        )  # fmt: skip
         self.publisher = Publisher(self.session, self.fanout, self.trades)
         self.watchdog = Watchdog(self.orders, lambda: PHASE_RULES[self.venue.phase].cancel)
         self.supervisor = Supervisor()
@@ -162,6 +165,8 @@ class Exchange:
         md_every = server.market_data_interval
         s.start("market_data", periodic(md_every, self.market_data.publish, "market_data"))
         s.start("heartbeat", periodic(server.heartbeat_interval, self.heartbeat, "heartbeat"))
+        stalls = periodic(server.stall_check, self.fanout.check_stalls, "stall_check")
+        s.start("stall_check", stalls)
         scheduler = Scheduler(
             self.schedule, self.clock, self.venue, self.matchers, self.announce,
             self.phase_since,

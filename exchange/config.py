@@ -88,6 +88,10 @@ class ClockConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             )
 
 
+MAX_TEAM_NUMBER = 9_999
+"""Team ids are `T` and four digits."""
+
+
 class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Limits of the running server; each bound keeps memory flat under overload."""
 
@@ -99,6 +103,21 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     so a client cut off for being slow can resume from where it was."""
     max_backlog: int = 2_000
     """Unsent stream messages a connection may hold before it is cut off (close 4008)."""
+    history_bytes: int = 16 << 20
+    """Bytes of stream messages kept per team for resume (a broadcast counted in every
+    team's, though it is kept once); more than `max_backlog_bytes`."""
+    max_backlog_bytes: int = 4 << 20
+    """Bytes of unsent stream messages a connection may hold before it is cut off (4008)."""
+    stall_check: float = 5.0
+    """Seconds between checks for connections whose peer does not read: one whose send has
+    waited since the previous check is cut off (4008), so within twice this, well before
+    the WebSocket keepalive (20 s ping, 20 s timeout) would close it with 1011."""
+    max_teams: int = 1_000
+    """Teams a game takes, the house's own included; `POST /auth/register` past it is
+    refused (409 `TEAM_LIMIT_REACHED`)."""
+    registration_open: bool = True
+    """Whether `POST /auth/register` takes new teams at start (else 403
+    `REGISTRATION_CLOSED`); the organiser opens and closes it with `/admin/registration`."""
     heartbeat_interval: float = 5.0
     market_data_interval: float = 0.1
     """Market data is conflated to at most one update per instrument per interval."""
@@ -144,6 +163,12 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError(
                 "server.max_header_bytes, header_timeout, max_connections must be > 0"
             )
+        if self.history_bytes <= self.max_backlog_bytes:
+            raise ValueError("server.history_bytes must exceed server.max_backlog_bytes")
+        if self.stall_check <= 0:
+            raise ValueError("server.stall_check must be positive")
+        if not 1 <= self.max_teams <= MAX_TEAM_NUMBER:
+            raise ValueError(f"server.max_teams must be between 1 and {MAX_TEAM_NUMBER}")
         if self.admin_token is not None:
             check_admin_token(self.admin_token, "server.admin_token")
 

@@ -1,5 +1,6 @@
 """The organiser's controls: start, pause, resume and stop the game, set the clock speed,
-publish a headline by hand, halt one book, disable a team (SPEC section 8, `/admin`).
+publish a headline by hand, halt one book, disable a team, open and close registration
+(SPEC section 8, `/admin`).
 
 How it works. `GameControl` holds the game's state and makes every decision; the HTTP
 side (`exchange/web/admin.py`) only authenticates and decodes. Its refusals live in the
@@ -119,9 +120,11 @@ class GameControl:
             "start": self.start, "pause": self.pause, "resume": self.resume,
             "stop": self.stop, "clock": self.set_speed, "news": self.news,
             "halt": self.halt, "unhalt": self.unhalt, "disable": self.disable,
-            "enable": self.enable,
+            "enable": self.enable, "open_registration": self.open_registration,
+            "close_registration": self.close_registration,
         }  # fmt: skip
         self.state = GameState.RUNNING
+        self.registration_open = exchange.config.server.registration_open
         self._restore(saved or {}, exchange.config.clock.start_paused)
 
     def _restore(self, saved: Mapping[str, Any], start_paused: bool) -> None:
@@ -130,6 +133,7 @@ class GameControl:
         venue = self.exchange.venue
         venue.halted.update(InstrumentId(i) for i in saved.get("halted", ()) if i in venue.books)
         venue.barred.update(TeamId(t) for t in saved.get("disabled_teams", ()))
+        self.registration_open = bool(saved.get("registration_open", self.registration_open))
         if "speed" in saved and isinstance(self.exchange.clock, ScaledClock):
             self.exchange.clock.set_speed(float(saved["speed"]))
         default = GameState.WAITING if start_paused else GameState.RUNNING
@@ -234,6 +238,33 @@ class GameControl:
             e.announce(previous, Phase.CLOSED, now)
         for queue in list(e.matchers.values()):
             await queue.put(PhaseStep(Phase.CLOSED, now))
+
+    # -- registration ------------------------------------------------------------------
+
+    async def open_registration(self) -> GameStatus | Refusal:
+        return self._set_registration(True)
+
+    async def close_registration(self) -> GameStatus | Refusal:
+        """Refuse new teams from now on; the registered ones play on."""
+        return self._set_registration(False)
+
+    def _set_registration(self, wanted: bool) -> GameStatus | Refusal:
+        if self.registration_open == wanted:
+            return conflict(f"registration is already {'open' if wanted else 'closed'}")
+        self.registration_open = wanted
+        self._save()
+        return self.status()
+
+    def registration_refusal(self) -> Refusal | None:
+        """Why `POST /auth/register` may not take a team now, if it may not."""
+        if not self.registration_open:
+            return Refusal("REGISTRATION_CLOSED", "the organiser has closed registration", {})
+        cap = self.exchange.config.server.max_teams
+        if len(self.exchange.teams) >= cap:
+            return Refusal(
+                "TEAM_LIMIT_REACHED", f"the game is full: {cap} teams", {"max_teams": cap}
+            )
+        return None
 
     # -- one instrument ----------------------------------------------------------------
 
@@ -342,6 +373,7 @@ class GameControl:
             self.state.value, e.venue.phase.value, game_time(e.clock.now()),
             getattr(e.clock, "speed", 1.0), self.state in (GameState.WAITING, GameState.PAUSED),
             self.state is GameState.STOPPED, sorted(e.venue.halted), sorted(e.venue.barred),
+            self.registration_open, len(e.teams), e.config.server.max_teams,
         )  # fmt: skip
 
     def teams(self) -> list[TeamStatus]:
@@ -387,6 +419,7 @@ class GameControl:
         saved = {
             "state": self.state.value, "speed": getattr(e.clock, "speed", 1.0),
             "halted": sorted(e.venue.halted), "disabled_teams": sorted(e.venue.barred),
+            "registration_open": self.registration_open,
         }  # fmt: skip
         e.writer.put_row("game_state", rows.game_state_row("control", saved, e.clock.now()))
 

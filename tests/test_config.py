@@ -48,6 +48,10 @@ def test_organiser_file_overrides_keys_and_keeps_the_rest(tmp_path: Path) -> Non
         ("schedule: {trading_days: [funday]}\n", "funday"),
         ("- just a list\n", "mapping"),
         ("seed: [unclosed\n", "YAML"),
+        ("server: {history_bytes: 1000, max_backlog_bytes: 1000}\n", "history_bytes"),
+        ("server: {stall_check: 0}\n", "stall_check"),
+        ("server: {max_teams: 0}\n", "max_teams"),
+        ("server: {max_teams: 10000}\n", "max_teams"),
     ],
 )
 def test_bad_config_fails_loudly_with_its_path(tmp_path: Path, text: str, needle: str) -> None:

@@ -1,14 +1,30 @@
 """The WebSocket fan-out: per-team sequenced streams, conflated market data, slow clients.
 
 How it works. Each team has one stream: a `seq` counter and a bounded history of the
-encoded stream messages (acks, fills, cancels, positions, public trades, phase changes,
-news, signals). Every connection of the team has its own queue of unsent stream
-messages and one slot per instrument for market data (and one for the heartbeat), where
-a newer update simply replaces an unsent older one: that is conflation. Publishing never
-awaits a socket: it appends and wakes the connection's sender task, so one slow client
-cannot stall the loop or anyone else. A connection whose unsent stream messages pass
-`max_backlog` is cut off with close code 4008; its team's history still holds what it
-missed, so the bot can reconnect with `?since=` and lose nothing.
+stream messages it carried (acks, fills, cancels, positions, public trades, phase
+changes, news, signals, the leaderboard). A message is encoded once, without its seq
+(a *tail*: `,"type":...}`); the seq goes in front of it only as it is sent
+(`{"seq":n` + tail), so one encoding serves every team that carries it.
+
+Memory does not grow with teams x broadcasts. A team's own messages sit in its history
+as they are; a broadcast (`broadcast`: public prints, phase changes, news, the
+leaderboard) is kept once, in the shared `Broadcasts` log, and a team's history holds
+only a `Span` saying "seqs s..s+n-1 are broadcasts b..b+n-1", grown in place while no
+team message comes between. A team that only listens therefore holds one span, however
+many broadcasts pass. Each history, and the broadcast log, keeps at most `history_size`
+messages and `history_bytes` bytes (a team counts the broadcasts it refers to at their
+size), dropping the oldest; the log is trimmed after the teams, with the same bounds,
+so it always holds every broadcast some team still refers to.
+
+Every connection of the team has a cursor into the stream (the next seq to send), a
+short queue of its greeting snapshots, and one slot per instrument for market data (and
+one for the heartbeat), where a newer update simply replaces an unsent older one: that
+is conflation. Publishing never awaits a socket: it appends and wakes the connection's
+sender task, so one slow client cannot stall the loop or anyone else. A connection is
+cut off with close code 4008 when its unsent stream messages pass `max_backlog` or
+`max_backlog_bytes` (its team's history still holds what it missed, so the bot can
+reconnect with `?since=` and lose nothing), or when one send has waited on the peer
+for a whole `stall_check` round (`check_stalls`: the peer does not read at all).
 
 Spectators (`/ws` without a key, the dashboard) share one more stream, `PUBLIC`, made at
 the first spectator's arrival: `broadcast` and `snapshot_all` feed it like a team's, so
@@ -21,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -37,6 +54,19 @@ PUBLIC = TeamId("public")
 """The spectators' stream; no team id has this form (teams are `T` and four digits)."""
 SLOW_CONSUMER = 4008
 """Close code for a client that fell too far behind (4000-4999: the application's own)."""
+BACKLOG_FULL = "slow consumer: backlog limit reached"
+NOT_READING = "slow consumer: not reading"
+_NO_SEQ = b'{"seq":0'
+
+
+def tail_of(kind: str, timestamp: str, data: Any) -> bytes:
+    """A stream message encoded without its seq: what follows `{"seq":n`."""
+    return encoder.encode(Message(0, kind, timestamp, data))[len(_NO_SEQ) :]
+
+
+def framed(seq: int, tail: bytes) -> str:
+    """The text frame of stream message `seq`."""
+    return f'{{"seq":{seq}' + tail.decode()
 
 
 class Socket(Protocol):
@@ -45,36 +75,181 @@ class Socket(Protocol):
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
 
 
-class Connection:
-    __slots__ = ("closed", "market", "pending", "sender", "socket", "team_id", "wake")
+class Limits(msgspec.Struct, frozen=True):
+    history_size: int
+    max_backlog: int
+    history_bytes: int
+    max_backlog_bytes: int
 
-    def __init__(self, socket: Socket, team_id: TeamId) -> None:
+
+class Broadcasts:
+    """Every broadcast tail, numbered from 1, kept once for all the streams."""
+
+    __slots__ = ("ends", "first", "size", "tails")
+
+    def __init__(self) -> None:
+        self.first = 1
+        """The number of `tails[0]`."""
+        self.tails: deque[bytes] = deque()
+        self.ends: deque[int] = deque()
+        """Bytes of every broadcast ever added, up to and including each kept one."""
+        self.size = 0
+
+    def add(self, tail: bytes) -> int:
+        self.tails.append(tail)
+        self.ends.append((self.ends[-1] if self.ends else 0) + len(tail))
+        self.size += len(tail)
+        return self.first + len(self.tails) - 1
+
+    def get(self, number: int) -> bytes:
+        return self.tails[number - self.first]
+
+    def size_of(self, first: int, last: int) -> int:
+        """Bytes of broadcasts `first` .. `last`."""
+        begin = self.ends[first - self.first] - len(self.get(first))
+        return self.ends[last - self.first] - begin
+
+    def trim(self, limits: Limits) -> None:
+        tails = self.tails
+        while len(tails) > 1 and (
+            len(tails) > limits.history_size or self.size > limits.history_bytes
+        ):
+            self.size -= len(tails.popleft())
+            self.ends.popleft()
+            self.first += 1
+
+
+class Span:
+    """Seqs `seq` .. `seq + count - 1` of a stream: one message of the team's own
+    (`tail`, count 1), or that many consecutive broadcasts from number `number`."""
+
+    __slots__ = ("count", "number", "seq", "tail")
+
+    def __init__(self, seq: int, tail: bytes | None, number: int = 0) -> None:
+        self.seq = seq
+        self.tail = tail
+        self.number = number
+        self.count = 1
+
+
+def _first_seq(span: Span) -> int:
+    return span.seq
+
+
+class Connection:
+    __slots__ = (
+        "busy", "closed", "cursor", "greeting", "mark", "market", "progress", "seen",
+        "sender", "socket", "team_id", "wake",
+    )  # fmt: skip
+
+    def __init__(self, socket: Socket, team_id: TeamId, stream: TeamStream) -> None:
         self.socket = socket
         self.team_id = team_id
-        self.pending: deque[bytes] = deque()
+        self.greeting: deque[bytes] = deque()
+        """Snapshots of the moment of connecting; sent before any stream message."""
+        self.cursor = stream.seq + 1
+        """The next stream seq to send."""
+        self.mark = stream.total
+        """The stream's `total` bytes up to the cursor: unsent bytes are the rest."""
         self.market: dict[str, bytes] = {}
         self.wake = asyncio.Event()
         self.closed = False
         self.sender: asyncio.Task[None] | None = None
+        self.busy = False
+        """A send is waiting on the peer."""
+        self.progress = 0
+        """Sends finished; `seen` is its value at the last stall check."""
+        self.seen = -1
 
 
 class TeamStream:
-    __slots__ = ("connections", "history", "seq")
+    __slots__ = ("connections", "kept", "kept_bytes", "seq", "spans", "total")
 
-    def __init__(self, history_size: int, base: int = 0) -> None:
+    def __init__(self, base: int = 0) -> None:
         self.seq = base
-        self.history: deque[tuple[int, bytes]] = deque(maxlen=history_size)
+        self.spans: deque[Span] = deque()
+        self.kept = 0
+        """Seqs kept: `oldest()` .. `seq`."""
+        self.kept_bytes = 0
+        self.total = 0
+        """Bytes of every message ever appended (for a connection's unsent bytes)."""
         self.connections: set[Connection] = set()
 
     def oldest(self) -> int:
         """The first seq still kept (seq + 1 when nothing is kept)."""
-        return self.history[0][0] if self.history else self.seq + 1
+        return self.seq - self.kept + 1
+
+    def add_own(self, tail: bytes) -> None:
+        self.seq += 1
+        self.spans.append(Span(self.seq, tail))
+        self._added(len(tail))
+
+    def add_broadcast(self, number: int, tail: bytes) -> None:
+        self.seq += 1
+        last = self.spans[-1] if self.spans else None
+        if last is not None and last.tail is None and last.number + last.count == number:
+            last.count += 1
+        else:
+            self.spans.append(Span(self.seq, None, number))
+        self._added(len(tail))
+
+    def _added(self, size: int) -> None:
+        self.kept += 1
+        self.kept_bytes += size
+        self.total += size
+
+    def trim(self, limits: Limits, broadcasts: Broadcasts) -> None:
+        """Drop the oldest messages beyond the bounds (the newest always stays)."""
+        while self.kept > 1 and (
+            self.kept > limits.history_size or self.kept_bytes > limits.history_bytes
+        ):
+            self.kept_bytes -= len(self._drop_oldest(broadcasts))
+            self.kept -= 1
+
+    def _drop_oldest(self, broadcasts: Broadcasts) -> bytes:
+        span = self.spans[0]
+        tail = span.tail if span.tail is not None else broadcasts.get(span.number)
+        span.seq, span.number, span.count = span.seq + 1, span.number + 1, span.count - 1
+        if span.count == 0:
+            self.spans.popleft()
+        return tail
+
+    def tail(self, seq: int, broadcasts: Broadcasts) -> bytes:
+        """The tail of a kept seq (most often in the newest span: look there first)."""
+        span = self.spans[-1]
+        if seq < span.seq:
+            span = self.spans[bisect_right(self.spans, seq, key=_first_seq) - 1]
+        if span.tail is not None:
+            return span.tail
+        return broadcasts.get(span.number + seq - span.seq)
+
+    def bytes_after(self, since: int, broadcasts: Broadcasts) -> int:
+        """Bytes of the kept messages after `since`."""
+        size = 0
+        for span in reversed(self.spans):
+            last = span.seq + span.count - 1
+            if last <= since:
+                break
+            if span.tail is not None:
+                size += len(span.tail)
+            else:
+                first = max(span.seq, since + 1)
+                size += broadcasts.size_of(
+                    span.number + first - span.seq, span.number + last - span.seq
+                )
+        return size
 
 
 class Fanout:
-    def __init__(self, history_size: int, max_backlog: int) -> None:
-        self.history_size = history_size
-        self.max_backlog = max_backlog
+    def __init__(
+        self,
+        history_size: int,
+        max_backlog: int,
+        history_bytes: int = 16 << 20,
+        max_backlog_bytes: int = 4 << 20,
+    ) -> None:
+        self.limits = Limits(history_size, max_backlog, history_bytes, max_backlog_bytes)
+        self.broadcasts = Broadcasts()
         self.streams: dict[TeamId, TeamStream] = {}
         self.seq_base = 0
         """Where this run's seqs start: above every seq of an earlier run of the game (a
@@ -87,7 +262,7 @@ class Fanout:
     # -- publishing (never awaits) ----------------------------------------------------
 
     def add_team(self, team_id: TeamId) -> None:
-        self.streams.setdefault(team_id, TeamStream(self.history_size, self.seq_base))
+        self.streams.setdefault(team_id, TeamStream(self.seq_base))
 
     def stream(self, team_id: TeamId, kind: str, data: Any, timestamp: str | None = None) -> None:
         """Append a stream message to one team's stream and push it to its connections.
@@ -95,18 +270,20 @@ class Fanout:
         s = self.streams.get(team_id)
         if s is None:
             return
-        s.seq += 1
-        encoded = encoder.encode(Message(s.seq, kind, timestamp or utc_now(), data))
-        s.history.append((s.seq, encoded))
-        for conn in tuple(s.connections):  # _push may cut one off: not the set itself
-            self._push(conn, encoded)
+        s.add_own(tail_of(kind, timestamp or utc_now(), data))
+        s.trim(self.limits, self.broadcasts)
+        self._wake(s)
 
     def broadcast(self, kind: str, data: Any) -> None:
-        """A public stream message, in every team's stream (each with its own seq)."""
-        raw = msgspec.Raw(encoder.encode(data))
-        timestamp = utc_now()
-        for team_id in self.streams:
-            self.stream(team_id, kind, raw, timestamp)
+        """A public stream message, in every team's stream (each with its own seq),
+        encoded and kept once."""
+        tail = tail_of(kind, utc_now(), data)
+        number = self.broadcasts.add(tail)
+        for s in self.streams.values():
+            s.add_broadcast(number, tail)
+            s.trim(self.limits, self.broadcasts)
+            self._wake(s)
+        self.broadcasts.trim(self.limits)
 
     def print_trade(self, trade_print: Any) -> None:
         self.tape.append(trade_print)
@@ -118,14 +295,17 @@ class Fanout:
             self.broadcast("trade", Tape(prints))
 
     def snapshot(self, conn: Connection, kind: str, data: Any, slot: str | None = None) -> None:
-        """A snapshot message for one connection; with a slot, a newer one replaces it."""
+        """A snapshot message for one connection: without a slot, one of its greeting
+        (sent before any stream message); with one, a newer one replaces it."""
+        if conn.closed:
+            return
         seq = self.streams[conn.team_id].seq
         encoded = encoder.encode(Message(seq, kind, utc_now(), data))
         if slot is None:
-            self._push(conn, encoded)
-        elif not conn.closed:
+            conn.greeting.append(encoded)
+        else:
             conn.market[slot] = encoded
-            conn.wake.set()
+        conn.wake.set()
 
     def snapshot_all(self, kind: str, data: Any, slot: str) -> None:
         raw = msgspec.Raw(encoder.encode(data))
@@ -137,21 +317,23 @@ class Fanout:
         """An instrument's top changed; the market data task publishes it soon."""
         self.dirty.add(instrument_id)
 
-    def _push(self, conn: Connection, encoded: bytes) -> None:
-        if conn.closed:
-            return
-        conn.pending.append(encoded)
-        if len(conn.pending) > self.max_backlog:
-            self.cut(conn, SLOW_CONSUMER, "slow consumer: backlog limit reached")
-        else:
-            conn.wake.set()
+    def _wake(self, s: TeamStream) -> None:
+        """Wake the stream's connections, cutting off those too far behind."""
+        limits = self.limits
+        for conn in tuple(s.connections):  # a cut changes the set
+            behind = s.seq - conn.cursor + 1 > limits.max_backlog
+            if behind or s.total - conn.mark > limits.max_backlog_bytes:
+                self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
+            else:
+                conn.wake.set()
 
     # -- connections ------------------------------------------------------------------
 
     def attach(self, socket: Socket, team_id: TeamId) -> Connection:
-        conn = Connection(socket, team_id)
         self.add_team(team_id)
-        self.streams[team_id].connections.add(conn)
+        stream = self.streams[team_id]
+        conn = Connection(socket, team_id, stream)
+        stream.connections.add(conn)
         conn.sender = asyncio.get_running_loop().create_task(self._send(conn))
         return conn
 
@@ -166,12 +348,12 @@ class Fanout:
         return since <= s.seq and since + 1 >= s.oldest()
 
     def replay(self, conn: Connection, since: int) -> bool:
-        """Queue the stream messages after `since`; False if history no longer has them."""
+        """Send the stream messages after `since` first; False if history lacks them."""
         if not self.replay_would_work(conn, since):
             return False
-        for seq, encoded in self.streams[conn.team_id].history:
-            if seq > since:
-                conn.pending.append(encoded)
+        s = self.streams[conn.team_id]
+        conn.cursor = since + 1
+        conn.mark = s.total - s.bytes_after(since, self.broadcasts)
         conn.wake.set()
         return True
 
@@ -185,7 +367,7 @@ class Fanout:
     def detach(self, conn: Connection) -> None:
         conn.closed = True
         self.streams[conn.team_id].connections.discard(conn)
-        conn.pending.clear()
+        conn.greeting.clear()
         conn.market.clear()
         if conn.sender is not None and conn.sender is not asyncio.current_task():
             conn.sender.cancel()
@@ -200,18 +382,51 @@ class Fanout:
     def connections(self) -> int:
         return sum(len(s.connections) for s in self.streams.values())
 
+    def check_stalls(self) -> None:
+        """Cut off every connection whose send has waited on its peer since the last
+        check: a peer that does not read at all never fills a backlog of stream
+        messages (market data is conflated), and must not hold its socket forever."""
+        for s in tuple(self.streams.values()):
+            for conn in tuple(s.connections):
+                if conn.busy and conn.progress == conn.seen:
+                    self.cut(conn, SLOW_CONSUMER, NOT_READING)
+                conn.seen = conn.progress
+
+    def kept(self) -> tuple[int, int]:
+        """Distinct stream messages held in memory, and their bytes (broadcasts once)."""
+        count, size = len(self.broadcasts.tails), self.broadcasts.size
+        for s in self.streams.values():
+            for span in s.spans:
+                if span.tail is not None:
+                    count, size = count + 1, size + len(span.tail)
+        return count, size
+
+    def _next(self, conn: Connection) -> str | None:
+        """What the connection sends next: its greeting, then its stream in order, then
+        the latest snapshot of each slot; None when nothing is left."""
+        if conn.greeting:
+            return conn.greeting.popleft().decode()
+        s = self.streams[conn.team_id]
+        if conn.cursor <= s.seq:
+            if conn.cursor < s.oldest():  # the limits cut it off before this can happen
+                self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
+                return None
+            seq, tail = conn.cursor, s.tail(conn.cursor, self.broadcasts)
+            conn.cursor, conn.mark = seq + 1, conn.mark + len(tail)
+            return framed(seq, tail)
+        if conn.market:
+            return conn.market.pop(next(iter(conn.market))).decode()
+        return None
+
     async def _send(self, conn: Connection) -> None:
-        """Drain stream messages first (in order), then the latest snapshot of each slot."""
         try:
             while not conn.closed:
                 await conn.wake.wait()
                 conn.wake.clear()
-                while conn.pending or conn.market:
-                    if conn.pending:
-                        encoded = conn.pending.popleft()
-                    else:
-                        encoded = conn.market.pop(next(iter(conn.market)))
-                    await conn.socket.send_text(encoded.decode())
+                while not conn.closed and (text := self._next(conn)) is not None:
+                    conn.busy = True
+                    await conn.socket.send_text(text)
+                    conn.busy, conn.progress = False, conn.progress + 1
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the peer went away mid-send
@@ -220,8 +435,8 @@ class Fanout:
 
 
 CLOSE_TIMEOUT = 30.0
-"""Seconds a cut-off client has to read what is already on its way before the close frame
-(the server sends that frame only once its write buffer drains); then it is given up."""
+"""Seconds a socket's close may take before it is given up (the web server queues the
+close frame behind what is already on its way, and closes the connection later)."""
 
 
 async def _close(socket: Socket, code: int, reason: str) -> None:

@@ -68,6 +68,8 @@ class AdminApi:
             ("GET", "/admin/teams", self.teams),
             ("POST", "/admin/teams/{team_id}/disable", self.team("disable")),
             ("POST", "/admin/teams/{team_id}/enable", self.team("enable")),
+            ("POST", "/admin/registration/open", self.game("open_registration")),
+            ("POST", "/admin/registration/close", self.game("close_registration")),
             ("GET", "/admin/actions", self.actions),
         ]
         return [Route(path, self.api.endpoint(h), methods=[m]) for m, path, h in table]

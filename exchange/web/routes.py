@@ -241,6 +241,9 @@ class Api:
 
     async def register(self, request: Request, request_id: str) -> Response:
         req = decode(await self.body(request), RegisterRequest)
+        refusal = self.exchange.control.registration_refusal()
+        if refusal is not None:
+            raise ApiError(refusal.code, refusal.message, refusal.details)
         try:
             team, key = await self.exchange.register(req.team_name, Role(req.role))
         except NameTaken:

@@ -16,6 +16,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from exchange import logs
 from exchange.app import Exchange
@@ -90,6 +91,26 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return Response(failed(error, request_id), 500, media_type=JSON)
 
 
+class StreamProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, except that the server's close frame is queued at
+    once, behind what is already on its way, even while the peer reads nothing.
+
+    uvicorn would hold the close until its write buffer drained, which for a peer that
+    does not read is never: its keepalive would then fail the connection with 1011 and
+    the peer would never learn it was cut off as a slow consumer (4008)."""
+
+    async def send(self, message: Any) -> None:
+        if message["type"] != "websocket.close" or self.writable.is_set():
+            await super().send(message)
+            return
+        self.writable.set()  # the close waits on it first; nothing runs in between
+        try:
+            await super().send(message)
+        finally:
+            if not self.disconnected:
+                self.writable.clear()  # the buffer is still full: later sends wait
+
+
 def uvicorn_config(app: Starlette, host: str, port: int, **options: Any) -> uvicorn.Config:
     """How the exchange runs under uvicorn, for `serve` and the tests alike; `options`
     override these settings.
@@ -103,7 +124,7 @@ def uvicorn_config(app: Starlette, host: str, port: int, **options: Any) -> uvic
     limits = app.state.exchange.config.server
     settings: dict[str, Any] = {
         "http": edge_protocol(limits), "log_config": None, "access_log": False,
-        "ws": "websockets-sansio", "ws_per_message_deflate": False, "lifespan": "on",
+        "ws": StreamProtocol, "ws_per_message_deflate": False, "lifespan": "on",
         "timeout_graceful_shutdown": 5,
     }  # fmt: skip
     return uvicorn.Config(app, host=host, port=port, **{**settings, **options})

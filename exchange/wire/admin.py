@@ -46,6 +46,12 @@ class GameStatus(msgspec.Struct, frozen=True):
     halted: list[str]
     """Instruments halted by the organiser."""
     disabled_teams: list[str]
+    registration_open: bool
+    """Whether `POST /auth/register` takes new teams."""
+    teams: int
+    """Teams registered, the house's own included."""
+    max_teams: int
+    """The most teams the game takes (`server.max_teams`)."""
 
 
 class NewsPublished(msgspec.Struct, frozen=True):

@@ -24,6 +24,8 @@ ERRORS: dict[str, ErrorKind] = {
     "ADMIN_DISABLED": ErrorKind(403, "No admin token is configured: set EXCHANGE_ADMIN_TOKEN."),
     "NOT_FOUND": ErrorKind(404, "No such resource."),
     "TEAM_NAME_TAKEN": ErrorKind(409, "Another team has registered that name."),
+    "TEAM_LIMIT_REACHED": ErrorKind(409, "The game has as many teams as it takes (`server.max_teams`)."),
+    "REGISTRATION_CLOSED": ErrorKind(403, "The organiser has closed registration; registered teams play on."),
     "ORDER_NOT_FOUND": ErrorKind(404, "No open order with that id belongs to the team."),
     "MARKET_CLOSED": ErrorKind(422, "The current phase does not accept the request."),
     "GAME_NOT_STARTED": ErrorKind(422, "The organiser has not started the game yet; cancels work."),

@@ -93,19 +93,22 @@ def serve(
     db_path: str | os.PathLike[str] | None = None,
     allow_crashes: bool = False,
     port: int | None = None,
+    exchange: Exchange | None = None,
     **uvicorn_options: Any,
 ) -> Iterator[Served]:
     """Start an exchange (sandbox preset unless told otherwise), on the SQLite file
     `db_path` if given (a restart when it exists), on `port` if given (else a free one);
-    yield it with its base URL. `uvicorn_options` override the server's (e.g.
-    `log_level="info"`, `access_log=True`).
+    yield it with its base URL. A test that measures the exchange in-thread may give it
+    (`exchange`). `uvicorn_options` override the server's (e.g. `log_level="info"`,
+    `access_log=True`).
 
     When the block ends without an error of its own, the test fails if any task of the
     server crashed or was restarted meanwhile, or anything in it logged a caught
     exception; a test that crashes a task on purpose says so with `allow_crashes`."""
     config = config or load_config(preset="sandbox")
     port = port or free_port()
-    exchange = Exchange(config, db_path=None if db_path is None else os.fspath(db_path))
+    if exchange is None:
+        exchange = Exchange(config, db_path=None if db_path is None else os.fspath(db_path))
     options = {"log_level": "warning", **uvicorn_options}
     settings = uvicorn_config(create_app(exchange), "127.0.0.1", port, **options)
     server = uvicorn.Server(settings)
@@ -148,11 +151,13 @@ def run_server(
     db_path: str | os.PathLike[str] | None = None,
     allow_crashes: bool = False,
     port: int | None = None,
+    exchange: Exchange | None = None,
     **uvicorn_options: Any,
 ) -> Iterator[str]:
     """`serve`, yielding only the base URL: what a test that talks HTTP needs."""
-    with serve(config, db_path, allow_crashes, port, **uvicorn_options) as served:
-        yield served.base
+    served = serve(config, db_path, allow_crashes, port, exchange, **uvicorn_options)
+    with served as running:
+        yield running.base
 
 
 def sandbox(**overrides: Any) -> GameConfig:

@@ -44,6 +44,8 @@ EVERY_ENDPOINT = [
     ("GET", "/admin/teams", None),
     ("POST", "/admin/teams/T0001/disable", None),
     ("POST", "/admin/teams/T0001/enable", None),
+    ("POST", "/admin/registration/open", None),
+    ("POST", "/admin/registration/close", None),
     ("GET", "/admin/actions", None),
 ]
 
