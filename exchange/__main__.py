@@ -16,6 +16,7 @@ from exchange.config import GameConfig, load_config, preset_names
 from exchange.domain.instruments import build_chain
 from exchange.domain.ticks import to_price
 from exchange.replay import cli as replay_cli
+from exchange.replay import dbreport
 from exchange.store.schema import StoreError
 from exchange.wire.admin import MAX_SPEED, MIN_SPEED
 
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("--out", required=True, metavar="DIR", help="where to write")
     exporter.set_defaults(run=cmd_export)
     replay_cli.add_parser(commands)
+    dbreport.add_parser(commands)
     config = commands.add_parser("config", help="print the effective game config as YAML")
     config_arguments(config)
     config.set_defaults(run=cmd_config)
