@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,44 +51,50 @@ def wait_game_seconds(http: httpx.Client, seconds: int) -> None:
     raise AssertionError("the game clock did not move")
 
 
-def when_allowed(send: Callable[[], httpx.Response]) -> httpx.Response:
-    """Send again after the rate limit's Retry-After, a few times at most."""
-    for _ in range(5):
-        reply = send()
-        if reply.status_code != 429:
-            return reply
-        time.sleep(float(reply.headers["Retry-After"]))
-    return reply
+def reference(bot: Bot) -> float:
+    """The call's reference price, as a refusal for a price far out of its band tells."""
+    refused = bot.order(CALL, "buy", 1, 0.01)
+    assert refused.status_code == 422, refused.text
+    return round(float(refused.json()["error"]["details"]["reference"]), 2)
 
 
-def record_a_game(db: Path) -> None:
-    """A maker quotes a call; two retail teams trade, one refused once on the way."""
+def record_a_game(db: Path) -> float:
+    """A maker quotes a call; three retail teams trade or rest, one is refused once.
+
+    The price band follows the simulated market, whose volatility regime may double an
+    option's value within minutes: every order goes in right after the reference is
+    read, before the game clock has moved on much."""
     with run_server(CONFIG, db) as base:
         maker = Bot(base, "market_maker", "Maker")
-        one, two = Bot(base, "retail", "Retail 01"), Bot(base, "retail", "Retail 02")
-        with contextlib.closing(maker.http), contextlib.closing(one.http), \
-                contextlib.closing(two.http):  # fmt: skip
-            assert_ok(maker.quote(CALL, 40.00, 42.00), 201)
+        crowd = [Bot(base, "retail", f"Retail 0{n}") for n in (1, 2, 3)]
+        with contextlib.closing(maker.http), contextlib.ExitStack() as stack:
+            for bot in crowd:
+                stack.enter_context(contextlib.closing(bot.http))
+            one, two, three = crowd
+            wait_game_seconds(maker.http, 300)  # the market has priced the chain
+            bid = reference(maker) - 1
+            assert_ok(maker.quote(CALL, bid, bid + 2), 201)
+            assert_ok(one.order(CALL, "buy", 2, bid + 2), 201)
+            assert_ok(two.order(CALL, "sell", 3, bid), 201)
+            assert_ok(three.order(CALL, "buy", 1, bid - 1), 201)  # rests, never fills
             wait_game_seconds(maker.http, 3 * 300)  # tops stored with the quote resting
-            assert_ok(one.order(CALL, "buy", 2, 42.00), 201)
-            assert one.order(CALL, "buy", 1, 42.00).status_code == 429  # 1 order/s: refused
-            assert_ok(two.order(CALL, "sell", 3, 40.00), 201)
-            assert_ok(when_allowed(lambda: two.order(CALL, "buy", 1, 39.00)), 201)  # rests
-            wait_game_seconds(maker.http, 2 * 300)
+            refused = one.order(CALL, "buy", 0, bid)  # refused: never stored
+            assert refused.status_code == 400 and refused.json()["success"] is False
+    return bid
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+    """The database, and the maker's bid (its ask two above)."""
     db = tmp_path_factory.mktemp("game") / "game.db"
-    record_a_game(db)
-    return db
+    return db, record_a_game(db)
 
 
 def test_the_report_of_a_recorded_game_prints_and_writes_the_section(
-    recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    recorded: tuple[Path, float], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "quality.json"
-    assert main(["report", "--db", str(recorded), "--out", str(out)]) == 0
+    assert main(["report", "--db", str(recorded[0]), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "market quality (" in printed and f"report: {out}" in printed
     report = msgspec.json.decode(out.read_bytes())
@@ -98,24 +103,28 @@ def test_the_report_of_a_recorded_game_prints_and_writes_the_section(
     assert q["trading"]["trades"] == {"options": 2, "underlyings": 0, "all": 2}
     assert q["trading"]["continuous_ticks"] >= 4  # sandbox: continuous at all hours
     retail = q["retail"]
-    assert retail["teams"] == 3 and retail["accepted"] == 3  # "Retail flow" sent none
+    assert retail["teams"] == 4 and retail["accepted"] == 3  # "Retail flow" sent none
     assert retail["filled"] == 2 and retail["filled_contracts"] == 5
     assert retail["sent"] is None and retail["refused"] is None and retail["drawn"] is None
 
 
-def test_stored_tops_are_sampled_for_the_two_sided_share(recorded: Path) -> None:
-    q = report_from_db(recorded).market_quality
-    with Database.open(recorded, readonly=True) as db:
+def test_stored_tops_are_sampled_for_the_two_sided_share(
+    recorded: tuple[Path, float],
+) -> None:
+    path, bid = recorded
+    q = report_from_db(path).market_quality
+    with Database.open(path, readonly=True) as db:
         tops = [r for r in db.iter_rows("prices") if r[2] == "top"]
     listed = len({r[1] for r in tops if "_" in r[1]})
     moments = len({r[0] for r in tops})
     assert moments >= 3 and q.two_sided.samples == moments * listed
-    # Only the call was quoted (the first moment may come before its quote).
-    assert moments - 1 <= q.two_sided.two_sided <= moments
-    # Every two-sided sample is the maker's 40.00 / 42.00, against the stored spot.
+    # Only the call was quoted, after the first moments.
+    assert 3 <= q.two_sided.two_sided < moments
+    # Every two-sided sample is the maker's quote, 2.00 wide, against the stored spot.
     assert sum(b.samples for b in q.spreads.values()) == q.two_sided.two_sided
     assert {b.median for b in q.spreads.values() if b.samples} == {2.0}
-    assert {b.median_of_mid for b in q.spreads.values() if b.samples} == {round(2 / 41, 5)}
+    of_mid = {b.median_of_mid for b in q.spreads.values() if b.samples}
+    assert of_mid == {round(2 / (bid + 1), 5)}
     assert {h.name for h in q.house} == {"House liquidity", "House options"}
     assert all(h.gross_options == 0 and h.underlyings == {} for h in q.house)
 
