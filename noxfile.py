@@ -98,6 +98,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "-m", "benchmarks.matching")
     session.run("python", "-m", "benchmarks.market")
+    session.run("python", "-m", "benchmarks.market_quality")
     session.run("python", "-m", "benchmarks.e2e", *session.posargs)
 
 

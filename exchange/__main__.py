@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 
@@ -15,7 +16,9 @@ from exchange.config import GameConfig, load_config, preset_names
 from exchange.domain.instruments import build_chain
 from exchange.domain.ticks import to_price
 from exchange.replay import cli as replay_cli
+from exchange.replay import dbreport
 from exchange.store.schema import StoreError
+from exchange.wire.admin import MAX_SPEED, MIN_SPEED
 
 
 def config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +29,34 @@ def config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load(args: argparse.Namespace) -> GameConfig:
-    overrides = {} if args.seed is None else {"seed": args.seed}
+    overrides: dict[str, Any] = {} if args.seed is None else {"seed": args.seed}
+    clock = clock_overrides(args)
+    if clock:
+        overrides["clock"] = clock
     return load_config(args.config, args.preset, overrides)
+
+
+def clock_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """`serve --speed` and `--start-paused` over the config's `clock` section."""
+    clock: dict[str, Any] = {}
+    if getattr(args, "speed", None) is not None:
+        clock["speed"] = args.speed
+    if getattr(args, "start_paused", False):
+        clock["start_paused"] = True
+    return clock
+
+
+def speed_factor(text: str) -> float:
+    """A clock speed, game seconds per wall second: the range `admin speed` allows."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not MIN_SPEED <= value <= MAX_SPEED:  # NaN fails both
+        raise argparse.ArgumentTypeError(
+            f"must be from {MIN_SPEED:g} to {MAX_SPEED:g}, not {text}"
+        )
+    return value
 
 
 def cmd_instruments(args: argparse.Namespace) -> int:
@@ -85,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--db", metavar="FILE", help="SQLite database; restarts restore from it "
                        "(default: keep nothing)")  # fmt: skip
+    serve.add_argument("--speed", type=speed_factor, metavar="FACTOR",
+                       help="game seconds per wall second, e.g. 60 (clock.speed)")  # fmt: skip
+    serve.add_argument("--start-paused", action="store_true",
+                       help="wait, the clock stopped, for `admin start`")  # fmt: skip
     serve.add_argument("--log-level", default="info",
                        choices=["debug", "info", "warning", "error"])  # fmt: skip
     serve.set_defaults(run=cmd_serve)
@@ -95,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("--out", required=True, metavar="DIR", help="where to write")
     exporter.set_defaults(run=cmd_export)
     replay_cli.add_parser(commands)
+    dbreport.add_parser(commands)
     config = commands.add_parser("config", help="print the effective game config as YAML")
     config_arguments(config)
     config.set_defaults(run=cmd_config)

@@ -119,6 +119,7 @@ class Exchange:
             self.market.expiry_ns if self.market is not None else _no_expiry,
             config.market.fair_value_refresh,
             None if self.writer is None else self.writer.put_row,
+            config.market.model.tick_seconds,  # a top row per book each market tick
         )  # fmt: skip
         self.first_run = "start_ns" not in saved
         """No game in the database yet: record its config and first moment (for replays)."""

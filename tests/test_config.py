@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
-from exchange.__main__ import main
+from exchange.__main__ import build_parser, load, main
 from exchange.config import load_config, merge
 from exchange.domain.phases import AlwaysOpen, TradingDaySchedule
 from exchange.domain.types import Role
+from tests.server.harness import free_port
 
 
 def test_defaults_carry_the_spec_role_table() -> None:
@@ -125,3 +129,48 @@ def test_the_admin_token_comes_from_the_environment_first() -> None:
 def test_a_weak_admin_token_in_the_config_is_refused(token: str) -> None:
     with pytest.raises(ValueError, match="admin token"):
         load_config(overrides={"server": {"admin_token": token}})
+
+
+def test_serve_takes_the_clock_speed_and_a_paused_start_from_the_command_line() -> None:
+    """`serve --speed 60 --start-paused`: the server says so on /health, waiting."""
+    port = free_port()
+    flags = ["--port", str(port), "--speed", "60", "--start-paused", "--log-level", "error"]
+    command = [sys.executable, "-m", "exchange", "serve", "--preset", "sandbox", *flags]
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as server:
+        try:
+            health = _health_when_up(f"http://127.0.0.1:{port}", server)
+        finally:
+            server.terminate()
+            server.wait(10)
+    assert health["clock_speed"] == 60.0
+    assert health["game_state"] == "waiting" and health["paused"] is True
+
+
+def _health_when_up(base: str, server: subprocess.Popen[bytes]) -> dict[str, Any]:
+    for _ in range(200):  # at most ~20 s for the interpreter to start and bind
+        assert server.poll() is None, server.stderr.read() if server.stderr else ""
+        try:
+            data: dict[str, Any] = httpx.get(base + "/health", timeout=1).json()["data"]
+            return data
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("the server did not answer /health")
+
+
+@pytest.mark.parametrize("speed", ["0", "-1", "nan", "fast", "20000"])
+def test_serve_refuses_a_speed_out_of_range(speed: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "exchange", "serve", "--speed", speed],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "argument --speed: " in done.stderr and "Traceback" not in done.stderr
+
+
+def test_without_the_flags_the_config_keeps_its_clock(tmp_path: Path) -> None:
+    game = tmp_path / "game.yaml"
+    game.write_text("clock: {speed: 30, start_paused: true}\n")
+    kept = load(build_parser().parse_args(["serve", "--config", str(game)]))
+    assert kept.clock.speed == 30 and kept.clock.start_paused
+    faster = load(build_parser().parse_args(["serve", "--config", str(game), "--speed", "90"]))
+    assert faster.clock.speed == 90 and faster.clock.start_paused

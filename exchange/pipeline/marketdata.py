@@ -23,7 +23,7 @@ from exchange.domain.instruments import Instrument
 from exchange.domain.market.simulator import TickOutcome
 from exchange.domain.pricing import Greeks, chain_greeks, implied_vol
 from exchange.domain.ticks import TICKS_PER_UNIT, round_to_tick
-from exchange.domain.types import InstrumentId, Ticks
+from exchange.domain.types import InstrumentId, Phase, Side, Ticks
 from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline.fanout import Fanout
 from exchange.pipeline.market import MarketCache
@@ -46,6 +46,7 @@ class MarketDataPublisher:
         expiry_ns: Callable[[Any], int],
         refresh: float = 1.0,
         save_row: Callable[[str, tuple[Any, ...]], None] | None = None,
+        top_rows_every: int = 300,
     ) -> None:
         self.venue = venue
         self.fanout = fanout
@@ -63,6 +64,9 @@ class MarketDataPublisher:
         """The spots of the last repricing: a message's underlying_price is the one its
         fair value was computed from."""
         self.last_row = 0.0
+        self.top_rows_ns = max(1, top_rows_every) * 1_000_000_000
+        self.top_slot: int | None = None
+        """The game-time slot (of `top_rows_every` seconds) whose tops were last stored."""
 
     def relist(self) -> None:
         """The listed options changed (an expiry, a new weekly)."""
@@ -76,6 +80,7 @@ class MarketDataPublisher:
         """The interval's prints, then market data for what changed."""
         self.fanout.flush_tape()
         moved = self.reprice() if self.cache is not None else set()
+        self._save_tops(self.clock.now())
         dirty, self.fanout.dirty = self.fanout.dirty | moved, set()
         dirty &= self.venue.books.keys()
         for instrument_id in sorted(dirty):
@@ -157,6 +162,22 @@ class MarketDataPublisher:
         self.last_row = wall
         for symbol, spot in spots.items():
             self.save_row("prices", rows.underlying_row(now, symbol, Ticks(round_to_tick(spot))))
+
+    def _save_tops(self, now: int) -> None:
+        """Every listed book's top, once per `top_rows_every` game seconds while the market
+        is open (the market quality report samples them): a paused clock adds none."""
+        slot = now // self.top_rows_ns
+        if self.save_row is None or slot == self.top_slot or self.venue.phase is Phase.CLOSED:
+            return
+        self.top_slot = slot
+        last = self.venue.last_price
+        for instrument_id, book in sorted(self.venue.books.items()):
+            bid, ask = book.best(Side.BUY), book.best(Side.SELL)
+            self.save_row("prices", rows.top_row(
+                now, instrument_id, None if bid is None else bid.price,
+                0 if bid is None else bid.quantity, None if ask is None else ask.price,
+                0 if ask is None else ask.quantity, last.get(instrument_id),
+            ))  # fmt: skip
 
 
 def _step_ns(outcome: TickOutcome, start: int) -> int:

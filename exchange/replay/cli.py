@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from exchange.replay.engine import Replay
 from exchange.replay.logged import reproduce
+from exchange.replay.quality import summary as quality_summary
 from exchange.replay.recorded import is_database, scenario_from_db
 from exchange.replay.report import Report, build_report
 from exchange.replay.scenario import Scenario, load_scenario, seconds
@@ -121,6 +122,8 @@ def summary(report: Report) -> str:
             f"  {t.name:<22} {t.role:<13} {t.fills:>6} {s['pnl']:>12,.2f} "
             f"{s['penalties']:>10,.2f} {s['score']:>12,.2f}"
         )
+    if report.market_quality is not None:
+        lines += quality_summary(report.market_quality)
     lines.append(f"  invariants: {'hold' if not report.invariants else report.invariants}")
     lines.append(f"  digest {report.digest}")
     return "\n".join(lines)

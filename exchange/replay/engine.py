@@ -45,9 +45,10 @@ from exchange.domain.strategy import (
     StrategyRunner,
     TradingStrategy,
 )
-from exchange.domain.ticks import to_ticks
+from exchange.domain.ticks import TICKS_PER_UNIT, to_ticks
 from exchange.domain.types import (
     InstrumentId,
+    Liquidity,
     OrderId,
     OrderType,
     Phase,
@@ -58,6 +59,7 @@ from exchange.domain.types import (
     TimeNs,
 )
 from exchange.replay.market import NS, ReplayMarket
+from exchange.replay.quality import OptionTop, RetailCounts, Tally
 from exchange.replay.record import Recorder
 from exchange.replay.scenario import Scenario, ScriptedAction, moment, seconds
 from exchange.replay.strategies import build_strategy
@@ -105,6 +107,9 @@ class Replay:
         self.market = ReplayMarket(config, seeds[1], self.start)
         self.scorer = Scorer(self.venue.instruments, config.scoring)
         self.recorder = Recorder()
+        self.tally = Tally()
+        """Market quality: continuous trades and the option books at each observation."""
+        self.retail = RetailCounts()
         self.runner = StrategyRunner(self.session, self.schedule, self.start, listener=self)
         self.names: dict[TeamId, str] = {}
         self.ids: dict[str, TeamId] = {}
@@ -268,11 +273,14 @@ class Replay:
         """One scoring observation: marks, option deltas, spots and who quotes what."""
         options = [i for i in self.venue.instruments.values() if i.is_option]
         pricing = self.market.pricing(now, options)
-        marks = _marks(self.runner.snapshot(now, pricing))
+        market = self.runner.snapshot(now, pricing)
+        marks = _marks(market)
         self.marks = marks
         quoted = {t: self.venue.two_sided(t) for t, r in self.session.roles.items()
                   if r is Role.MARKET_MAKER}  # fmt: skip
         self.scorer.observe(now, marks, pricing.delta, pricing.spots, quoted)
+        if market.phase is Phase.CONTINUOUS:
+            self.tally.sample(_option_tops(options, market))
         self.check_invariants(now)
 
     def check_invariants(self, now: TimeNs) -> None:
@@ -296,6 +304,8 @@ class Replay:
         if outcome is None:
             return
         result = outcome.result
+        if self.session.roles.get(team_id) is Role.RETAIL:
+            self.retail.answered(result.error_code)
         if result.error_code is not None:
             message = result.error_message or ""
             self.scorer.on_rejection(team_id, now, result.error_code, None, message)
@@ -317,7 +327,17 @@ class Replay:
     def filled(self, fills: Sequence[Fill]) -> None:
         for fill in fills:
             self.scorer.on_fill(fill, self.marks.get(fill.instrument_id))
+            self._quality(fill)
         self.recorder.fills(fills, self.names)
+
+    def _quality(self, fill: Fill) -> None:
+        """A continuous trade has one taker side (an auction print has none); retail fills
+        are counted by order."""
+        if fill.liquidity is Liquidity.TAKER:
+            instrument = self.venue.instruments.get(fill.instrument_id)
+            self.tally.trade(instrument is not None and instrument.is_option)
+        if self.session.roles.get(fill.team_id) is Role.RETAIL:
+            self.retail.fill(fill.order_id, fill.quantity)
 
 
 def _marks(market: MarketSnapshot) -> dict[InstrumentId, Ticks]:
@@ -330,6 +350,18 @@ def _marks(market: MarketSnapshot) -> dict[InstrumentId, Ticks]:
             out[instrument_id] = market.fair[instrument_id]
         elif top.last is not None:
             out[instrument_id] = top.last
+    return out
+
+
+def _option_tops(options: Sequence[Instrument], market: MarketSnapshot) -> list[OptionTop]:
+    """Each listed option's best prices, with its underlying's spot (in ticks)."""
+    out = []
+    for option in options:
+        top, spot = market.tops.get(option.id), market.spots.get(option.underlying)
+        if top is None or option.kind is None or option.strike is None:
+            continue
+        spot_ticks = None if spot is None else spot * TICKS_PER_UNIT
+        out.append(OptionTop(option.kind, option.strike, spot_ticks, top.bid, top.ask))
     return out
 
 

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from exchange.domain.ticks import TICKS_PER_UNIT
+from exchange.domain.types import Phase, Role, TimeNs
+from exchange.replay import quality
+from exchange.replay.quality import MarketQuality
 from exchange.replay.scenario import Expectations, TeamExpectation
 
 if TYPE_CHECKING:
@@ -48,6 +51,7 @@ class Report(msgspec.Struct):
     digest: str
     failures: list[str] = []
     wall_seconds: float = 0.0
+    market_quality: MarketQuality | None = None
 
 
 def build_report(replay: Replay) -> Report:
@@ -63,8 +67,39 @@ def build_report(replay: Replay) -> Report:
         dict(sorted(rec.rejections.items())), board.to_wire(), teams, problems,
         digest(replay),
     )  # fmt: skip
+    report.market_quality = market_quality(replay)
     report.failures = check(report, replay.scenario.expect)
     return report
+
+
+def market_quality(replay: Replay) -> MarketQuality:
+    """The day's market quality (`exchange.replay.quality`) from what the replay saw."""
+    roles = replay.session.roles
+    retail_teams = [t for t, r in roles.items() if r is Role.RETAIL]
+    drawn = _drawn([replay.runner.strategies.get(t) for t in retail_teams])
+    tick_seconds = replay.config.market.model.tick_seconds
+    ticks = quality.continuous_ticks(
+        lambda t: replay.schedule.phase_at(TimeNs(t)) is Phase.CONTINUOUS,
+        replay.start, replay.end, tick_seconds * 1_000_000_000,
+    )  # fmt: skip
+    options = {str(i) for i, v in replay.venue.instruments.items() if v.is_option}
+    house = []
+    for tid in (t for t, r in roles.items() if r is Role.HOUSE):
+        positions = {str(i): q for i, q in replay.session.ledger.account(tid).positions.items()}
+        pnl = replay.scorer.standing(tid).pnl / TICKS_PER_UNIT
+        house.append(quality.inventory(replay.names[tid], tid, pnl, positions, options))
+    return quality.market_quality(
+        quality.retail(len(retail_teams), drawn, replay.retail), replay.tally, ticks,
+        tick_seconds, house,
+    )  # fmt: skip
+
+
+def _drawn(strategies: list[object]) -> int | None:
+    """Orders the retail strategies drew, where every one of them tells (`drawn`)."""
+    counts = [getattr(s, "drawn", None) for s in strategies]
+    if any(not isinstance(n, int) for n in counts):
+        return None
+    return sum(n for n in counts if isinstance(n, int))
 
 
 def _team(replay: Replay, tid: str, name: str) -> TeamResult:

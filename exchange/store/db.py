@@ -178,6 +178,14 @@ class Database:
         cols = ", ".join(COLUMNS[table])  # KeyError for a table that is not ours
         return self._read(f"SELECT {cols} FROM {table} ORDER BY rowid")
 
+    def iter_rows(self, table: str) -> Iterator[tuple[Any, ...]]:
+        """`read_table`, streamed: a long game's orders or prices need not fit in memory."""
+        cols = ", ".join(COLUMNS[table])
+        try:
+            yield from self.conn.execute(f"SELECT {cols} FROM {table} ORDER BY rowid")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read {table} from {self.path}: {exc}") from exc
+
     def load_teams(self) -> list[Team]:
         sql = f"SELECT {', '.join(COLUMNS['teams'])} FROM teams ORDER BY created_ns, rowid"
         return [rows.team_from_row(r) for r in self._read(sql)]
