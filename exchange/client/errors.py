@@ -89,7 +89,8 @@ _REJECTED = (
 )  # fmt: skip
 _INVALID = (
     "INVALID_JSON", "INVALID_FIELD", "TEAM_NAME_TAKEN", "GAME_STATE_CONFLICT",
-    "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE",
+    "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "TEAM_LIMIT_REACHED",
+    "HEADERS_TOO_LARGE", "REQUEST_TIMEOUT",
 )  # fmt: skip
 
 BY_CODE: dict[str, type[ExchangeError]] = {
@@ -101,6 +102,7 @@ BY_CODE: dict[str, type[ExchangeError]] = {
     "UNAUTHORIZED": AuthError,
     "FORBIDDEN": AuthError,
     "ADMIN_DISABLED": AuthError,
+    "REGISTRATION_CLOSED": AuthError,
     "TEAM_DISABLED": TeamDisabledError,
     "SERVICE_UNAVAILABLE": ServerError,
     "INTERNAL_ERROR": ServerError,

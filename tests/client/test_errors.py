@@ -58,6 +58,10 @@ EXPECTED: dict[str, type[ExchangeError]] = {
     "METHOD_NOT_ALLOWED": InvalidRequestError,
     "PAYLOAD_TOO_LARGE": InvalidRequestError,
     "UNSUPPORTED_MEDIA_TYPE": InvalidRequestError,
+    "HEADERS_TOO_LARGE": InvalidRequestError,
+    "REQUEST_TIMEOUT": InvalidRequestError,
+    "TEAM_LIMIT_REACHED": InvalidRequestError,
+    "REGISTRATION_CLOSED": AuthError,
     "SERVICE_UNAVAILABLE": ServerError,
     "INTERNAL_ERROR": ServerError,
 }

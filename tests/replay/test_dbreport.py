@@ -103,7 +103,7 @@ def test_the_report_of_a_recorded_game_prints_and_writes_the_section(
     assert q["trading"]["trades"] == {"options": 2, "underlyings": 0, "all": 2}
     assert q["trading"]["continuous_ticks"] >= 4  # sandbox: continuous at all hours
     retail = q["retail"]
-    assert retail["teams"] == 4 and retail["accepted"] == 3  # "Retail flow" sent none
+    assert retail["teams"] == 3 and retail["accepted"] == 3  # the house's crowd is off
     assert retail["filled"] == 2 and retail["filled_contracts"] == 5
     assert retail["sent"] is None and retail["refused"] is None and retail["drawn"] is None
 
@@ -125,8 +125,7 @@ def test_stored_tops_are_sampled_for_the_two_sided_share(
     assert {b.median for b in q.spreads.values() if b.samples} == {2.0}
     of_mid = {b.median_of_mid for b in q.spreads.values() if b.samples}
     assert of_mid == {round(2 / (bid + 1), 5)}
-    assert {h.name for h in q.house} == {"House liquidity", "House options"}
-    assert all(h.gross_options == 0 and h.underlyings == {} for h in q.house)
+    assert q.house == []  # the house is switched off: it has no teams
 
 
 # -- a database written by hand: spots, spreads by moneyness, the house ----------------

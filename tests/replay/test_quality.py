@@ -150,10 +150,10 @@ def test_a_replay_report_carries_the_market_quality_section_with_sane_values() -
     # 09:30 to 10:20 is continuous: ten 5-minute ticks start in it (09:30 .. 10:15).
     assert q.trading.continuous_ticks == 10 and q.trading.tick_seconds == 300
     assert 0 < q.trading.trades["all"] <= report.trades  # auction prints are not counted
-    assert q.retail.teams == 1 and q.retail.sent is not None and q.retail.sent > 0
+    assert q.retail.teams == 50 and q.retail.sent is not None and q.retail.sent > 0
     assert q.retail.accepted + sum((q.retail.refused or {}).values()) == q.retail.sent
     assert q.retail.filled <= q.retail.accepted
-    assert q.retail.drawn is None  # the house's retail flow does not tell what it drew
+    assert q.retail.drawn is not None and q.retail.drawn >= q.retail.sent
     assert q.two_sided.share is not None and 0.5 < q.two_sided.share <= 1.0
     atm = q.spreads["ATM"]
     assert atm.samples > 0 and atm.median is not None and atm.median > 0
