@@ -266,6 +266,8 @@ def _schemas(
     names = {_ref_name(ref): envelope_name(a) for ref, a in zip(refs, answered, strict=True)}
     names = {old: new for old, new in names.items() if old.startswith("Envelope")}
     components = {names.get(k, k): _renamed(v, names) for k, v in components.items()}
+    for name in names.values():  # generators name their classes by the title
+        components[name]["title"] = name
     listed = [_renamed(ref, names) for ref in refs]
     return (listed[: len(answers)], listed[len(answers) : -1], listed[-1]), components
 
@@ -294,7 +296,8 @@ def _error_schemas(components: dict[str, Any]) -> dict[str, Any]:
     for status in statuses:
         name = error_name(status)
         code = {"type": "string", "enum": codes_of(status)}
-        schemas[name + "Body"] = {**body, "properties": {**body["properties"], "code": code}}
+        properties = {**body["properties"], "code": code}
+        schemas[name + "Body"] = {**body, "title": name + "Body", "properties": properties}
         error = {"anyOf": [{"$ref": REF.format(name=name + "Body")}, {"type": "null"}]}
         properties = {**envelope["properties"], "error": {**error, "default": None}}
         schemas[name] = {**envelope, "title": name, "properties": properties}
