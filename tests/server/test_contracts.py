@@ -33,7 +33,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from exchange.config import load_config
-from exchange.control import TEAM_DISABLED_CLOSE
+from exchange.control import TEAM_DISABLED_CLOSE, GameState
+from exchange.domain.types import Phase, Role
 from exchange.pipeline.fanout import SLOW_CONSUMER
 from exchange.web.ws import POLICY_VIOLATION
 from exchange.wire.asyncapi import PAYLOADS
@@ -422,6 +423,9 @@ def test_enums_for_sides_order_types_statuses_liquidity_and_roles(
     assert schemas["FillView"]["properties"]["liquidity_type"]["enum"] == ["maker", "taker"]
     assert "market_maker" in schemas["PositionsView"]["properties"]["role"]["enum"]
     assert "market_maker" in schemas["Registered"]["properties"]["role"]["enum"]
+    assert schemas["TeamStatus"]["properties"]["role"]["enum"] == [r.value for r in Role]
+    assert schemas["GameStatus"]["properties"]["state"]["enum"] == [s.value for s in GameState]
+    assert schemas["GameStatus"]["properties"]["phase"]["enum"] == [p.value for p in Phase]
 
 
 # -- generated clients ------------------------------------------------------------------------
