@@ -208,14 +208,19 @@ def error_name(status: int) -> str:
 
 
 def envelope_name(answer: Any) -> str:
-    """An explicit name for `Envelope[answer]`: `FillListEnvelope`, `OrderAckEnvelope`."""
+    """An explicit name for `Envelope[answer]`: `FillListEnvelope` for `list[FillView]`,
+    `OrderAckEnvelope` for `OrderAck` (msgspec's would hold module paths)."""
     if answer is None:
         return "ErrorEnvelope"
     if get_origin(answer) is list:
-        return str(get_args(answer)[0].__name__) + "ListEnvelope"
+        return _stem(get_args(answer)[0]) + "ListEnvelope"
     if get_origin(answer) is dict:
         return "ObjectEnvelope"
-    return str(answer.__name__) + "Envelope"
+    return _stem(answer) + "Envelope"
+
+
+def _stem(kind: Any) -> str:
+    return str(kind.__name__).removesuffix("View")
 
 
 def document() -> dict[str, Any]:

@@ -378,7 +378,9 @@ def test_every_operation_has_a_unique_operation_id_and_a_tag(openapi: dict[str, 
 def test_schema_names_are_plain_identifiers(openapi: dict[str, Any]) -> None:
     names = list(openapi["components"]["schemas"])
     assert [n for n in names if not n.isalnum() or not n[0].isupper()] == []
-    assert {"FillViewListEnvelope", "OrderAckEnvelope", "ErrorEnvelope"} <= set(names)
+    assert {"FillListEnvelope", "OrderAckEnvelope", "ErrorEnvelope"} <= set(names)
+    envelopes = [n for n in names if n.endswith("Envelope")]  # one per answer, no two merged
+    assert len(envelopes) == len({e.answer for e in ENDPOINTS} | {None})
 
 
 def test_each_error_status_has_its_envelope_and_an_enum_of_its_codes(
