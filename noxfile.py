@@ -40,17 +40,23 @@ nox.options.reuse_existing_virtualenvs = True
 
 
 def install_uplot(session: nox.Session) -> None:
-    """The dashboard's charting library, by `npm ci` from package-lock.json, when it is
-    missing or older than the lockfile. Without npm the page works, minus its charts."""
-    stamp = HERE / "node_modules" / ".package-lock.json"  # written by each npm install
-    built = HERE / "node_modules" / "uplot" / "dist" / "uPlot.iife.min.js"
+    """The dashboard's charting library and the contract tests' tools (`@asyncapi/parser`,
+    `openapi-typescript`, `typescript`: devDependencies), by `npm ci` from
+    package-lock.json, when one is missing or older than the lockfile. Without npm the
+    page works, minus its charts, and the contract tests that need node skip."""
+    modules = HERE / "node_modules"
+    stamp = modules / ".package-lock.json"  # written by each npm install
+    needed = [modules / "uplot" / "dist" / "uPlot.iife.min.js",
+              modules / "@asyncapi" / "parser" / "package.json",
+              modules / ".bin" / "openapi-typescript", modules / ".bin" / "tsc"]  # fmt: skip
     lock = HERE / "package-lock.json"
-    if built.exists() and stamp.exists() and stamp.stat().st_mtime >= lock.stat().st_mtime:
+    fresh = stamp.exists() and stamp.stat().st_mtime >= lock.stat().st_mtime
+    if fresh and all(path.exists() for path in needed):
         return
     if shutil.which("npm") is None:
         session.warn("npm not found: the dashboard will say its charts need `npm ci`")
         return
-    session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+    session.run("npm", "ci", "--include=dev", "--no-audit", "--no-fund", external=True)
 
 
 def install_chromium(session: nox.Session) -> None:

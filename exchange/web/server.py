@@ -25,7 +25,7 @@ from exchange.web.admin import admin_routes
 from exchange.web.edge import edge_protocol
 from exchange.web.routes import JSON, Api, new_request_id
 from exchange.web.ws import StreamEndpoint
-from exchange.wire import openapi
+from exchange.wire import asyncapi, openapi
 from exchange.wire.codec import failed
 from exchange.wire.errors import ApiError
 
@@ -37,9 +37,13 @@ ROUTING_ERRORS = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO
 def create_app(exchange: Exchange) -> Starlette:
     api = Api(exchange)
     schema = openapi.encoded()
+    stream_schema = asyncapi.encoded()
 
     async def openapi_json(request: Request) -> Response:
         return Response(schema, media_type=JSON)
+
+    async def asyncapi_json(request: Request) -> Response:
+        return Response(stream_schema, media_type=JSON)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -54,6 +58,7 @@ def create_app(exchange: Exchange) -> Starlette:
         *api.routes(),
         *admin_routes(api),
         Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/asyncapi.json", asyncapi_json, methods=["GET"]),
         stream.ticket_route(api),
         WebSocketRoute("/ws", stream.handle),
         *dashboard.routes(),

@@ -11,7 +11,11 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from exchange.wire.models import Request
+from exchange.wire.models import PhaseText, Request, RoleText
+
+GameStateText = Annotated[
+    str, Meta(extra_json_schema={"enum": ["waiting", "running", "paused", "stopped"]})
+]
 
 MIN_SPEED, MAX_SPEED = 0.1, 10_000.0
 """Game seconds per wall second an organiser may set: from a slowed game to a day in
@@ -35,9 +39,9 @@ class NewsRequest(Request, frozen=True):
 class GameStatus(msgspec.Struct, frozen=True):
     """Where the game stands: the answer of every game-wide action."""
 
-    state: str
+    state: GameStateText
     """`waiting` (configured to start paused), `running`, `paused` or `stopped`."""
-    phase: str
+    phase: PhaseText
     game_time: str
     clock_speed: float
     paused: bool
@@ -62,7 +66,7 @@ class NewsPublished(msgspec.Struct, frozen=True):
 class InstrumentStatus(msgspec.Struct, frozen=True):
     instrument_id: str
     halted: bool
-    phase: str
+    phase: PhaseText
 
 
 class TeamStatus(msgspec.Struct, frozen=True):
@@ -70,7 +74,7 @@ class TeamStatus(msgspec.Struct, frozen=True):
 
     team_id: str
     name: str
-    role: str
+    role: RoleText
     disabled: bool
     connections: int
     """Open WebSocket streams."""

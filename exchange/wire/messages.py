@@ -12,12 +12,25 @@ message types they do not know.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import Meta
 
-from exchange.domain.types import Side
-from exchange.wire.models import OrderView, PositionsView
+from exchange.domain.types import Role, Side
+from exchange.wire.models import (
+    CancelReasonText,
+    ExecTypeText,
+    LiquidityText,
+    OrderStatusText,
+    OrderTypeText,
+    OrderView,
+    PhaseText,
+    PositionsView,
+)
+
+SPECTATOR = "spectator"
+StreamRole = Annotated[str, Meta(extra_json_schema={"enum": [*map(str, Role), SPECTATOR]})]
 
 STREAM_TYPES = frozenset(
     {"new_order_ack", "execution_report", "order_cancelled", "position_update", "trade",
@@ -39,13 +52,13 @@ class ConnectionStatus(msgspec.Struct, frozen=True):
     status: str
     team_id: str | None
     """Null for a spectator (a connection without a key: the public stream only)."""
-    role: str
+    role: StreamRole
     """The team's role, or `spectator`."""
     heartbeat_interval: float
     """Seconds between heartbeats; a client that hears nothing for three should reconnect."""
     last_seq: int
     resumed: bool
-    phase: str
+    phase: PhaseText
     game_time: str
     ignore_unknown_types: bool = True
     """Always true: new message types may appear; skip those you do not know."""
@@ -64,20 +77,20 @@ class ExecutionReport(msgspec.Struct, frozen=True, omit_defaults=True):
     order_id: str
     instrument_id: str
     side: Side
-    order_type: str
+    order_type: OrderTypeText
     quantity: int
     filled: int
     remaining: int
-    status: str
-    exec_type: str
+    status: OrderStatusText
+    exec_type: ExecTypeText
     price: float | None = None
     client_order_id: str | None = None
     trade_id: int | None = None
     last_price: float | None = None
     last_quantity: int | None = None
-    liquidity_type: str | None = None
+    liquidity_type: LiquidityText | None = None
     fee: float | None = None
-    reason: str | None = None
+    reason: CancelReasonText | None = None
     error_code: str | None = None
     error_message: str | None = None
 
@@ -92,7 +105,7 @@ class PositionUpdate(msgspec.Struct, frozen=True):
 
 class MarketData(msgspec.Struct, frozen=True, omit_defaults=True):
     instrument_id: str
-    phase: str
+    phase: PhaseText
     bid: float | None
     bid_size: int
     ask: float | None
@@ -145,7 +158,7 @@ class TradePrint(msgspec.Struct, frozen=True):
     instrument_id: str
     price: float
     quantity: int
-    aggressor: str | None
+    aggressor: Side | None
 
 
 class Tape(msgspec.Struct, frozen=True):
@@ -159,14 +172,14 @@ class Tape(msgspec.Struct, frozen=True):
 
 
 class PhaseChange(msgspec.Struct, frozen=True):
-    phase: str
-    previous: str
+    phase: PhaseText
+    previous: PhaseText
     game_time: str
 
 
 class Heartbeat(msgspec.Struct, frozen=True):
     game_time: str
-    phase: str
+    phase: PhaseText
 
 
 class ResyncRequired(msgspec.Struct, frozen=True):

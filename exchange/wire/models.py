@@ -11,7 +11,15 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 import msgspec
 from msgspec import Meta
 
-from exchange.domain.types import Side
+from exchange.domain.types import (
+    CancelReason,
+    Liquidity,
+    OrderStatus,
+    OrderType,
+    Phase,
+    Role,
+    Side,
+)
 
 Price = Annotated[float, Meta(gt=0, le=1_000_000, description="Decimal, 0.01 tick grid")]
 Quantity = Annotated[int, Meta(ge=1, le=1_000_000)]
@@ -22,6 +30,23 @@ TeamName = Annotated[
               description="Letters, digits, spaces, '.', '-', '_'; 3 to 50 characters")
 ]  # fmt: skip
 TeamRole = Literal["market_maker", "hedge_fund", "arbitrage", "retail"]
+
+
+def _enum(values: Any) -> Meta:
+    return Meta(extra_json_schema={"enum": [str(v) for v in values]})
+
+
+# Enums in the JSON schema, plain `str` in the Structs and on the wire: the server fills
+# them from the domain's StrEnums (`.value`), and decoders stay lenient about new values.
+RoleText = Annotated[str, _enum(Role)]
+OrderTypeText = Annotated[str, _enum(OrderType)]
+OrderStatusText = Annotated[str, _enum(OrderStatus)]
+LiquidityText = Annotated[str, _enum(Liquidity)]
+PhaseText = Annotated[str, _enum(Phase)]
+ExecTypeText = Annotated[str, _enum(("new", "trade", "cancelled", "rejected"))]
+CancelReasonText = Annotated[str, _enum(CancelReason)]
+AcceptedText = Annotated[str, _enum(("accepted",))]
+CancelledText = Annotated[str, _enum(("cancelled",))]
 
 T = TypeVar("T")
 
@@ -85,7 +110,7 @@ class Envelope(msgspec.Struct, Generic[T], frozen=True):
 class Registered(msgspec.Struct, frozen=True):
     team_id: str
     team_name: str
-    role: str
+    role: RoleText
     api_key: str
     """Shown once; the server keeps only its hash."""
 
@@ -102,10 +127,10 @@ class OrderAck(msgspec.Struct, frozen=True):
     order_id: str
     instrument_id: str
     side: Side
-    order_type: str
+    order_type: OrderTypeText
     quantity: int
     price: float | None
-    status: str
+    status: AcceptedText
     client_order_id: str | None = None
 
 
@@ -117,19 +142,19 @@ class QuoteAck(msgspec.Struct, frozen=True):
     bid_quantity: int
     ask_price: float
     ask_quantity: int
-    status: str
+    status: AcceptedText
 
 
 class OrderView(msgspec.Struct, frozen=True):
     order_id: str
     instrument_id: str
     side: Side
-    order_type: str
+    order_type: OrderTypeText
     price: float | None
     quantity: int
     filled: int
     remaining: int
-    status: str
+    status: OrderStatusText
     client_order_id: str | None
     created_at: str
 
@@ -137,7 +162,7 @@ class OrderView(msgspec.Struct, frozen=True):
 class CancelAck(msgspec.Struct, frozen=True):
     order_id: str
     instrument_id: str
-    status: str
+    status: CancelledText
     cancelled_quantity: int
     filled: int
     client_order_id: str | None = None
@@ -155,7 +180,7 @@ class FillView(msgspec.Struct, frozen=True):
     side: Side
     price: float
     quantity: int
-    liquidity_type: str
+    liquidity_type: LiquidityText
     fee: float
     position_after: int
     timestamp: str
@@ -172,7 +197,7 @@ class PositionLine(msgspec.Struct, frozen=True):
 
 class PositionsView(msgspec.Struct, frozen=True):
     team_id: str
-    role: str
+    role: RoleText
     cash: float
     fees: float
     realised_pnl: float
@@ -199,7 +224,7 @@ class BookLevel(msgspec.Struct, frozen=True):
 
 class BookView(msgspec.Struct, frozen=True):
     instrument_id: str
-    phase: str
+    phase: PhaseText
     bids: list[BookLevel]
     asks: list[BookLevel]
     last: float | None
@@ -219,7 +244,7 @@ class PriceLine(msgspec.Struct, frozen=True):
 
 
 class PricesView(msgspec.Struct, frozen=True):
-    phase: str
+    phase: PhaseText
     game_time: str
     underlyings: dict[str, float | None]
     instruments: list[PriceLine]
@@ -227,7 +252,7 @@ class PricesView(msgspec.Struct, frozen=True):
 
 class HealthView(msgspec.Struct, frozen=True):
     status: str
-    phase: str
+    phase: PhaseText
     game_time: str
     clock_speed: float
     teams: int
@@ -259,7 +284,7 @@ class ScoreView(msgspec.Struct, kw_only=True):
     rank: int | None = None
     team_id: str
     name: str
-    role: str
+    role: RoleText
     pnl: float
     fees_paid: float
     fees_received: float

@@ -123,10 +123,10 @@ def settlement(s: Settlement) -> SettlementReport:
 
 
 def trade_print(trade: Trade) -> TradePrint:
-    aggressor = None if trade.aggressor is None else trade.aggressor.value
     return TradePrint(
-        trade.trade_id, trade.instrument_id, to_price(trade.price), trade.quantity, aggressor
-    )
+        trade.trade_id, trade.instrument_id, to_price(trade.price), trade.quantity,
+        trade.aggressor,
+    )  # fmt: skip
 
 
 def instrument_view(i: Instrument) -> InstrumentView:
