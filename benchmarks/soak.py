@@ -21,6 +21,12 @@ The last line is JSON:
 or the first 20% of a shorter run), `wal_mb` the largest WAL seen. The bots' process
 shares this machine's cores with the server, so latencies include that contention.
 
+Some growth is expected within ten minutes, from state with a bound it has not yet
+reached: each team's stream history (`server.history_size` messages, resumable with
+`?since=`; a bot here gets about 9 a second, so it fills in about 18 minutes), the
+`request_id`s remembered for retries (`server.idempotency_keys` per team), and the
+game's fills, kept for `GET /fills` for the length of the game.
+
     python -m benchmarks.soak --minutes 3
 """
 
