@@ -118,6 +118,14 @@ def load(session: nox.Session) -> None:
 
 
 @nox.session
+def soak(session: nox.Session) -> None:
+    """A demo game at 60x for 10 minutes (`-- --minutes 2` for fewer): 30 load bots and
+    300 idle teams; RSS, WAL size and /health latency over time, lost messages, JSON last."""
+    session.install("-e", ".")
+    session.run("python", "-m", "benchmarks.soak", *session.posargs)
+
+
+@nox.session
 def demo(session: nox.Session) -> None:
     """The live demo market on http://127.0.0.1:8000, kept in demo.db (SQLite)."""
     session.install("-e", ".")

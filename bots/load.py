@@ -38,6 +38,7 @@ import numpy as np
 from bots.cli import DEFAULT_URL, loopback
 from exchange.client import Client, ExchangeError, OrderNotFoundError, Stream
 from exchange.domain.ticks import TICKS_PER_UNIT, to_price
+from exchange.wire.messages import Message
 
 INSTRUMENT = "SPX"
 ROLE = "market_maker"
@@ -85,12 +86,16 @@ class LoadBot:
                 # Behind schedule (a slow answer): skip the missed slots rather than burst.
                 due = max(due + interval, now)
                 await self.one()
-            await asyncio.sleep(0.2)  # let the last fills arrive
+            await self.drain()
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
             await stream.aclose()
+
+    async def drain(self) -> None:
+        """After the last order: let the last fills arrive."""
+        await asyncio.sleep(0.2)
 
     async def one(self) -> None:
         draw = float(self.rng.random())
@@ -120,8 +125,12 @@ class LoadBot:
             return
         self.stats.accept_ms.append((time.perf_counter() - started) * 1000)
         self.stats.orders += 1
+        self.accepted(ack.order_id)
         if not crossing:
             self.resting.append(ack.order_id)
+
+    def accepted(self, order_id: str) -> None:
+        """An order the exchange answered 201 (a hook for bots that check their stream)."""
 
     async def cancel(self, order_id: str) -> None:
         try:
@@ -142,16 +151,19 @@ class LoadBot:
 
     async def listen(self, stream: Stream) -> None:
         async for message in stream:
-            data = message.data
-            if message.type == "market_data" and data.get("instrument_id") == INSTRUMENT:
-                self.follow(data)
-            if message.type != "execution_report" or data.get("exec_type") != "trade":
-                continue
-            if data.get("remaining") == 0 and data.get("order_id") in self.resting:
-                self.resting.remove(data["order_id"])  # filled: nothing left to cancel
-            started = self.crossing.pop(data.get("client_order_id") or "", None)
-            if started is not None and data.get("liquidity_type") == "taker":
-                self.stats.fill_ms.append((time.perf_counter() - started) * 1000)
+            self.handle(message)
+
+    def handle(self, message: Message) -> None:
+        data = message.data
+        if message.type == "market_data" and data.get("instrument_id") == INSTRUMENT:
+            self.follow(data)
+        if message.type != "execution_report" or data.get("exec_type") != "trade":
+            return
+        if data.get("remaining") == 0 and data.get("order_id") in self.resting:
+            self.resting.remove(data["order_id"])  # filled: nothing left to cancel
+        started = self.crossing.pop(data.get("client_order_id") or "", None)
+        if started is not None and data.get("liquidity_type") == "taker":
+            self.stats.fill_ms.append((time.perf_counter() - started) * 1000)
 
 
 async def reference_mid(url: str) -> int:

@@ -59,7 +59,10 @@ class Matcher:
     def handle(self, item: Submit | Cancel | CancelAll | PhaseStep | Expire) -> Matched | None:
         venue, now, iid, log = self.venue, self.clock.now(), self.instrument_id, self.arrivals
         if isinstance(item, Submit):
-            return self.submit(item, now)
+            matched = self.submit(item, now)
+            if item.accepted is not None:
+                matched.held = (item.reply, item.accepted)
+            return matched
         if isinstance(item, Cancel):
             cancelled = venue.cancel_order(CancelOrder(item.team_id, item.order_id), now)
             answer(item.reply, cancelled)

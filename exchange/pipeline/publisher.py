@@ -6,8 +6,11 @@ happened to its orders, in order (ack, fills, cancels, positions), the public pr
 and the rows for the database. The outbox is *released* to the fan-out only once it is
 durable: at once when the game has no database, after the writer has committed the batch
 holding it when it has one (group commit). So a client is never told of a fill that a
-crash could lose. The publisher keeps each live order until it ends, so every
-execution report states `quantity == filled + remaining` exactly.
+crash could lose. A team's order or quote is answered 201 at that release too (the
+validator holds its answer), so no order answered as accepted can vanish in a crash:
+while the database refuses its batch, its request waits, and a kill leaves it
+unanswered. The publisher keeps each live order until it ends, so every execution
+report states `quantity == filled + remaining` exactly.
 
 With a database it also keeps a second ledger, booked at release: the accounts as of
 the last commit. GET /positions and the stream's position snapshot read that one, so
@@ -29,7 +32,7 @@ from exchange.domain.session import TradingSession
 from exchange.domain.types import InstrumentId, OrderId, TeamId
 from exchange.domain.venue import PhaseChanged
 from exchange.pipeline.fanout import Fanout
-from exchange.pipeline.work import Expire, Matched
+from exchange.pipeline.work import Expire, Matched, answer
 from exchange.store import rows
 from exchange.store.restore import multiplier_of
 from exchange.wire import views
@@ -42,8 +45,8 @@ class Outbox:
     """What one matcher outcome tells the world, held until it is durable."""
 
     __slots__ = (
-        "cancels", "done", "expired", "messages", "orders", "prints", "rows", "settlements",
-        "touched", "trades",
+        "answers", "cancels", "done", "expired", "messages", "orders", "prints", "rows",
+        "settlements", "touched", "trades",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -62,6 +65,8 @@ class Outbox:
         """Other rows that must be durable before the release (a new team, say)."""
         self.done: asyncio.Future[None] | None = None
         """Resolved on release: a caller can wait until the outbox is durable."""
+        self.answers: list[tuple[asyncio.Future[Any], Any]] = []
+        """Replies to requests answered on release (an order's 201 waits for its commit)."""
 
 
 Sink = Callable[[Outbox], Awaitable[None]]
@@ -108,6 +113,8 @@ class Publisher:
                 outbox = self.publish(item)
             except Exception:
                 log.exception("publisher failed on an outcome", extra={"kind": item.kind})
+                if item.held is not None and not item.held[0].done():
+                    item.held[0].set_exception(RuntimeError("internal error in the publisher"))
                 continue
             if self.sink is None:
                 self.release(outbox)
@@ -117,6 +124,8 @@ class Publisher:
     def publish(self, item: Matched) -> Outbox:
         """Book what the matcher did and write down what to tell whom."""
         out = Outbox()
+        if item.held is not None:
+            out.answers.append(item.held)
         if item.arrival is not None:
             out.rows.append(("arrivals", item.arrival))
         result = item.result
@@ -157,6 +166,8 @@ class Publisher:
                 tap(out)
             except Exception:  # an onlooker's fault must not hold back the messages
                 log.exception("a publisher tap failed")
+        for reply, value in out.answers:
+            answer(reply, value)
         if out.done is not None and not out.done.done():
             out.done.set_result(None)
 

@@ -131,7 +131,11 @@ class Validator:
         item.order_ids = tuple(venue.next_order_id() for _ in range(legs))
         self.inflight.add(item, now)
         queue.put_nowait(item)
-        answer(item.reply, Accepted(item.order_ids, window.remaining(rate_now)))
+        accepted = Accepted(item.order_ids, window.remaining(rate_now))
+        if item.on_commit:
+            item.accepted = accepted  # the publisher answers once the order is committed
+        else:
+            answer(item.reply, accepted)
         if self.on_accepted is not None:
             self.on_accepted(team, now, request.instrument_id)
 

@@ -30,6 +30,11 @@ class Submit(msgspec.Struct, gc=False):
     request_id: str
     order_ids: tuple[OrderId, ...] = ()
     """Reserved by the validator; the matcher places the order under these ids."""
+    on_commit: bool = False
+    """Answer `reply` only once the order's rows are committed (a team's request: an
+    order answered 201 must survive a crash); else right after validation (the house)."""
+    accepted: Accepted | None = None
+    """The validator's answer, held here until the commit when `on_commit`."""
 
 
 class Cancel(msgspec.Struct, gc=False):
@@ -90,6 +95,8 @@ class Matched(msgspec.Struct, gc=False):
     at: TimeNs
     arrival: ArrivalRow | None = None
     """The venue call's row in the arrivals log (a game with a database)."""
+    held: tuple[asyncio.Future[Any], Accepted] | None = None
+    """A request's reply and its answer, given when the outcome is durable (`on_commit`)."""
 
 
 def answer(reply: asyncio.Future[Any] | None, value: Any) -> None:

@@ -205,7 +205,7 @@ class Api:
                 )
             return await asyncio.shield(pending)
         reply: asyncio.Future[Accepted | Refused] = asyncio.get_running_loop().create_future()
-        self.enqueue(Submit(request, reply, request_id))
+        self.enqueue(Submit(request, reply, request_id, on_commit=True))
         if key is not None:
             remembered[key] = (request, reply)
             if len(remembered) > self.exchange.config.server.idempotency_keys:

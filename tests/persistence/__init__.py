@@ -7,6 +7,7 @@ writer fail until a test removes them, and the wait for a server to go quiet.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import sqlite3
@@ -87,6 +88,33 @@ class Member:
         if since is not None:
             url += f"?since={since}"
         return connect(url, additional_headers={"X-API-Key": self.key}, open_timeout=5)
+
+
+def order_in(
+    pool: concurrent.futures.ThreadPoolExecutor,
+    member: Member,
+    instrument: str,
+    side: str,
+    quantity: int,
+    price: float,
+) -> concurrent.futures.Future[httpx.Response]:
+    """`member.order(...)` sent from a thread of `pool` on a client of its own: an
+    order is answered 201 only once it is committed, so while the writer fails the
+    answer waits, and the test goes on meanwhile."""
+    body = {"instrument_id": instrument, "side": side, "quantity": quantity, "price": price}
+
+    def send() -> httpx.Response:
+        headers = {"X-API-Key": member.key}
+        with httpx.Client(base_url=member.base, timeout=30, headers=headers) as http:
+            return http.post("/orders", json=body)
+
+    return pool.submit(send)
+
+
+def accepted_id(reply: httpx.Response) -> int:
+    """The order id of a 201 answer."""
+    assert reply.status_code == 201, reply.text
+    return int(reply.json()["order_id"])
 
 
 class Roster:

@@ -17,6 +17,7 @@ would have told the bots of fills that are not in the file.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -37,7 +38,7 @@ import pytest
 import websockets
 from websockets.sync.client import ClientConnection
 
-from tests.persistence import Member, cents, failed_writes, read, taken_order_ids
+from tests.persistence import Member, cents, failed_writes, order_in, read, taken_order_ids
 from tests.server.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,8 +133,10 @@ class Load:
     """Order ids whose `new_order_ack` arrived."""
     idle: set[str] = field(default_factory=set)
     """Teams whose bot has paused."""
-    probe: tuple[int, int] | None = None
-    """The buy and the sell whose fill is in the failing batch, if one was made."""
+    probe: int | None = None
+    """The buy whose fill is in the failing batch, if one was made."""
+    selling: concurrent.futures.Future[httpx.Response] | None = None
+    """The sell that made that fill: its 201 waits for the batch's commit."""
     enough: threading.Event = field(default_factory=threading.Event)
     pause: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -244,9 +247,11 @@ def fill_in_a_failing_batch(
             f"INSERT INTO orders VALUES ({', '.join('?' * 13)})", taken_order_ids(buy + 1, 1000)
         )
         conn.execute("COMMIT")
-    sell = seller.placed(instrument, "sell", 1, 10.00)
-    load.answered += [buy, sell]
-    load.probe = (buy, sell)
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    load.selling = order_in(pool, seller, instrument, "sell", 1, 10.00)
+    pool.shutdown(wait=False)  # the kill ends the wait for its answer
+    load.answered.append(buy)
+    load.probe = buy
     wait_until(lambda: failed_writes(server.base) >= failed + 2, "the writer fails twice")
     time.sleep(0.3)  # let the bots read what is on its way before the kill cuts it off
 
@@ -356,9 +361,12 @@ def test_a_kill_while_the_writer_retries_a_batch_loses_no_fill_a_bot_was_told_ab
     tmp_path: Path,
 ) -> None:
     load = crash(tmp_path, seed=4, kill_at=100, stall=True)
-    assert load.probe is not None
+    assert load.probe is not None and load.selling is not None
+    # The sell's 201 waited for the batch that never committed: the kill cut it off.
+    with pytest.raises(httpx.HTTPError):
+        load.selling.result(timeout=10)
     # The batch never committed: its fill is not in the file, so it must not have been
     # told (which `crash` checked) and is not in anyone's positions after the restart.
     stored = read(tmp_path / "game.db", "SELECT COUNT(*) FROM trades WHERE buy_order_id = ?",
-                  (load.probe[0],))  # fmt: skip
+                  (load.probe,))  # fmt: skip
     assert stored == [(0,)]

@@ -3,12 +3,21 @@ never a file path in its public answer."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 from pathlib import Path
 
 import httpx
 
-from tests.persistence import Roster, failed_writes, refused, settle, taken_order_ids
+from tests.persistence import (
+    Roster,
+    accepted_id,
+    failed_writes,
+    order_in,
+    refused,
+    settle,
+    taken_order_ids,
+)
 from tests.server.conftest import UNTHROTTLED, wait_for
 from tests.server.harness import run_server, sandbox
 
@@ -21,8 +30,11 @@ def test_health_names_the_failing_database_without_its_path(tmp_path: Path) -> N
             member = roster(base, "writer probe", "market_maker")
             last = member.placed("SPY", "buy", 1, 1.00)
             settle(base)
-            with refused(db, "orders", "order_id", taken_order_ids(last + 1, 5)):
-                member.placed("SPY", "buy", 1, 1.00)
+            with (
+                concurrent.futures.ThreadPoolExecutor(1) as pool,
+                refused(db, "orders", "order_id", taken_order_ids(last + 1, 5)),
+            ):
+                placing = order_in(pool, member, "SPY", "buy", 1, 1.00)
                 wait_for(lambda: failed_writes(base) >= 1, timeout=5)
                 reply = httpx.get(f"{base}/health")
                 data = reply.json()["data"]
@@ -32,6 +44,7 @@ def test_health_names_the_failing_database_without_its_path(tmp_path: Path) -> N
                 assert "game.db" in data["database"]["last_error"]
                 assert str(tmp_path) not in reply.text
                 assert str(tmp_path) not in json.dumps(data)
+            assert accepted_id(placing.result(timeout=10)) == last + 1  # once committed
             settle(base)
             data = httpx.get(f"{base}/health").json()["data"]
             assert data["status"] == "ok", data

@@ -10,6 +10,7 @@ the free list, which the writer then reuses) to play the disk getting space agai
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import sqlite3
 import threading
@@ -21,7 +22,15 @@ import httpx
 import pytest
 
 from exchange.config import GameConfig
-from tests.persistence import Roster, health, options, read, recv_until
+from tests.persistence import (
+    Roster,
+    accepted_id,
+    health,
+    options,
+    order_in,
+    read,
+    recv_until,
+)
 from tests.server.conftest import UNTHROTTLED, assert_error, wait_for
 from tests.server.harness import run_server, sandbox
 
@@ -91,22 +100,27 @@ def test_a_full_database_refuses_new_orders_quotes_and_teams_until_it_takes_writ
         a = enrol(base, "full maker", "market_maker")
         b = enrol(base, "full taker", "market_maker")
         answered: list[int] = []
-        with a.stream() as ws, disk_full(db):
-            # Crossing pairs until the first refusal: the writer's first failed commit
-            # closes order entry, whatever was accepted before it.
+        with (
+            a.stream() as ws,
+            concurrent.futures.ThreadPoolExecutor(1) as pool,
+            disk_full(db),
+        ):
+            # Crossing pairs until the writer's first failed commit, which closes order
+            # entry: the order in the batch that failed is not answered until it
+            # commits (a 201 a crash could take back is never given).
             # (a buys, b sells into it, over ten options, within the position limits.)
             for n in range(300):
                 who, side = (a, "buy") if n % 2 == 0 else (b, "sell")
-                reply = who.order(chosen[n // 2 % 10], side, 1, 10.0)
-                if reply.status_code != 201:
-                    assert_error(reply, 503, "SERVICE_UNAVAILABLE")
-                    break
-                answered.append(int(reply.json()["order_id"]))
+                placing = order_in(pool, who, chosen[n // 2 % 10], side, 1, 10.0)
+                wait_for(lambda p=placing: p.done() or failing(base), timeout=10)
+                if not placing.done() or placing.result().status_code != 201:
+                    break  # in the failing batch, or refused (503) after it
+                answered.append(accepted_id(placing.result()))
             else:
                 pytest.fail("300 orders accepted on a full database")
             assert failing(base)
             stored = read(db, "SELECT order_id FROM orders WHERE team_id != 'house'")
-            assert len(stored) < len(answered)  # the failing batch holds the rest
+            assert set(answered) <= {r[0] for r in stored}  # every 201 is in the file
             # Closed while the database fails: orders, quotes and registrations are 503,
             # answered without waiting for a commit.
             for _ in range(5):
@@ -127,10 +141,17 @@ def test_a_full_database_refuses_new_orders_quotes_and_teams_until_it_takes_writ
                 (a.team_id, option),
             )  # fmt: skip
             assert position(a.positions(), option) == committed[0][0]
-            assert {int(o["order_id"]) for o in a.open_orders()} <= set(answered)
+            working = {int(o["order_id"]) for o in a.open_orders()}
             assert failing(base)  # still: nothing above reopened it
-        # Space again: the kept batch commits on a retry and order entry reopens.
+        # Space again: the kept batch commits on a retry and order entry reopens. The
+        # last order sent was in that batch, waiting for its 201, or refused after it.
         wait_for(lambda: not failing(base), timeout=10)
+        last = placing.result(timeout=10)
+        if last.status_code == 201:
+            answered.append(accepted_id(last))
+        else:
+            assert_error(last, 503, "SERVICE_UNAVAILABLE")
+        assert working <= set(answered)
         with a.stream() as ws:
             recv_until(ws, lambda m: m["type"] == "position_snapshot")
             again = a.placed(option, "buy", 1, 8.0)

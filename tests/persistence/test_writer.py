@@ -24,10 +24,12 @@ from exchange.config import GameConfig
 from tests.persistence import (
     Member,
     Roster,
+    accepted_id,
     cents,
     failed_writes,
     health,
     options,
+    order_in,
     read,
     receive,
     recv_until,
@@ -215,13 +217,18 @@ def test_acks_and_fills_are_told_only_after_their_batch_commits(
             recv_until(ws, is_greeted)
         buy = a.placed(option, "buy", 2, 10.00)
         recv_until(ws_a, is_report("new", buy))  # committed: the next id is buy + 1
-        with refused(db, "orders", "order_id", taken_order_ids(buy + 1, 10)):
+        with (
+            concurrent.futures.ThreadPoolExecutor(1) as pool,
+            refused(db, "orders", "order_id", taken_order_ids(buy + 1, 10)),
+        ):
             # Its batch fails on the sell's id; it was accepted before the first failure
-            # (afterwards order entry is closed), so the trade waits in that batch.
-            sell = b.placed(option, "sell", 2, 10.00)
+            # (afterwards order entry is closed), so the trade waits in that batch, and
+            # so does the sell's 201: an answer a crash could take back is not given.
+            selling = order_in(pool, b, option, "sell", 2, 10.00)
             failing(server)
             held = receive(ws_a, LOOK) + receive(ws_b, LOOK)
             assert [m["type"] for m in held if m["type"] in PRIVATE] == []
+            assert not selling.done(), "the sell was answered while its batch failed"
             assert a.fills() == [] and b.fills() == []  # fills are served once durable
             # The failed batch was rolled back whole: nothing of it is in the file.
             assert read(db, "SELECT COUNT(*) FROM trades") == [(0,)]
@@ -230,6 +237,7 @@ def test_acks_and_fills_are_told_only_after_their_batch_commits(
             ]
             database = health(server)["database"]
             assert database["ok"] is False and "UNIQUE" in database["last_error"]
+        sell = accepted_id(selling.result(timeout=10))  # answered once committed
         recv_until(ws_b, is_report("new", sell))
         for ws, order_id in ((ws_a, buy), (ws_b, sell)):
             report = recv_until(ws, is_report("trade", order_id))[-1]["data"]
