@@ -26,6 +26,11 @@ cut off with close code 4008 when its unsent stream messages pass `max_backlog` 
 reconnect with `?since=` and lose nothing), or when one send has waited on the peer
 for a whole `stall_check` round (`check_stalls`: the peer does not read at all).
 
+A connection may ask for some books only (`Books`, set from `?instruments=` and
+`?underlyings=` or a `subscribe` message): `snapshot_all` then skips its market data for
+the other books. Stream messages are never filtered, so a team's seqs stay gapless on
+every connection and a broadcast stays one shared encoding.
+
 Spectators (`/ws` without a key, the dashboard) share one more stream, `PUBLIC`, made at
 the first spectator's arrival: `broadcast` and `snapshot_all` feed it like a team's, so
 it holds only what every team is sent, never a team's own messages or a role's signals,
@@ -57,6 +62,8 @@ SLOW_CONSUMER = 4008
 BACKLOG_FULL = "slow consumer: backlog limit reached"
 NOT_READING = "slow consumer: not reading"
 _NO_SEQ = b'{"seq":0'
+MAX_REPLIES = 64
+"""Unsent answers to a connection's own requests (`reply`) before it is cut off."""
 
 
 def tail_of(kind: str, timestamp: str, data: Any) -> bytes:
@@ -136,9 +143,23 @@ def _first_seq(span: Span) -> int:
     return span.seq
 
 
+class Books:
+    """The books whose market data a connection wants: the listed instruments, and
+    every instrument (the underlying itself and its options) of the listed underlyings."""
+
+    __slots__ = ("instruments", "underlyings")
+
+    def __init__(self, instruments: set[str], underlyings: set[str]) -> None:
+        self.instruments = instruments
+        self.underlyings = underlyings
+
+    def wants(self, instrument_id: str, underlying: str) -> bool:
+        return instrument_id in self.instruments or underlying in self.underlyings
+
+
 class Connection:
     __slots__ = (
-        "busy", "closed", "cursor", "greeting", "mark", "market", "progress", "seen",
+        "books", "busy", "closed", "cursor", "greeting", "mark", "market", "progress", "seen",
         "sender", "socket", "team_id", "wake",
     )  # fmt: skip
 
@@ -152,6 +173,8 @@ class Connection:
         self.mark = stream.total
         """The stream's `total` bytes up to the cursor: unsent bytes are the rest."""
         self.market: dict[str, bytes] = {}
+        self.books: Books | None = None
+        """The books whose market data it wants; None for every book."""
         self.wake = asyncio.Event()
         self.closed = False
         self.sender: asyncio.Task[None] | None = None
@@ -307,11 +330,31 @@ class Fanout:
             conn.market[slot] = encoded
         conn.wake.set()
 
-    def snapshot_all(self, kind: str, data: Any, slot: str) -> None:
+    def reply(self, conn: Connection, kind: str, data: Any) -> None:
+        """An answer to what the connection sent, queued like its greeting. A client
+        that sends requests faster than it reads the answers is cut off."""
+        if len(conn.greeting) >= MAX_REPLIES:
+            self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
+        else:
+            self.snapshot(conn, kind, data)
+
+    def snapshot_all(self, kind: str, data: Any, slot: str, underlying: str | None = None) -> None:
+        """A snapshot for every connection; with `underlying` (market data for the book
+        `slot`), only for the connections that want that book."""
         raw = msgspec.Raw(encoder.encode(data))
         for s in self.streams.values():
             for conn in s.connections:
-                self.snapshot(conn, kind, raw, slot)
+                books = conn.books
+                if underlying is None or books is None or books.wants(slot, underlying):
+                    self.snapshot(conn, kind, raw, slot)
+
+    def choose_books(self, conn: Connection, books: Books | None) -> None:
+        """Set the books a connection wants, dropping its unsent market data for others."""
+        conn.books = books
+        if books is not None:
+            for slot in [k for k in conn.market if k != "heartbeat"]:
+                if not books.wants(slot, slot.partition("_")[0]):  # ids start with it
+                    del conn.market[slot]
 
     def touch(self, instrument_id: InstrumentId) -> None:
         """An instrument's top changed; the market data task publishes it soon."""
