@@ -34,6 +34,7 @@ from exchange.client.errors import (
 from exchange.client.stream import Stream, close_ws, open_ws
 from exchange.wire.messages import Message
 from exchange.wire.models import (
+    AccountView,
     BookView,
     CancelAck,
     CancelAllAck,
@@ -258,6 +259,12 @@ class Client:
         if limit is not None:
             params["limit"] = limit
         return await self._call("GET", "/fills", list[FillView], params=params)
+
+    async def account(self) -> AccountView:
+        """The key's team: id, name, role, and the role's limits and fees."""
+        account = await self._call("GET", "/account", AccountView)
+        self.team_id = self.team_id or account.team_id
+        return account
 
     async def positions(self) -> PositionsView:
         team_id = self.team_id or await self._learn_team_id()

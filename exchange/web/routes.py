@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from exchange.app import Exchange, StorageFailing
+from exchange.domain.fees import NO_FEES
 from exchange.domain.orders import NewOrder, NewQuote, OrderCancelled, OrderResult
 from exchange.domain.phases import PHASE_RULES
 from exchange.domain.types import InstrumentId, OrderId, OrderType, Role, TeamId
@@ -91,6 +92,7 @@ class Api:
             ("DELETE", "/orders/{order_id}", self.cancel_one),
             ("POST", "/quotes", self.post_quote),
             ("GET", "/fills", self.fills),
+            ("GET", "/account", self.account),
             ("GET", "/positions/{team_id}", self.positions),
             ("GET", "/market/prices", self.prices),
             ("GET", "/market/book/{instrument_id}", self.book),
@@ -345,6 +347,14 @@ class Api:
         fills = self.exchange.publisher.team_fills(team.team_id, since, limit)
         # Only released fills are listed: a fill is served once it is durable.
         return answer([views.fill_view(f, cid) for f, cid in fills], request_id)
+
+    async def account(self, request: Request, request_id: str) -> Response:
+        team = self.auth(request)
+        config = self.exchange.config
+        constraints = config.constraints().get(team.role, [])
+        fees = config.fees().get(team.role, NO_FEES)
+        data = views.account_view((team.team_id, team.name, team.role.value), constraints, fees)
+        return answer(data, request_id)
 
     async def positions(self, request: Request, request_id: str) -> Response:
         team = self.auth(request)
