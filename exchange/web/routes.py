@@ -86,11 +86,11 @@ class Api:
         table: list[tuple[str, str, Handler]] = [
             ("GET", "/health", self.health),
             ("POST", "/auth/register", self.register),
-            ("POST", "/orders", self.post_order),
+            ("POST", "/orders", self.measured(self.post_order)),
             ("DELETE", "/orders", self.cancel_all),
             ("GET", "/orders", self.open_orders),
             ("DELETE", "/orders/{order_id}", self.cancel_one),
-            ("POST", "/quotes", self.post_quote),
+            ("POST", "/quotes", self.measured(self.post_quote)),
             ("GET", "/fills", self.fills),
             ("GET", "/account", self.account),
             ("GET", "/positions/{team_id}", self.positions),
@@ -110,6 +110,23 @@ class Api:
             Route(path, _dispatch(endpoints), methods=list(endpoints))
             for path, endpoints in by_path.items()
         ]
+
+    def measured(self, handler: Handler) -> Handler:
+        """The handler of an order route, timed from entry to answer and counted by
+        outcome and error code (`exchange_order_answer_seconds`, `exchange_orders`)."""
+        metrics = self.exchange.metrics
+
+        async def run(request: Request, request_id: str) -> Response:
+            started = time.perf_counter()
+            try:
+                response = await handler(request, request_id)
+            except ApiError as exc:
+                metrics.answered(started, exc.code)
+                raise
+            metrics.answered(started, "")
+            return response
+
+        return run
 
     def endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """Give the handler a request id, turn ApiErrors into envelopes, log one line."""

@@ -23,6 +23,7 @@ from exchange.app import Exchange
 from exchange.web import dashboard
 from exchange.web.admin import admin_routes
 from exchange.web.edge import edge_protocol
+from exchange.web.metrics import metrics_route
 from exchange.web.routes import JSON, Api, new_request_id
 from exchange.web.ws import StreamEndpoint
 from exchange.wire import openapi
@@ -54,6 +55,7 @@ def create_app(exchange: Exchange) -> Starlette:
         *api.routes(),
         *admin_routes(api),
         Route("/openapi.json", openapi_json, methods=["GET"]),
+        metrics_route(exchange),
         stream.ticket_route(api),
         WebSocketRoute("/ws", stream.handle),
         *dashboard.routes(),

@@ -29,7 +29,7 @@ from tests.server.conftest import UNTHROTTLED, assert_error, assert_ok
 from tests.server.harness import Bot, run_server, sandbox
 
 # The document itself, and the dashboard's page and files; /ws is a WebSocket, not REST.
-UNDOCUMENTED = {"/openapi.json", *dashboard.PAGES}
+UNDOCUMENTED = {"/openapi.json", "/metrics", *dashboard.PAGES}
 OPERATIONS = [f"{e.method.upper()} {e.path}" for e in ENDPOINTS]
 
 
