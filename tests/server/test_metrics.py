@@ -14,7 +14,8 @@ from websockets.sync.client import connect
 
 from exchange.web.metrics import restarts
 from tests.server.conftest import UNTHROTTLED, is_type, recv_until
-from tests.server.harness import Bot, run_server, sandbox
+from tests.server.harness import Bot, run_server, sandbox, serve
+from tests.server.test_health import crash_loop
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -106,3 +107,13 @@ def test_restarts_count_the_matchers_together() -> None:
     family = restarts({"validator": 1, "matcher:SPX": 2, "matcher:SPY": 1, "writer": 0})
     counts = {s.labels["task"]: s.value for s in family.samples if s.name.endswith("_total")}
     assert counts == {"matcher": 3, "validator": 1, "writer": 0}
+
+
+def test_a_crash_looping_task_shows_in_the_restarts() -> None:
+    with serve(allow_crashes=True) as served:
+        assert value(scrape(served.base), "exchange_task_restarts_total", task="made") == 0
+        crash_loop(served, "made:to_crash")
+        restarts = value(scrape(served.base), "exchange_task_restarts_total", task="made")
+        supervisor = served.exchange.supervisor
+        served.on_loop(lambda: supervisor.stop_one("made:to_crash"))
+    assert restarts >= 2
