@@ -164,7 +164,7 @@ class RemoteRunner:
     async def _prepare(self, client: Client) -> None:
         """The listed instruments, every book's top, and the game clock's speed."""
         self.instruments = [instrument_of(v) for v in await client.instruments()]
-        self.market.seed(await client.prices())
+        self.market.seed(await client.prices(), self.watched)
         health = await client.health()
         self.clock.speed = health.clock_speed
         self._start_ns = game_ns(health.game_time)
