@@ -127,6 +127,7 @@ def uvicorn_config(app: Starlette, host: str, port: int, **options: Any) -> uvic
     settings: dict[str, Any] = {
         "http": edge_protocol(limits), "log_config": None, "access_log": False,
         "ws": StreamProtocol, "ws_per_message_deflate": False, "lifespan": "on",
+        "ws_max_size": limits.max_body_bytes,  # what a client sends: subscriptions
         "timeout_graceful_shutdown": 5,
     }  # fmt: skip
     return uvicorn.Config(app, host=host, port=port, **{**settings, **options})

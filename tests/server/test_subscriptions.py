@@ -185,6 +185,20 @@ def test_unknown_ids_are_refused_with_a_reason(server: str) -> None:
     bot.close()
 
 
+def test_a_frame_larger_than_a_request_body_closes_the_connection(server: str) -> None:
+    bot = Bot(server)
+    with open_stream(bot, bot.ws_url) as ws:
+        recv_until(ws, is_type("position_snapshot"))
+        ws.send(json.dumps({"type": "subscribe", "instruments": ["SPX"] * 20_000}))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    with open_stream(bot, bot.ws_url) as ws:  # the server is fine
+        recv_until(ws, is_type("position_snapshot"))
+    bot.close()
+
+
 class Stuck:
     """A peer whose first send never finishes."""
 
