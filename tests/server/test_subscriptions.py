@@ -135,6 +135,24 @@ def test_subscribing_on_the_socket_filters_market_data_but_never_own_messages(
         b.close()
 
 
+def test_a_book_subscribed_later_comes_with_its_state_without_waiting_for_a_change(
+    server: str, listed: list[dict[str, Any]]
+) -> None:
+    quiet = options_of(listed, "SPX")[5]
+    maker = Bot(server)
+    with open_stream(None, maker.ws_url, "?instruments=") as ws:
+        answer = recv_until(ws, is_type("subscribed"))[-1]
+        assert answer["data"] == {"all": False, "instruments": [], "underlyings": []}
+        assert maker.order(quiet, "sell", 2, 7.25).status_code == 201
+        seen = read_for(ws, 0.5)
+        assert not market_ids(seen)  # nothing chosen, nothing sent
+        send(ws, type="subscribe", instruments=[quiet])
+        data = recv_until(ws, is_type("market_data"))[-1]["data"]
+    assert (data["instrument_id"], data["ask"], data["ask_size"]) == (quiet, 7.25, 2)
+    maker.http.delete("/orders")
+    maker.close()
+
+
 def test_an_underlying_names_itself_and_its_options_for_spectators_too(
     server: str, listed: list[dict[str, Any]]
 ) -> None:
