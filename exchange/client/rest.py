@@ -325,8 +325,9 @@ class Client:
         `rng`), until the stream is closed or `max_attempts` attempts in a row have
         failed (None: never give up). A `resync_required` is yielded like any other
         message. Close it with `aclose()` or `async with`; the client closes it too.
-        With `instruments` and/or `underlyings`, `market_data` comes for those books
-        only (an underlying: itself and its options); `Stream.subscribe` changes them."""
+        With `instruments` and/or `underlyings`, `market_data` and `trade` prints come
+        for those books only (an underlying: itself and its options); `Stream.subscribe`
+        changes them."""
         backoff = Backoff(first_backoff, max_backoff, max_attempts, rng)
         s = Stream(self.ws_url, self.api_key, since=since, backoff=backoff,
                    instruments=instruments, underlyings=underlyings)  # fmt: skip

@@ -16,8 +16,9 @@ failed. A close that reconnecting cannot mend ends the iteration with an error i
 (`TeamDisabledError`: the organiser disabled the team).
 
 `instruments=` / `underlyings=` (or `subscribe()` later) ask for the market data of
-those books only; a reconnect asks for the same books again. Stream messages (fills,
-prints, ...) are not filtered.
+those books only (and the `trade` prints of those books: the seqs of the prints
+skipped are missing); a reconnect asks for the same books again. The team's own
+messages are never filtered.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
-"""Which books' `market_data` a `/ws` connection receives.
+"""Which books' `market_data` and `trade` prints a `/ws` connection receives.
 
 A connection starts with every book, or with the books of `?instruments=` and
 `?underlyings=` (ids separated by commas). On the socket it may send
 `{"type": "subscribe" | "unsubscribe", "instruments": [...], "underlyings": [...]}`:
 the answer is `subscribed` with the set now in force, or `error` (nothing changed). An
-underlying names the underlying itself and every option on it. Only market data is
-chosen: stream messages (acks, fills, prints, ...) keep coming to every connection, so
-seqs stay gapless.
+underlying names the underlying itself and every option on it. The team's own stream
+messages (acks, fills, ...) and the other broadcasts keep coming to every connection;
+`trade` messages with no print of its books are skipped (`Fanout._next`).
 """
 
 from __future__ import annotations

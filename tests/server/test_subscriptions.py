@@ -1,6 +1,7 @@
-"""`/ws` subscriptions: a connection chooses the books whose `market_data` it gets (at
-connect or with `subscribe` / `unsubscribe` messages); its own stream messages keep
-coming whatever it chose; an unknown id is an error, never a crash or a silent ignore."""
+"""`/ws` subscriptions: a connection chooses the books whose `market_data` and `trade`
+prints it gets (at connect or with `subscribe` / `unsubscribe` messages); its own
+stream messages keep coming whatever it chose; an unknown id is an error, never a crash
+or a silent ignore."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from websockets.sync.client import ClientConnection, connect
 from exchange.config import load_config
 from exchange.domain.types import TeamId
 from exchange.pipeline.fanout import MAX_REPLIES, SLOW_CONSUMER, Books, Fanout
-from tests.server.conftest import Message, is_type, recv_until
+from tests.server.conftest import Message, has_print, is_type, recv_until
 from tests.server.harness import Bot, run_server
 
 WATCH_SECONDS = 8.0
@@ -87,10 +88,13 @@ def test_a_bot_watching_one_book_gets_its_market_data_only() -> None:
     assert set(filtered) == {chosen}
     assert len(everything) > 10
     assert sum(filtered.values()) * 5 < sum(everything.values())
-    # Stream messages are not filtered: the public prints came to both.
-    prints_every = {m["seq"] for m in seen_every if m["type"] == "trade"}
-    prints_one = {m["seq"] for m in seen_one if m["type"] == "trade"}
-    assert prints_one and len(prints_one & prints_every) > 1
+    # Prints too: only the trade messages holding a print of the book, whole.
+    trades_every = [m for m in seen_every if m["type"] == "trade"]
+    trades_one = [m for m in seen_one if m["type"] == "trade"]
+    print(f"trade messages: every book {len(trades_every)}, one book {len(trades_one)}")
+    assert len(trades_one) < len(trades_every)
+    for m in trades_one:
+        assert chosen in {p["instrument_id"] for p in m["data"]["trades"]}
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +135,31 @@ def test_subscribing_on_the_socket_filters_market_data_but_never_own_messages(
         seen += read_for(ws, 0.5)
         assert not market_ids(seen)
     for b in (bot, maker):
+        b.http.delete("/orders")
+        b.close()
+
+
+def test_prints_of_other_books_are_skipped_but_the_team_s_own_fills_are_not(
+    server: str, listed: list[dict[str, Any]]
+) -> None:
+    watched, other = options_of(listed, "SPX")[7:9]
+    bot, maker, taker = Bot(server), Bot(server), Bot(server, "hedge_fund")
+    url = bot.ws_url
+    with open_stream(bot, url, f"?instruments={watched}") as one, open_stream(bot, url) as every:
+        recv_until(one, is_type("subscribed"))
+        recv_until(every, is_type("position_snapshot"))
+        assert maker.order(other, "sell", 1, 4.00).status_code == 201
+        assert bot.order(other, "buy", 1, 4.00).status_code == 201
+        skipped = recv_until(every, has_print(instrument_id=other))[-1]["seq"]
+        assert maker.order(watched, "sell", 1, 5.00).status_code == 201
+        assert taker.order(watched, "buy", 1, 5.00).status_code == 201
+        seen = recv_until(one, has_print(instrument_id=watched))
+    fill = [m for m in seen if is_type("execution_report", exec_type="trade")(m)]
+    assert [m["data"]["instrument_id"] for m in fill] == [other]  # the team's own: kept
+    trades = [m for m in seen if m["type"] == "trade"]
+    assert [m["seq"] for m in trades] == [seen[-1]["seq"]] and seen[-1]["seq"] > skipped
+    assert skipped not in {m["seq"] for m in seen}
+    for b in (bot, maker, taker):
         b.http.delete("/orders")
         b.close()
 
