@@ -28,6 +28,7 @@ from exchange.pipeline.fanout import Fanout, periodic
 from exchange.pipeline.marketdata import MarketDataPublisher
 from exchange.pipeline.marketplace import Marketplace
 from exchange.pipeline.matcher import Matcher
+from exchange.pipeline.metrics import Metrics
 from exchange.pipeline.publisher import Outbox, Publisher
 from exchange.pipeline.queues import FairQueue
 from exchange.pipeline.scheduler import Scheduler
@@ -95,6 +96,9 @@ class Exchange:
             server.max_backlog_bytes,
         )  # fmt: skip
         self.publisher = Publisher(self.session, self.fanout, self.trades)
+        self.metrics = Metrics()
+        """Prometheus figures in a registry of this exchange's own (`GET /metrics`)."""
+        self.publisher.taps.append(self.metrics.released)
         self.watchdog = Watchdog(self.orders, lambda: PHASE_RULES[self.venue.phase].cancel)
         self.supervisor = Supervisor()
         self.writer: Writer | None = None
@@ -110,6 +114,7 @@ class Exchange:
                 checkpoint_every=server.checkpoint_interval,
             )  # fmt: skip
             self.publisher.sink = self.writer.put
+            self.writer.on_commit = self.metrics.db_write_seconds.observe
             if self.market is not None and "regime" in saved:
                 self.market.restore_regime(saved["regime"])
         self.market_data = MarketDataPublisher(
@@ -156,6 +161,7 @@ class Exchange:
         await self.logged(self.arrivals.run(at, venue.phase, venue.peek_trade_id()))
         validator = Validator(self.session, self.clock, self.orders, self.matchers, self.inflight)
         validator.on_refused, validator.on_accepted = self.scores.refused, self.scores.accepted
+        validator.on_admitted = self.metrics.admitted
         if self.writer is not None:
             writer = self.writer
             validator.entry_closed = lambda: writer.failing

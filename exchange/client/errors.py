@@ -151,6 +151,8 @@ def terminal_close(exc: ConnectionClosed) -> ExchangeError | None:
     details = {"close_code": frame.code}
     if frame.code == POLICY_VIOLATION and "key" in frame.reason.lower():
         return AuthError("UNAUTHORIZED", frame.reason, details)
+    if frame.code == POLICY_VIOLATION and "unknown instrument" in frame.reason:
+        return InvalidRequestError("INVALID_INSTRUMENT", frame.reason, details)
     if frame.code == POLICY_VIOLATION:
         return InvalidRequestError("INVALID_FIELD", frame.reason, details)
     if frame.code == TEAM_DISABLED_CLOSE:

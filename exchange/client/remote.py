@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 
 import httpx
 import msgspec
@@ -69,6 +69,8 @@ class RemoteRunner:
     `max_backoff` and `max_attempts`: the stream's reconnecting (see `Client.stream`):
     the longest wait between attempts, and how many attempts in a row may fail before
     the run ends with `ConnectionLostError` (None: keep trying as long as the run lasts).
+    `instruments`: the books whose market data the strategy is shown (None: every book);
+    its fills and positions come whatever it watches.
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class RemoteRunner:
         max_backlog: int = 50,
         max_backoff: float = 5.0,
         max_attempts: int | None = None,
+        instruments: Iterable[str] | None = None,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
@@ -95,6 +98,7 @@ class RemoteRunner:
         self.max_backlog = max_backlog
         self.max_backoff = max_backoff
         self.max_attempts = max_attempts
+        self.watched = None if instruments is None else list(instruments)
         self.stats = RunStats()
         self.market = MarketPicture()
         self.clock = GameClock()
@@ -134,6 +138,7 @@ class RemoteRunner:
                 first_backoff=min(0.05, self.max_backoff),
                 max_backoff=self.max_backoff,
                 max_attempts=self.max_attempts,
+                instruments=self.watched,
             )
             tasks = [
                 asyncio.create_task(self._listen(stream), name="remote-listen"),
@@ -159,7 +164,7 @@ class RemoteRunner:
     async def _prepare(self, client: Client) -> None:
         """The listed instruments, every book's top, and the game clock's speed."""
         self.instruments = [instrument_of(v) for v in await client.instruments()]
-        self.market.seed(await client.prices())
+        self.market.seed(await client.prices(), self.watched)
         health = await client.health()
         self.clock.speed = health.clock_speed
         self._start_ns = game_ns(health.game_time)

@@ -15,6 +15,7 @@ import functools
 import random
 import secrets
 import ssl
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
@@ -33,6 +34,7 @@ from exchange.client.errors import (
 from exchange.client.stream import Stream, close_ws, open_ws
 from exchange.wire.messages import Message
 from exchange.wire.models import (
+    AccountView,
     BookView,
     CancelAck,
     CancelAllAck,
@@ -258,6 +260,12 @@ class Client:
             params["limit"] = limit
         return await self._call("GET", "/fills", list[FillView], params=params)
 
+    async def account(self) -> AccountView:
+        """The key's team: id, name, role, and the role's limits and fees."""
+        account = await self._call("GET", "/account", AccountView)
+        self.team_id = self.team_id or account.team_id
+        return account
+
     async def positions(self) -> PositionsView:
         team_id = self.team_id or await self._learn_team_id()
         return await self._call("GET", f"/positions/{team_id}", PositionsView)
@@ -308,14 +316,20 @@ class Client:
         max_backoff: float = 5.0,
         max_attempts: int | None = None,
         rng: random.Random | None = None,
+        instruments: Iterable[str] | None = None,
+        underlyings: Iterable[str] | None = None,
     ) -> Stream:
         """The team's WebSocket as an async iterator of `Message`s (data as a dict; see
         `typed`). Reconnects by itself with `?since=<last stream seq>`, after failures in
         a row waiting `first_backoff` doubling up to `max_backoff` seconds (jittered by
         `rng`), until the stream is closed or `max_attempts` attempts in a row have
         failed (None: never give up). A `resync_required` is yielded like any other
-        message. Close it with `aclose()` or `async with`; the client closes it too."""
+        message. Close it with `aclose()` or `async with`; the client closes it too.
+        With `instruments` and/or `underlyings`, `market_data` and `trade` prints come
+        for those books only (an underlying: itself and its options); `Stream.subscribe`
+        changes them."""
         backoff = Backoff(first_backoff, max_backoff, max_attempts, rng)
-        s = Stream(self.ws_url, self.api_key, since=since, backoff=backoff)
+        s = Stream(self.ws_url, self.api_key, since=since, backoff=backoff,
+                   instruments=instruments, underlyings=underlyings)  # fmt: skip
         self._streams.append(s)
         return s

@@ -6,7 +6,7 @@ and handed the wall time, so each is tested without a server.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from exchange.client.convert import fill_of, fill_of_view, ticks, top_of, underlying_of
 from exchange.domain.positions import Fill
@@ -49,11 +49,13 @@ class MarketPicture:
         self.delta: dict[InstrumentId, float] = {}
         self.spots: dict[str, float] = {}
 
-    def seed(self, prices: PricesView) -> None:
-        """Start from `GET /market/prices`: every book's top and the underlyings."""
+    def seed(self, prices: PricesView, only: Collection[str] | None = None) -> None:
+        """Start from `GET /market/prices`: every book's top (or the tops of `only`) and
+        the underlyings."""
         self.phase = Phase(prices.phase)
         for line in prices.instruments:
-            self.tops[InstrumentId(line.instrument_id)] = top_of(line)
+            if only is None or line.instrument_id in only:
+                self.tops[InstrumentId(line.instrument_id)] = top_of(line)
         self.spots.update({k: v for k, v in prices.underlyings.items() if v is not None})
 
     def apply(self, data: MarketData) -> None:

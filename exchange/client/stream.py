@@ -14,15 +14,21 @@ with `max_attempts`, raises `ConnectionLostError` once that many attempts in a r
 failed. A close that reconnecting cannot mend ends the iteration with an error instead:
 1008 (`AuthError` for a wrong key, `InvalidRequestError` for a bad `since`) and 4003
 (`TeamDisabledError`: the organiser disabled the team).
+
+`instruments=` / `underlyings=` (or `subscribe()` later) ask for the market data of
+those books only (and the `trade` prints of those books: the seqs of the prints
+skipped are missing); a reconnect asks for the same books again. The team's own
+messages are never filtered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlencode
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
@@ -79,11 +85,17 @@ def typed(message: Message) -> msgspec.Struct | dict[str, Any]:
 
 
 async def open_ws(
-    url: str, api_key: str | None, since: int | None, timeout: float
-) -> ClientConnection:
-    """One WebSocket connection, the key in the `X-API-Key` header."""
-    if since is not None:
-        url = f"{url}?since={since}"
+    url: str, api_key: str | None, since: int | None, timeout: float,
+    books: tuple[set[str], set[str]] | None = None,
+) -> ClientConnection:  # fmt: skip
+    """One WebSocket connection, the key in the `X-API-Key` header; with `books`
+    (instruments, underlyings), market data for those books only."""
+    query: dict[str, str | int] = {} if since is None else {"since": since}
+    if books is not None:
+        query |= {"instruments": ",".join(sorted(books[0])),
+                  "underlyings": ",".join(sorted(books[1]))}  # fmt: skip
+    if query:
+        url = f"{url}?{urlencode(query, safe=',')}"
     headers = {"X-API-Key": api_key} if api_key else {}
     return await connect(url, additional_headers=headers, open_timeout=timeout)
 
@@ -122,8 +134,14 @@ class Stream:
         *,
         since: int | None = None,
         backoff: Backoff | None = None,
+        instruments: Iterable[str] | None = None,
+        underlyings: Iterable[str] | None = None,
     ) -> None:
         self._url = url
+        self.books: tuple[set[str], set[str]] | None = None
+        """The (instruments, underlyings) whose market data is asked for; None for all."""
+        if instruments is not None or underlyings is not None:
+            self.books = (set(instruments or ()), set(underlyings or ()))
         self._api_key = api_key
         self.last_seq: int | None = since
         self.backoff = backoff or Backoff()
@@ -161,6 +179,30 @@ class Stream:
         if ws is not None:
             await close_ws(ws)
 
+    async def subscribe(
+        self, instruments: Iterable[str] = (), underlyings: Iterable[str] = ()
+    ) -> None:
+        """Add books whose market data the stream receives (now, and after reconnecting);
+        the server answers with a `subscribed` message, or an `error` one."""
+        await self._change("subscribe", list(instruments), list(underlyings))
+
+    async def unsubscribe(
+        self, instruments: Iterable[str] = (), underlyings: Iterable[str] = ()
+    ) -> None:
+        """Stop the market data of these books (only after choosing some)."""
+        await self._change("unsubscribe", list(instruments), list(underlyings))
+
+    async def _change(self, kind: str, instruments: list[str], underlyings: list[str]) -> None:
+        if kind == "subscribe":
+            now = self.books or (set(), set())
+            self.books = (now[0] | set(instruments), now[1] | set(underlyings))
+        elif self.books is not None:
+            self.books = (self.books[0] - set(instruments), self.books[1] - set(underlyings))
+        request = {"type": kind, "instruments": instruments, "underlyings": underlyings}
+        if self.connection is not None:
+            with contextlib.suppress(ConnectionClosed):  # the reconnect asks for the books
+                await self.connection.send(msgspec.json.encode(request).decode())
+
     async def _connect(self) -> None:
         """Connect, waiting out the backoff after failures; raise `ConnectionLostError`
         once `backoff.max_attempts` attempts in a row have failed."""
@@ -171,7 +213,7 @@ class Stream:
                     return
             self.attempts += 1
             try:
-                ws = await open_ws(self._url, self._api_key, self.last_seq, 10.0)
+                ws = await open_ws(self._url, self._api_key, self.last_seq, 10.0, self.books)
             except (OSError, TimeoutError, InvalidHandshake) as exc:
                 self._failed(exc)
                 continue

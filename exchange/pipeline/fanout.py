@@ -26,6 +26,14 @@ cut off with close code 4008 when its unsent stream messages pass `max_backlog` 
 reconnect with `?since=` and lose nothing), or when one send has waited on the peer
 for a whole `stall_check` round (`check_stalls`: the peer does not read at all).
 
+A connection may ask for some books only (`Books`, set from `?instruments=` and
+`?underlyings=` or a `subscribe` message): `snapshot_all` then skips its market data for
+the other books, and its sender skips, as it reaches them, the `trade` broadcasts that
+hold no print of its books (the broadcast log keeps each one's instruments beside it).
+Nothing is copied: a trade message it is sent is the shared one, whole; the seqs it
+skips are simply not sent on that connection. The team's own messages are never
+skipped.
+
 Spectators (`/ws` without a key, the dashboard) share one more stream, `PUBLIC`, made at
 the first spectator's arrival: `broadcast` and `snapshot_all` feed it like a team's, so
 it holds only what every team is sent, never a team's own messages or a role's signals,
@@ -57,6 +65,8 @@ SLOW_CONSUMER = 4008
 BACKLOG_FULL = "slow consumer: backlog limit reached"
 NOT_READING = "slow consumer: not reading"
 _NO_SEQ = b'{"seq":0'
+MAX_REPLIES = 64
+"""Unsent answers to a connection's own requests (`reply`) before it is cut off."""
 
 
 def tail_of(kind: str, timestamp: str, data: Any) -> bytes:
@@ -83,26 +93,34 @@ class Limits(msgspec.Struct, frozen=True):
 
 
 class Broadcasts:
-    """Every broadcast tail, numbered from 1, kept once for all the streams."""
+    """Every broadcast tail, numbered from 1, kept once for all the streams, with the
+    instruments it is about (a `trade` message's books; None: about no book)."""
 
-    __slots__ = ("ends", "first", "size", "tails")
+    __slots__ = ("ends", "first", "size", "tails", "topics")
 
     def __init__(self) -> None:
         self.first = 1
         """The number of `tails[0]`."""
         self.tails: deque[bytes] = deque()
+        self.topics: deque[tuple[str, ...] | None] = deque()
         self.ends: deque[int] = deque()
         """Bytes of every broadcast ever added, up to and including each kept one."""
         self.size = 0
 
-    def add(self, tail: bytes) -> int:
+    def add(self, tail: bytes, topics: tuple[str, ...] | None = None) -> int:
         self.tails.append(tail)
+        self.topics.append(topics)
         self.ends.append((self.ends[-1] if self.ends else 0) + len(tail))
         self.size += len(tail)
         return self.first + len(self.tails) - 1
 
     def get(self, number: int) -> bytes:
         return self.tails[number - self.first]
+
+    def wanted(self, number: int, books: Books) -> bool:
+        """Whether a connection that chose `books` is sent broadcast `number`."""
+        topics = self.topics[number - self.first]
+        return topics is None or any(books.wants(i, i.partition("_")[0]) for i in topics)
 
     def size_of(self, first: int, last: int) -> int:
         """Bytes of broadcasts `first` .. `last`."""
@@ -116,6 +134,7 @@ class Broadcasts:
         ):
             self.size -= len(tails.popleft())
             self.ends.popleft()
+            self.topics.popleft()
             self.first += 1
 
 
@@ -136,9 +155,23 @@ def _first_seq(span: Span) -> int:
     return span.seq
 
 
+class Books:
+    """The books whose market data a connection wants: the listed instruments, and
+    every instrument (the underlying itself and its options) of the listed underlyings."""
+
+    __slots__ = ("instruments", "underlyings")
+
+    def __init__(self, instruments: set[str], underlyings: set[str]) -> None:
+        self.instruments = instruments
+        self.underlyings = underlyings
+
+    def wants(self, instrument_id: str, underlying: str) -> bool:
+        return instrument_id in self.instruments or underlying in self.underlyings
+
+
 class Connection:
     __slots__ = (
-        "busy", "closed", "cursor", "greeting", "mark", "market", "progress", "seen",
+        "books", "busy", "closed", "cursor", "greeting", "mark", "market", "progress", "seen",
         "sender", "socket", "team_id", "wake",
     )  # fmt: skip
 
@@ -152,6 +185,8 @@ class Connection:
         self.mark = stream.total
         """The stream's `total` bytes up to the cursor: unsent bytes are the rest."""
         self.market: dict[str, bytes] = {}
+        self.books: Books | None = None
+        """The books whose market data it wants; None for every book."""
         self.wake = asyncio.Event()
         self.closed = False
         self.sender: asyncio.Task[None] | None = None
@@ -214,14 +249,16 @@ class TeamStream:
             self.spans.popleft()
         return tail
 
-    def tail(self, seq: int, broadcasts: Broadcasts) -> bytes:
-        """The tail of a kept seq (most often in the newest span: look there first)."""
+    def at(self, seq: int, broadcasts: Broadcasts) -> tuple[bytes, int]:
+        """The tail of a kept seq and its broadcast number (0: the team's own message);
+        most often in the newest span, so look there first."""
         span = self.spans[-1]
         if seq < span.seq:
             span = self.spans[bisect_right(self.spans, seq, key=_first_seq) - 1]
         if span.tail is not None:
-            return span.tail
-        return broadcasts.get(span.number + seq - span.seq)
+            return span.tail, 0
+        number = span.number + seq - span.seq
+        return broadcasts.get(number), number
 
     def bytes_after(self, since: int, broadcasts: Broadcasts) -> int:
         """Bytes of the kept messages after `since`."""
@@ -274,11 +311,12 @@ class Fanout:
         s.trim(self.limits, self.broadcasts)
         self._wake(s)
 
-    def broadcast(self, kind: str, data: Any) -> None:
+    def broadcast(self, kind: str, data: Any, topics: tuple[str, ...] | None = None) -> None:
         """A public stream message, in every team's stream (each with its own seq),
-        encoded and kept once."""
+        encoded and kept once; with `topics` (the books it is about), skipped by the
+        connections that chose none of them."""
         tail = tail_of(kind, utc_now(), data)
-        number = self.broadcasts.add(tail)
+        number = self.broadcasts.add(tail, topics)
         for s in self.streams.values():
             s.add_broadcast(number, tail)
             s.trim(self.limits, self.broadcasts)
@@ -292,7 +330,8 @@ class Fanout:
         """Send the prints gathered since the last flush as one `trade` stream message."""
         if self.tape:
             prints, self.tape = self.tape, []
-            self.broadcast("trade", Tape(prints))
+            books = tuple(sorted({p.instrument_id for p in prints}))
+            self.broadcast("trade", Tape(prints), books)
 
     def snapshot(self, conn: Connection, kind: str, data: Any, slot: str | None = None) -> None:
         """A snapshot message for one connection: without a slot, one of its greeting
@@ -307,11 +346,31 @@ class Fanout:
             conn.market[slot] = encoded
         conn.wake.set()
 
-    def snapshot_all(self, kind: str, data: Any, slot: str) -> None:
+    def reply(self, conn: Connection, kind: str, data: Any) -> None:
+        """An answer to what the connection sent, queued like its greeting. A client
+        that sends requests faster than it reads the answers is cut off."""
+        if len(conn.greeting) >= MAX_REPLIES:
+            self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
+        else:
+            self.snapshot(conn, kind, data)
+
+    def snapshot_all(self, kind: str, data: Any, slot: str, underlying: str | None = None) -> None:
+        """A snapshot for every connection; with `underlying` (market data for the book
+        `slot`), only for the connections that want that book."""
         raw = msgspec.Raw(encoder.encode(data))
         for s in self.streams.values():
             for conn in s.connections:
-                self.snapshot(conn, kind, raw, slot)
+                books = conn.books
+                if underlying is None or books is None or books.wants(slot, underlying):
+                    self.snapshot(conn, kind, raw, slot)
+
+    def choose_books(self, conn: Connection, books: Books | None) -> None:
+        """Set the books a connection wants, dropping its unsent market data for others."""
+        conn.books = books
+        if books is not None:
+            for slot in [k for k in conn.market if k != "heartbeat"]:
+                if not books.wants(slot, slot.partition("_")[0]):  # ids start with it
+                    del conn.market[slot]
 
     def touch(self, instrument_id: InstrumentId) -> None:
         """An instrument's top changed; the market data task publishes it soon."""
@@ -407,12 +466,16 @@ class Fanout:
         if conn.greeting:
             return conn.greeting.popleft().decode()
         s = self.streams[conn.team_id]
-        if conn.cursor <= s.seq:
+        while conn.cursor <= s.seq:
             if conn.cursor < s.oldest():  # the limits cut it off before this can happen
                 self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
                 return None
-            seq, tail = conn.cursor, s.tail(conn.cursor, self.broadcasts)
+            seq = conn.cursor
+            tail, number = s.at(seq, self.broadcasts)
             conn.cursor, conn.mark = seq + 1, conn.mark + len(tail)
+            books = conn.books
+            if number and books is not None and not self.broadcasts.wanted(number, books):
+                continue  # prints of books the connection did not choose: skipped
             return framed(seq, tail)
         if conn.market:
             return conn.market.pop(next(iter(conn.market))).decode()

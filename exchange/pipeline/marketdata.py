@@ -83,8 +83,11 @@ class MarketDataPublisher:
         self._save_tops(self.clock.now())
         dirty, self.fanout.dirty = self.fanout.dirty | moved, set()
         dirty &= self.venue.books.keys()
+        instruments = self.venue.instruments
         for instrument_id in sorted(dirty):
-            self.fanout.snapshot_all("market_data", self.market_data(instrument_id), instrument_id)
+            underlying = instruments[instrument_id].underlying
+            data = self.market_data(instrument_id)
+            self.fanout.snapshot_all("market_data", data, instrument_id, underlying)
 
     def reprice(self) -> set[InstrumentId]:
         """Update spots, fair values and greeks; the instruments worth a fresh message."""

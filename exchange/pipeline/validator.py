@@ -80,6 +80,8 @@ class Validator:
         self.on_refused: Callable[[TeamId, TimeNs, Rejection], None] | None = None
         self.on_accepted: Callable[[TeamId, TimeNs, InstrumentId], None] | None = None
         """Onlookers (the scores): told of every rule's refusal and every accepted request."""
+        self.on_admitted: Callable[[tuple[OrderId, ...]], None] | None = None
+        """Told the order ids of every accepted request (the metrics time them)."""
         self.entry_closed: Callable[[], bool] = lambda: False
         """True while the database cannot commit (the writer is failing): an order
         accepted now might not survive a crash, so none is (fail closed)."""
@@ -130,6 +132,8 @@ class Validator:
         legs = 2 if isinstance(request, NewQuote) else 1
         item.order_ids = tuple(venue.next_order_id() for _ in range(legs))
         self.inflight.add(item, now)
+        if self.on_admitted is not None:
+            self.on_admitted(item.order_ids)
         queue.put_nowait(item)
         accepted = Accepted(item.order_ids, window.remaining(rate_now))
         if item.on_commit:

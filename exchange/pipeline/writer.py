@@ -35,6 +35,7 @@ import logging
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -102,6 +103,8 @@ class Writer:
         """The largest size of the WAL file seen before a checkpoint."""
         self.last_checkpoint = time.monotonic()
         self.latencies_ms: deque[float] = deque(maxlen=1000)
+        self.on_commit: Callable[[float], None] | None = None
+        """Told the seconds of every committed transaction (the metrics)."""
         self.batch_sizes: deque[int] = deque(maxlen=1000)
 
     async def put(self, outbox: Outbox) -> None:
@@ -260,7 +263,10 @@ class Writer:
             self.transactions += 1
             self.rows_written += len(batch)
             self.batch_sizes.append(len(batch))
-            self.latencies_ms.append((time.perf_counter() - started) * 1000)
+            seconds = time.perf_counter() - started
+            self.latencies_ms.append(seconds * 1000)
+            if self.on_commit is not None:
+                self.on_commit(seconds)
             return True
 
     def failed(self, exc: Exception, rows: int) -> None:

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from exchange.app import Exchange, StorageFailing
+from exchange.domain.fees import NO_FEES
 from exchange.domain.orders import NewOrder, NewQuote, OrderCancelled, OrderResult
 from exchange.domain.phases import PHASE_RULES
 from exchange.domain.types import InstrumentId, OrderId, OrderType, Role, TeamId
@@ -85,12 +86,13 @@ class Api:
         table: list[tuple[str, str, Handler]] = [
             ("GET", "/health", self.health),
             ("POST", "/auth/register", self.register),
-            ("POST", "/orders", self.post_order),
+            ("POST", "/orders", self.measured(self.post_order)),
             ("DELETE", "/orders", self.cancel_all),
             ("GET", "/orders", self.open_orders),
             ("DELETE", "/orders/{order_id}", self.cancel_one),
-            ("POST", "/quotes", self.post_quote),
+            ("POST", "/quotes", self.measured(self.post_quote)),
             ("GET", "/fills", self.fills),
+            ("GET", "/account", self.account),
             ("GET", "/positions/{team_id}", self.positions),
             ("GET", "/market/prices", self.prices),
             ("GET", "/market/book/{instrument_id}", self.book),
@@ -108,6 +110,23 @@ class Api:
             Route(path, _dispatch(endpoints), methods=list(endpoints))
             for path, endpoints in by_path.items()
         ]
+
+    def measured(self, handler: Handler) -> Handler:
+        """The handler of an order route, timed from entry to answer and counted by
+        outcome and error code (`exchange_order_answer_seconds`, `exchange_orders`)."""
+        metrics = self.exchange.metrics
+
+        async def run(request: Request, request_id: str) -> Response:
+            started = time.perf_counter()
+            try:
+                response = await handler(request, request_id)
+            except ApiError as exc:
+                metrics.answered(started, exc.code)
+                raise
+            metrics.answered(started, "")
+            return response
+
+        return run
 
     def endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """Give the handler a request id, turn ApiErrors into envelopes, log one line."""
@@ -345,6 +364,14 @@ class Api:
         fills = self.exchange.publisher.team_fills(team.team_id, since, limit)
         # Only released fills are listed: a fill is served once it is durable.
         return answer([views.fill_view(f, cid) for f, cid in fills], request_id)
+
+    async def account(self, request: Request, request_id: str) -> Response:
+        team = self.auth(request)
+        config = self.exchange.config
+        constraints = config.constraints().get(team.role, [])
+        fees = config.fees().get(team.role, NO_FEES)
+        data = views.account_view((team.team_id, team.name, team.role.value), constraints, fees)
+        return answer(data, request_id)
 
     async def positions(self, request: Request, request_id: str) -> Response:
         team = self.auth(request)

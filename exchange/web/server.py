@@ -23,6 +23,7 @@ from exchange.app import Exchange
 from exchange.web import dashboard
 from exchange.web.admin import admin_routes
 from exchange.web.edge import edge_protocol
+from exchange.web.metrics import metrics_route
 from exchange.web.routes import JSON, Api, new_request_id
 from exchange.web.ws import StreamEndpoint
 from exchange.wire import asyncapi, openapi
@@ -59,6 +60,7 @@ def create_app(exchange: Exchange) -> Starlette:
         *admin_routes(api),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/asyncapi.json", asyncapi_json, methods=["GET"]),
+        metrics_route(exchange),
         stream.ticket_route(api),
         WebSocketRoute("/ws", stream.handle),
         *dashboard.routes(),
@@ -130,6 +132,7 @@ def uvicorn_config(app: Starlette, host: str, port: int, **options: Any) -> uvic
     settings: dict[str, Any] = {
         "http": edge_protocol(limits), "log_config": None, "access_log": False,
         "ws": StreamProtocol, "ws_per_message_deflate": False, "lifespan": "on",
+        "ws_max_size": limits.max_body_bytes,  # what a client sends: subscriptions
         "timeout_graceful_shutdown": 5,
     }  # fmt: skip
     return uvicorn.Config(app, host=host, port=port, **{**settings, **options})

@@ -28,7 +28,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from exchange.app import Exchange
 from exchange.control import TEAM_DISABLED_CLOSE
 from exchange.domain.types import TeamId
-from exchange.pipeline.fanout import PUBLIC, Connection
+from exchange.pipeline.fanout import PUBLIC, Books, Connection
+from exchange.web import subscriptions
 from exchange.web.auth import Team
 from exchange.web.routes import Api, answer
 from exchange.wire import views
@@ -134,8 +135,14 @@ class StreamEndpoint:
         if since_text is not None and since is None:
             await websocket.close(POLICY_VIOLATION, "since must be a whole number")
             return
+        books, refusal = subscriptions.from_query(self.exchange.venue, websocket.query_params)
+        if refusal:
+            await websocket.close(POLICY_VIOLATION, _reason(refusal))
+            return
         team_id = PUBLIC if team is None else team.team_id
         conn = self.greet(websocket, team_id, since)
+        if "instruments" in websocket.query_params or "underlyings" in websocket.query_params:
+            self.choose(conn, books)
         log.info("stream connected", extra={"team_id": team_id, "since": since_text})
         try:
             while True:
@@ -144,11 +151,37 @@ class StreamEndpoint:
                     break
                 if team is not None:
                     self.exchange.watchdog.seen(team.team_id)
+                text = message.get("text") or message.get("bytes")
+                if text is not None:
+                    self.request(conn, text)
         except WebSocketDisconnect:
             pass
         finally:
             self.exchange.fanout.detach(conn)
             log.info("stream disconnected", extra={"team_id": team_id})
+
+    def request(self, conn: Connection, text: str | bytes) -> None:
+        """A `subscribe` or `unsubscribe` from the client: answer with the books now in
+        force, or with an error that changed nothing."""
+        books, error = subscriptions.change(self.exchange.venue, conn.books, text)
+        if error is not None:
+            self.exchange.fanout.reply(conn, "error", error)
+        else:
+            self.choose(conn, books)
+
+    def choose(self, conn: Connection, books: Books | None) -> None:
+        """Set the connection's books and confirm them; the books it did not get before
+        are published at the next market data interval, so it starts from their state."""
+        fanout, venue = self.exchange.fanout, self.exchange.venue
+        before = conn.books
+        fanout.choose_books(conn, books)
+        fanout.reply(conn, "subscribed", subscriptions.confirmation(books))
+        if books is not None:
+            fanout.dirty.update(
+                i.id for i in venue.instruments.values()
+                if books.wants(i.id, i.underlying)
+                and not (before is None or before.wants(i.id, i.underlying))
+            )  # fmt: skip
 
     def greet(self, websocket: WebSocket, team_id: TeamId, since: int | None) -> Connection:
         """Queue the opening messages; runs without awaiting, so nothing interleaves."""
@@ -184,3 +217,9 @@ class StreamEndpoint:
             views.positions_view(account, e.venue.instruments, e.marks()),
             [views.order_view(o) for o in working],
         )
+
+
+def _reason(text: str) -> str:
+    """A close reason short enough for a close frame (123 bytes at most)."""
+    raw = text.encode()
+    return text if len(raw) <= 120 else raw[:117].decode(errors="ignore") + "..."

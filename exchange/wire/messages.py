@@ -4,7 +4,8 @@ Two kinds share one envelope. *Stream* messages (acks, execution reports, cancel
 position updates, public trades, phase changes, news, signals) take the team's next
 `seq` and are kept in a bounded history, so a client that reconnects with
 `?since=<seq>` receives exactly what it missed. *Snapshot* messages (connection status,
-position snapshot, market data, heartbeat, resync_required) describe the present, are
+position snapshot, market data, heartbeat, resync_required, and the `subscribed` or
+`error` answering what the connection sent) describe the present, are
 never replayed, and carry the `seq` of the last stream message the snapshot includes:
 market data may be conflated for a slow client, a fill never is. Clients must ignore
 message types they do not know.
@@ -37,8 +38,9 @@ STREAM_TYPES = frozenset(
      "phase_change", "event", "signal", "settlement", "leaderboard"}
 )  # fmt: skip
 SNAPSHOT_TYPES = frozenset(
-    {"connection_status", "position_snapshot", "market_data", "heartbeat", "resync_required"}
-)
+    {"connection_status", "position_snapshot", "market_data", "heartbeat", "resync_required",
+     "subscribed", "error"}
+)  # fmt: skip
 
 
 class Message(msgspec.Struct, frozen=True):
@@ -189,3 +191,28 @@ class ResyncRequired(msgspec.Struct, frozen=True):
     requested_since: int
     oldest_available: int
     last_seq: int
+
+
+class SubscribeRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What a client sends on `/ws` to choose the books whose `market_data` it gets:
+    `subscribe` adds the listed books, `unsubscribe` removes them."""
+
+    type: str
+    instruments: list[str] = []
+    underlyings: list[str] = []
+
+
+class Subscribed(msgspec.Struct, frozen=True):
+    """The books whose `market_data` the connection now receives: every book when `all`,
+    else the listed instruments and every instrument of the listed underlyings."""
+
+    all: bool
+    instruments: list[str]
+    underlyings: list[str]
+
+
+class StreamError(msgspec.Struct, frozen=True):
+    """The `error` message: what the client sent was refused and changed nothing."""
+
+    code: str
+    message: str

@@ -115,6 +115,44 @@ class Registered(msgspec.Struct, frozen=True):
     """Shown once; the server keeps only its hash."""
 
 
+class LimitsView(msgspec.Struct, frozen=True):
+    """The role's main limits, read from its constraints; null where the role has none."""
+
+    max_orders_per_second: int | None
+    """Orders (a quote counts as one) in a sliding second."""
+    min_quantity: int | None
+    max_quantity: int | None
+    max_option_position: int | None
+    """Worst-case net position per option (position plus open orders on that side)."""
+    max_underlying_position: int | None
+    max_total_option_position: int | None
+    """Sum over options of the worst-case absolute position."""
+    order_types: list[str]
+    """The order types the role may send (`limit`, `market`, `quote`)."""
+    trading_phases: list[str] | None
+    """The phases in which it may send orders; null when any phase."""
+
+
+class FeesView(msgspec.Struct, frozen=True):
+    """Per contract filled, in price units; positive when the team receives it."""
+
+    maker: float
+    taker: float
+
+
+class AccountView(msgspec.Struct, frozen=True):
+    """`GET /account`: who the key belongs to and the rules its orders are checked by."""
+
+    team_id: str
+    team_name: str
+    role: str
+    limits: LimitsView
+    fees: FeesView
+    constraints: list[dict[str, Any]]
+    """Every constraint of the role as configured, in the order checked, each with its
+    `type`, settings, `error_code` and `error_message` template (docs/validation.md)."""
+
+
 class StreamTicket(msgspec.Struct, frozen=True):
     ticket: str
     """For `/ws?ticket=`: one connection, within `expires_in` seconds."""

@@ -24,6 +24,7 @@ from exchange.wire.admin import (
 )
 from exchange.wire.errors import ERRORS
 from exchange.wire.models import (
+    AccountView,
     BookView,
     CancelAck,
     CancelAllAck,
@@ -87,6 +88,8 @@ ENDPOINTS = (
                      {"type": "integer", "minimum": 0}),
                     ("limit", "At most this many fills (default 1000)",
                      {"type": "integer", "minimum": 1, "maximum": 10000}))),
+    Endpoint("get", "/account", "The calling team: id, name, role, its limits and fees", None,
+             AccountView),
     Endpoint("get", "/positions/{team_id}", "Positions, cash and P&L (own team only)", None,
              PositionsView),
     Endpoint("get", "/market/prices", "Underlyings and the top of every book", None, PricesView,

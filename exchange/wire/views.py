@@ -5,12 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 from exchange.domain.book import OrderBook
+from exchange.domain.constraint_config import (
+    ConstraintConfig,
+    OrderRate,
+    OrderSize,
+    OrderTypeAllowed,
+    PortfolioLimit,
+    PositionLimit,
+    TradingWindow,
+)
+from exchange.domain.fees import FeeSchedule
 from exchange.domain.instruments import Instrument
 from exchange.domain.orders import Order, OrderCancelled, Trade
 from exchange.domain.positions import Account, Fill, Settlement
 from exchange.domain.ticks import TICK, to_price
-from exchange.domain.types import InstrumentId, Phase, Side, Ticks
+from exchange.domain.types import InstrumentId, OrderType, Phase, Side, Ticks
 from exchange.wire.codec import game_time, price_out
 from exchange.wire.messages import (
     ExecutionReport,
@@ -20,10 +32,13 @@ from exchange.wire.messages import (
     TradePrint,
 )
 from exchange.wire.models import (
+    AccountView,
     BookLevel,
     BookView,
+    FeesView,
     FillView,
     InstrumentView,
+    LimitsView,
     OrderView,
     PositionLine,
     PositionsView,
@@ -188,3 +203,30 @@ def book_view(
         [BookLevel(to_price(lv.price), lv.quantity, lv.orders) for lv in asks],
         price_out(last), price, volume,
     )  # fmt: skip
+
+
+def account_view(
+    team: tuple[str, str, str], constraints: list[ConstraintConfig], fees: FeeSchedule
+) -> AccountView:
+    """A team (id, name, role) with its role's constraints and fees."""
+
+    def setting(kind: type[ConstraintConfig], name: str) -> Any:
+        found = next((c for c in constraints if isinstance(c, kind)), None)
+        return None if found is None else getattr(found, name)
+
+    kinds = setting(OrderTypeAllowed, "allowed")
+    kinds = tuple(OrderType) if kinds is None else kinds
+    phases = setting(TradingWindow, "allowed_phases")
+    limits = LimitsView(
+        setting(OrderRate, "max_per_second"), setting(OrderSize, "min_quantity"),
+        setting(OrderSize, "max_quantity"), setting(PositionLimit, "max_option_position"),
+        setting(PositionLimit, "max_underlying_position"),
+        setting(PortfolioLimit, "max_total_option_position"), [t.value for t in kinds],
+        None if phases is None else [p.value for p in phases],
+    )  # fmt: skip
+    return AccountView(
+        *team,
+        limits,
+        FeesView(to_price(fees.maker_ticks), to_price(fees.taker_ticks)),
+        [msgspec.to_builtins(c) for c in constraints],
+    )

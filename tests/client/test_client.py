@@ -16,6 +16,7 @@ from exchange.client import (
     AuthError,
     Client,
     ExchangeError,
+    InvalidRequestError,
     Message,
     OrderNotFoundError,
     RateLimitedError,
@@ -306,3 +307,34 @@ async def _reconnect_mid_fills(teams: Teams) -> None:
     first = received[0].data["last_seq"] + 1
     assert seqs == list(range(first, first + len(seqs)))
     assert stream.last_seq == seqs[-1]
+
+
+async def test_stream_asks_for_its_books_and_again_after_reconnecting(
+    teams: Teams, options: Iterator[str]
+) -> None:
+    watched, added, other = next(options), next(options), next(options)
+    maker, bot = await teams("market_maker"), await teams("market_maker")
+    stream = bot.stream(instruments=[watched])
+    seen = await next_matching(stream, lambda m: m.type == "subscribed")
+    assert seen[-1].data == {"all": False, "instruments": [watched], "underlyings": []}
+    await stream.subscribe(instruments=[added])
+    seen = await next_matching(stream, lambda m: m.type == "subscribed")
+    assert seen[-1].data["instruments"] == sorted([watched, added])
+    assert stream.connection is not None
+    await stream.connection.close()  # a drop: the stream reconnects with its books
+    seen = await next_matching(stream, lambda m: m.type == "subscribed")
+    assert seen[-1].data["instruments"] == sorted([watched, added])
+    assert stream.reconnects == 1
+    await maker.place_order(other, "buy", 1, price=2.0)
+    await maker.place_order(added, "buy", 1, price=2.0)
+    seen = await next_matching(stream, lambda m: m.type == "market_data")
+    assert {m.data["instrument_id"] for m in seen if m.type == "market_data"} == {added}
+    await stream.aclose()
+
+
+async def test_stream_of_an_unknown_instrument_ends_with_the_reason(teams: Teams) -> None:
+    bot = await teams("market_maker")
+    stream = bot.stream(instruments=["SPX", "NOPE"])
+    with pytest.raises(InvalidRequestError) as raised:
+        await next_matching(stream, lambda m: False)
+    assert raised.value.code == "INVALID_INSTRUMENT" and "NOPE" in raised.value.message

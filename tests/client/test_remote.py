@@ -306,3 +306,36 @@ async def test_a_wrong_key_ends_the_run_with_an_auth_error(server: str) -> None:
 def test_stats_are_plain_data() -> None:
     runner = RemoteRunner(Recorder(), "http://127.0.0.1:9", "key")
     assert msgspec.to_builtins(runner.stats)["rejected"] == {}
+
+
+async def test_a_runner_watching_one_book_is_shown_that_book_only(
+    server: str, options: Iterator[InstrumentId]
+) -> None:
+    watched, other = next(options), next(options)
+    _, key = await register(server, "market_maker")
+    strategy = Recorder()
+    runner = RemoteRunner(strategy, server, key, interval=0.1, instruments=[watched])
+    task = asyncio.create_task(runner.run(10))
+    maker = Bot(server, "market_maker")
+    try:
+        async with asyncio.timeout(5):
+            while not strategy.of("market"):
+                await asyncio.sleep(0.05)
+        assert maker.order(other, "buy", 1, 3.00).status_code == 201
+        assert maker.order(watched, "buy", 1, 3.00).status_code == 201
+
+        def bid_seen() -> bool:
+            last = strategy.of("market")[-1]
+            top = last.tops.get(watched)
+            return top is not None and top.bid == Ticks(300)
+
+        async with asyncio.timeout(5):
+            while not bid_seen():
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        maker.http.delete("/orders")
+        maker.close()
+    assert {i for s in strategy.of("market") for i in s.tops} == {watched}

@@ -28,9 +28,9 @@ from exchange.wire.openapi import ENDPOINTS
 from tests.server.conftest import UNTHROTTLED, assert_error, assert_ok
 from tests.server.harness import Bot, run_server, sandbox
 
-# The documents themselves (/asyncapi.json describes /ws, a WebSocket, not REST), and the
-# dashboard's page and files.
-UNDOCUMENTED = {"/openapi.json", "/asyncapi.json", *dashboard.PAGES}
+# The documents themselves (/asyncapi.json describes /ws, a WebSocket, not REST), the
+# Prometheus text at /metrics, and the dashboard's page and files.
+UNDOCUMENTED = {"/openapi.json", "/asyncapi.json", "/metrics", *dashboard.PAGES}
 OPERATIONS = [f"{e.method.upper()} {e.path}" for e in ENDPOINTS]
 
 
