@@ -25,6 +25,8 @@ from exchange.wire.messages import (
     ResyncRequired,
     SettlementReport,
     Signal,
+    StreamError,
+    Subscribed,
     Tape,
 )
 from exchange.wire.models import LeaderboardView
@@ -45,6 +47,8 @@ PAYLOADS: dict[str, tuple[type[msgspec.Struct], str]] = {
     "signal": (Signal, "A role's private signal"),
     "settlement": (SettlementReport, "An expired option's position turned into cash"),
     "leaderboard": (LeaderboardView, "The scores, as GET /leaderboard answers them"),
+    "subscribed": (Subscribed, "The books whose market data the connection now receives"),
+    "error": (StreamError, "A subscribe or unsubscribe the server refused; nothing changed"),
 }
 """The `data` Struct of every message type the server sends, and what it is."""
 
@@ -191,8 +195,9 @@ def _description() -> str:
         "the client sends is ignored (apart from counting as a sign of life). Ignore "
         "message types and fields you do not know. Connect with the key in X-API-Key, "
         "or `?ticket=` (POST /ws/ticket), or `?api_key=`; with none, as a spectator. "
-        "There is no subscription: every connection gets market data for every "
-        "instrument.\n\nClose codes:\n\n| code | reason | what to do |\n|---|---|---|\n" + rows
+        "A connection may choose its books (`?instruments=`, `?underlyings=`, or a "
+        "subscribe message); by default it gets market data for every instrument."
+        "\n\nClose codes:\n\n| code | reason | what to do |\n|---|---|---|\n" + rows
     )
 
 

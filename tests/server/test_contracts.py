@@ -340,7 +340,8 @@ def message_validator(asyncapi: dict[str, Any]) -> Callable[[Message], list[str]
 def test_every_message_of_a_recorded_session_fits_its_schema(
     asyncapi: dict[str, Any], recorded: list[Message]
 ) -> None:
-    assert {m["type"] for m in recorded} == set(PAYLOADS)
+    # Every type but the answers to a subscribe message, which the session does not send.
+    assert {m["type"] for m in recorded} == set(PAYLOADS) - {"subscribed", "error"}
     errors = message_validator(asyncapi)
     found = [e for m in recorded for e in errors(m)]
     assert found == []
