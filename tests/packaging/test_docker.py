@@ -1,5 +1,5 @@
 """The Dockerfile and compose.yaml: the demo built, started, answering on loopback with
-its database on the volume, and the game kept across a restart of the container.
+its database on the volume, and the game kept when the container is replaced.
 
 Needs a Docker engine (`docker info` must succeed); skipped, saying why, where there is
 none."""
@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -42,33 +43,42 @@ def engine_missing() -> str | None:
     return None
 
 
+class Compose(NamedTuple):
+    command: list[str]
+    env: dict[str, str]
+    base: str
+
+    def run(self, *args: str, timeout: float = UP_SECONDS) -> None:
+        subprocess.run([*self.command, *args], cwd=ROOT, env=self.env, timeout=timeout,
+                       check=True)  # fmt: skip
+
+
 @pytest.fixture(scope="module")
-def compose() -> Iterator[list[str]]:
-    """`docker compose` for a project of this module's own, torn down with its volume."""
+def compose() -> Iterator[Compose]:
+    """`docker compose` for a project of this module's own on a free loopback port, torn
+    down with its volume."""
     reason = engine_missing()
     if reason is not None:
         pytest.skip(reason)
     port = free_port()
-    os.environ["EXCHANGE_PORT"] = str(port)
     command = ["docker", "compose", "--project-directory", str(ROOT),
                "--project-name", f"exchange-test-{port}"]  # fmt: skip
+    env = {**os.environ, "EXCHANGE_PORT": str(port)}
+    project = Compose(command, env, f"http://127.0.0.1:{port}")
     try:
-        build = subprocess.run([*command, "build"], cwd=ROOT, timeout=BUILD_SECONDS)
-        assert build.returncode == 0
-        yield command
+        project.run("build", timeout=BUILD_SECONDS)
+        yield project
     finally:
-        subprocess.run([*command, "down", "--volumes"], cwd=ROOT, timeout=120)
-        del os.environ["EXCHANGE_PORT"]
+        subprocess.run([*command, "down", "--volumes"], cwd=ROOT, env=env, timeout=120)
 
 
-def up(command: list[str]) -> str:
-    subprocess.run([*command, "up", "--detach"], cwd=ROOT, timeout=UP_SECONDS, check=True)
-    base = f"http://127.0.0.1:{os.environ['EXCHANGE_PORT']}"
+def up(compose: Compose) -> str:
+    compose.run("up", "--detach")
     deadline = time.monotonic() + UP_SECONDS
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return base
+            if httpx.get(f"{compose.base}/health", timeout=2).status_code == 200:
+                return compose.base
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
@@ -76,7 +86,7 @@ def up(command: list[str]) -> str:
 
 
 def test_the_demo_runs_in_compose_and_keeps_its_game_on_the_volume(
-    compose: list[str],
+    compose: Compose,
 ) -> None:
     base = up(compose)
     health = httpx.get(f"{base}/health", timeout=5).json()["data"]
@@ -85,7 +95,7 @@ def test_the_demo_runs_in_compose_and_keeps_its_game_on_the_volume(
     body = {"team_name": "docker-desk", "role": "market_maker"}
     team = httpx.post(f"{base}/auth/register", json=body, timeout=5).json()["data"]
 
-    subprocess.run([*compose, "restart"], cwd=ROOT, timeout=UP_SECONDS, check=True)
+    compose.run("down")  # the container goes; the volume stays
     base = up(compose)
     again = httpx.get(f"{base}/positions/{team['team_id']}", timeout=5,
                       headers={"X-API-Key": team["api_key"]})  # fmt: skip
