@@ -17,7 +17,8 @@ from exchange.domain.house import house_teams
 from exchange.domain.market.news import NewsEvent
 from exchange.domain.market.regimes import Regime
 from exchange.domain.market.simulator import MarketModel, MarketStreams, TickOutcome
-from exchange.domain.strategy import MarketSnapshot, TopCache
+from exchange.domain.runner import TopCache
+from exchange.domain.strategy import MarketSnapshot
 from exchange.domain.ticks import round_to_tick
 from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks
 from exchange.pipeline.events import EventDelivery

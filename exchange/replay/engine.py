@@ -36,15 +36,10 @@ from exchange.domain.orders import (
 )
 from exchange.domain.phases import from_ns, to_ns
 from exchange.domain.positions import Fill
+from exchange.domain.runner import StrategyRunner
 from exchange.domain.scoring import Scorer, check_invariants
 from exchange.domain.session import Executed, TradingSession
-from exchange.domain.strategy import (
-    Action,
-    MarketSnapshot,
-    News,
-    StrategyRunner,
-    TradingStrategy,
-)
+from exchange.domain.strategy import Action, MarketSnapshot, News, TradingStrategy
 from exchange.domain.ticks import TICKS_PER_UNIT, to_ticks
 from exchange.domain.types import (
     InstrumentId,

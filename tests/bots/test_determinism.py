@@ -21,8 +21,9 @@ from exchange.config import load_config
 from exchange.domain.house import HouseLiquidity
 from exchange.domain.phases import AlwaysOpen
 from exchange.domain.positions import Fill
+from exchange.domain.runner import StrategyRunner
 from exchange.domain.session import Executed, TradingSession
-from exchange.domain.strategy import Action, News, StrategyRunner
+from exchange.domain.strategy import Action, News
 from exchange.domain.types import Phase, Role, TeamId, TimeNs
 from tests.bots.support import CHAIN, NOW, forecast, pricing, tracking
 

@@ -14,8 +14,9 @@ from exchange.config import load_config
 from exchange.domain.orders import NewOrder
 from exchange.domain.phases import AlwaysOpen
 from exchange.domain.positions import Fill
+from exchange.domain.runner import StrategyRunner
 from exchange.domain.session import Executed, TradingSession
-from exchange.domain.strategy import Action, MarketSnapshot, Strategy, StrategyRunner
+from exchange.domain.strategy import Action, MarketSnapshot, Strategy
 from exchange.domain.types import InstrumentId, OrderType, Phase, Role, Side, TeamId, TimeNs
 from tests.bots.support import CHAIN, NOW, pricing
 

@@ -14,14 +14,9 @@ from exchange.domain.instruments import build_chain
 from exchange.domain.orders import CancelOrder, NewOrder, NewQuote
 from exchange.domain.phases import AlwaysOpen, TradingDaySchedule, to_ns
 from exchange.domain.positions import Fill
+from exchange.domain.runner import StrategyRunner
 from exchange.domain.session import TradingSession
-from exchange.domain.strategy import (
-    Action,
-    MarketSnapshot,
-    Rejection,
-    Strategy,
-    StrategyRunner,
-)
+from exchange.domain.strategy import Action, MarketSnapshot, Rejection, Strategy
 from exchange.domain.types import (
     InstrumentId,
     Liquidity,
