@@ -282,18 +282,45 @@ class Exchange:
 
         Refused (StorageFailing) while the database cannot commit: the answer would wait
         for a commit that may not come."""
+        self._refuse_while_failing()
+        team, key = self._enrol(name, role, stream)
+        await self._save_teams([team])
+        log.info("team registered", extra={"team_id": team.team_id, "role": role.value})
+        return team, key
+
+    async def enrol_many(self, entries: list[tuple[str, Role]]) -> list[tuple[Team, str]]:
+        """Teams the organiser imports (names already checked), saved in one commit."""
+        self._refuse_while_failing()
+        made = [self._enrol(name, role, True) for name, role in entries]
+        await self._save_teams([team for team, _ in made])
+        log.info("teams imported", extra={"teams": len(made)})
+        return made
+
+    async def reissue_key(self, team_id: TeamId) -> tuple[Team, str]:
+        """A new key for the team, answered once durable; the old one fails at once."""
+        self._refuse_while_failing()
+        team, key = self.teams.reissue(team_id)
+        await self._save_teams([team])
+        log.info("key reissued", extra={"team_id": team_id})
+        return team, key
+
+    def _refuse_while_failing(self) -> None:
         if self.writer is not None and self.writer.failing:
             raise StorageFailing(self.writer.last_error or "the database cannot commit")
+
+    def _enrol(self, name: str, role: Role, stream: bool) -> tuple[Team, str]:
         team, key = self.teams.register(name, role)
         self.session.register(team.team_id, role)
         if stream:
             self.fanout.add_team(team.team_id)
         self.scores.add_team(team.team_id, team.name, role)
-        saved = Outbox()
-        saved.rows.append(("teams", rows.team_row(team, self.clock.now())))
-        await self.publisher.durable(saved)
-        log.info("team registered", extra={"team_id": team.team_id, "role": role.value})
         return team, key
+
+    async def _save_teams(self, teams: list[Team]) -> None:
+        saved = Outbox()
+        now = self.clock.now()
+        saved.rows.extend(("teams", rows.team_row(team, now)) for team in teams)
+        await self.publisher.durable(saved)
 
     async def caught_up(self) -> None:
         """Return once everything booked so far is committed, or at once while the

@@ -118,6 +118,10 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     registration_open: bool = True
     """Whether `POST /auth/register` takes new teams at start (else 403
     `REGISTRATION_CLOSED`); the organiser opens and closes it with `/admin/registration`."""
+    assigned_roles: tuple[Role, ...] = ()
+    """Open registration with the roles fixed by the organiser: a team that registers
+    itself is given the one of these roles that has the fewest teams so far (the first on
+    a tie), whatever it asked for. Empty: each team chooses its role."""
     heartbeat_interval: float = 5.0
     market_data_interval: float = 0.1
     """Market data is conflated to at most one update per instrument per interval."""
@@ -169,6 +173,8 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("server.stall_check must be positive")
         if not 1 <= self.max_teams <= MAX_TEAM_NUMBER:
             raise ValueError(f"server.max_teams must be between 1 and {MAX_TEAM_NUMBER}")
+        if Role.HOUSE in self.assigned_roles:
+            raise ValueError("server.assigned_roles may not include house")
         if self.admin_token is not None:
             check_admin_token(self.admin_token, "server.admin_token")
 

@@ -29,19 +29,22 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from exchange.clock import ScaledClock
 from exchange.domain.market.news import NewsEvent, NewsKind
-from exchange.domain.types import CancelReason, InstrumentId, Phase, TeamId
+from exchange.domain.types import CancelReason, InstrumentId, Phase, Role, TeamId
 from exchange.domain.validation import Rejection
 from exchange.pipeline.events import publish_news
 from exchange.pipeline.work import CancelAll, PhaseStep
 from exchange.store import rows
 from exchange.store.db import Database
+from exchange.web.auth import name_key
 from exchange.wire import views
 from exchange.wire.admin import (
     ActionView,
     GameStatus,
     InstrumentStatus,
+    IssuedKey,
     NewsPublished,
     TeamChange,
+    TeamEntry,
     TeamStatus,
 )
 from exchange.wire.codec import game_time, utc_now
@@ -55,6 +58,9 @@ KEPT_ACTIONS = 1000
 """Actions kept in memory for `GET /admin/actions` (the database keeps every one)."""
 TEAM_DISABLED_CLOSE = 4003
 """WebSocket close code for a disabled team's streams (4000-4999: the application's)."""
+KEY_REISSUED_CLOSE = 4001
+"""WebSocket close code for the streams of a team whose key was reissued: reconnect with
+the new key."""
 MOVERS = ("scheduler", "simulator", "news", "signals", "house_liquidity", "house_options",
           "retail", "expiry")  # fmt: skip
 """The tasks that move a game on; a stopped game stops them."""
@@ -121,10 +127,14 @@ class GameControl:
             "stop": self.stop, "clock": self.set_speed, "news": self.news,
             "halt": self.halt, "unhalt": self.unhalt, "disable": self.disable,
             "enable": self.enable, "open_registration": self.open_registration,
-            "close_registration": self.close_registration,
+            "close_registration": self.close_registration, "assign_roles": self.assign_roles,
+            "import_teams": self.import_teams, "reissue_key": self.reissue_key,
         }  # fmt: skip
         self.state = GameState.RUNNING
         self.registration_open = exchange.config.server.registration_open
+        self.assigned_roles: tuple[Role, ...] = exchange.config.server.assigned_roles
+        self.on_reissue: list[Callable[[TeamId], None]] = []
+        """Called with a team whose key was reissued (the stream's tickets forget it)."""
         self._restore(saved or {}, exchange.config.clock.start_paused)
 
     def _restore(self, saved: Mapping[str, Any], start_paused: bool) -> None:
@@ -134,6 +144,8 @@ class GameControl:
         venue.halted.update(InstrumentId(i) for i in saved.get("halted", ()) if i in venue.books)
         venue.barred.update(TeamId(t) for t in saved.get("disabled_teams", ()))
         self.registration_open = bool(saved.get("registration_open", self.registration_open))
+        if "assigned_roles" in saved:
+            self.assigned_roles = tuple(Role(r) for r in saved["assigned_roles"])
         if "speed" in saved and isinstance(self.exchange.clock, ScaledClock):
             self.exchange.clock.set_speed(float(saved["speed"]))
         default = GameState.WAITING if start_paused else GameState.RUNNING
@@ -149,11 +161,11 @@ class GameControl:
 
     # -- the one entry point -----------------------------------------------------------
 
-    async def act(self, action: str, **arguments: Any) -> Any:
+    async def act(self, action: str, shown: dict[str, Any] | None = None, **arguments: Any) -> Any:
         """Take an action by name; return its answer, or a `Refusal`. Either way it is
-        logged and recorded."""
+        logged and recorded (with `shown` for its arguments, when given: a summary)."""
         outcome = await self.handlers[action](**arguments)
-        self._record(action, arguments, outcome)
+        self._record(action, arguments if shown is None else shown, outcome)
         return outcome
 
     # -- the game as a whole -----------------------------------------------------------
@@ -255,6 +267,29 @@ class GameControl:
         self._save()
         return self.status()
 
+    async def assign_roles(self, roles: list[str]) -> GameStatus | Refusal:
+        """Fix the roles of self-registered teams (in turn), or, with none, let them choose."""
+        if len(set(roles)) != len(roles):
+            return Refusal("INVALID_FIELD", "each role at most once", {"field": "roles"})
+        self.assigned_roles = tuple(Role(r) for r in roles)
+        self._save()
+        return self.status()
+
+    def role_for(self, asked: Role) -> Role:
+        """The role a self-registering team gets: its own, or the organiser's choice."""
+        if not self.assigned_roles:
+            return asked
+        counts = dict.fromkeys(self.assigned_roles, 0)
+        for team in self.exchange.teams.by_id.values():
+            if team.role in counts:
+                counts[team.role] += 1
+        return min(self.assigned_roles, key=lambda role: counts[role])
+
+    def registration_mode(self) -> str:
+        if not self.registration_open:
+            return "closed"
+        return "assigned" if self.assigned_roles else "open"
+
     def registration_refusal(self) -> Refusal | None:
         """Why `POST /auth/register` may not take a team now, if it may not."""
         if not self.registration_open:
@@ -330,6 +365,60 @@ class GameControl:
         self._save()
         return TeamChange(team_id, False, 0)
 
+    async def import_teams(self, teams: list[TeamEntry]) -> list[IssuedKey] | Refusal:
+        """Register the organiser's teams, all or none, whatever registration's mode; each
+        key is in the answer only."""
+        problem = self._import_problem(teams)
+        if problem is not None:
+            return problem
+        entries = [(t.team_name, Role(t.role)) for t in teams]
+        made = await self.exchange.enrol_many(entries)
+        return [
+            IssuedKey(team.team_id, team.name, team.role.value, key, entry.members)
+            for (team, key), entry in zip(made, teams, strict=True)
+        ]
+
+    def _import_problem(self, teams: list[TeamEntry]) -> Refusal | None:
+        registry, seen, taken = self.exchange.teams, set(), []
+        for entry in teams:
+            key = name_key(entry.team_name)
+            if key in seen or registry.taken(entry.team_name):
+                taken.append(entry.team_name)
+            seen.add(key)
+        if taken:
+            message = f"names taken (or repeated in the import): {', '.join(taken[:10])}"
+            return Refusal("TEAM_NAME_TAKEN", message, {"names": taken})
+        cap = self.exchange.config.server.max_teams
+        if len(registry) + len(teams) > cap:
+            message = f"the game takes {cap} teams; {len(registry)} are registered"
+            return Refusal("TEAM_LIMIT_REACHED", message, {"max_teams": cap})
+        return self._storage_problem()
+
+    async def reissue_key(self, team_id: str) -> IssuedKey | Refusal:
+        """A new key for a team: the old one fails from now on, its streams are closed
+        (4001), its orders rest on."""
+        e, tid = self.exchange, TeamId(team_id)
+        team = e.team(tid)
+        if team is None or team.role is Role.HOUSE:
+            return Refusal("NOT_FOUND", f"no team {team_id!r}", {"team_id": team_id})
+        problem = self._storage_problem()
+        if problem is not None:
+            return problem
+        team, key = await e.reissue_key(tid)
+        for forget in self.on_reissue:
+            forget(tid)
+        stream = e.fanout.streams.get(tid)
+        for conn in () if stream is None else tuple(stream.connections):
+            e.fanout.cut(conn, KEY_REISSUED_CLOSE, "the organiser reissued this team's key")
+        return IssuedKey(team.team_id, team.name, team.role.value, key)
+
+    def _storage_problem(self) -> Refusal | None:
+        writer = self.exchange.writer
+        if writer is not None and writer.failing:
+            message = "the exchange cannot write to its database; try again once it can"
+            return Refusal("SERVICE_UNAVAILABLE", message, {})
+        return None
+
     def _team_problem(self, team_id: str, want_disabled: bool) -> Refusal | None:
         if self.exchange.team(TeamId(team_id)) is None:
             return Refusal("NOT_FOUND", f"no team {team_id!r}", {"team_id": team_id})
@@ -373,7 +462,8 @@ class GameControl:
             self.state.value, e.venue.phase.value, game_time(e.clock.now()),
             getattr(e.clock, "speed", 1.0), self.state in (GameState.WAITING, GameState.PAUSED),
             self.state is GameState.STOPPED, sorted(e.venue.halted), sorted(e.venue.barred),
-            self.registration_open, len(e.teams), e.config.server.max_teams,
+            self.registration_open, self.registration_mode(),
+            [r.value for r in self.assigned_roles], len(e.teams), e.config.server.max_teams,
         )  # fmt: skip
 
     def teams(self) -> list[TeamStatus]:
@@ -420,6 +510,7 @@ class GameControl:
             "state": self.state.value, "speed": getattr(e.clock, "speed", 1.0),
             "halted": sorted(e.venue.halted), "disabled_teams": sorted(e.venue.barred),
             "registration_open": self.registration_open,
+            "assigned_roles": [r.value for r in self.assigned_roles],
         }  # fmt: skip
         e.writer.put_row("game_state", rows.game_state_row("control", saved, e.clock.now()))
 

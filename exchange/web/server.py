@@ -50,6 +50,7 @@ def create_app(exchange: Exchange) -> Starlette:
             await exchange.stop()
 
     stream = StreamEndpoint(exchange)
+    exchange.control.on_reissue.append(stream.tickets.drop)
     routes = [
         *api.routes(),
         *admin_routes(api),
