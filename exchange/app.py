@@ -48,9 +48,12 @@ log = logging.getLogger("exchange")
 
 
 def make_clock(config: GameConfig, saved_ns: int | None = None) -> ScaledClock:
-    """Where a restored game's clock stood, else the configured start, else now: a
-    restart continues the game's time, it never winds it back to the preset's start."""
+    """Where a restored game's clock stood, else the configured start (today's pre-open
+    with `schedule.starts_on_start`), else now: a restart continues the game's time, it
+    never winds it back to the preset's start."""
     start = config.clock.start
+    if config.schedule.starts_on_start:
+        start = config.schedule.day_start(dt.datetime.now(dt.UTC))
     start_ns = saved_ns
     if start_ns is None and start is not None:
         start_ns = int(start.timestamp() * 1e9)

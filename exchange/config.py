@@ -56,6 +56,10 @@ class ScheduleConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     trading_days: tuple[str, ...] = ("tuesday", "thursday")
     tick_seconds: int = 300
     """The unit of simulation: 5 minutes of game time."""
+    starts_on_start: bool = False
+    """The day runs from the game's start, on any weekday: a new game's clock starts at
+    `pre_open` on today's date (in `timezone`) and every day is a trading day, so the
+    market is never found closed for the day of the week (the `game` preset)."""
 
     def __post_init__(self) -> None:
         unknown = [d for d in self.trading_days if d not in WEEKDAYS]
@@ -65,10 +69,16 @@ class ScheduleConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def build(self) -> Schedule:
         if self.always_open:
             return AlwaysOpen()
+        days = range(7) if self.starts_on_start else (WEEKDAYS.index(d) for d in self.trading_days)
         return TradingDaySchedule(
             ZoneInfo(self.timezone), self.pre_open, self.opening_auction, self.continuous,
-            self.close, tuple(WEEKDAYS.index(d) for d in self.trading_days),
+            self.close, tuple(days),
         )  # fmt: skip
+
+    def day_start(self, wall: dt.datetime) -> dt.datetime:
+        """`pre_open` on the date `wall` falls on, in the schedule's zone."""
+        zone = ZoneInfo(self.timezone)
+        return dt.datetime.combine(wall.astimezone(zone).date(), self.pre_open, zone)
 
 
 class ClockConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -212,6 +222,8 @@ class GameConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Role KPIs, penalties and the leaderboard's interval (docs/scoring.md)."""
 
     def __post_init__(self) -> None:
+        if self.schedule.starts_on_start and self.clock.start is not None:
+            raise ValueError("schedule.starts_on_start sets the clock's start: drop clock.start")
         known = {str(t.__struct_config__.tag) for t in get_args(ConstraintConfig)}
         unknown = sorted(set(self.disabled_constraints) - known)
         if unknown:

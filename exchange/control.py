@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from exchange.clock import ScaledClock
 from exchange.domain.market.news import NewsEvent, NewsKind
+from exchange.domain.phases import next_open as opening_after
 from exchange.domain.types import CancelReason, InstrumentId, Phase, Role, TeamId
 from exchange.domain.validation import Rejection
 from exchange.pipeline.events import publish_news
@@ -464,7 +465,16 @@ class GameControl:
             self.state is GameState.STOPPED, sorted(e.venue.halted), sorted(e.venue.barred),
             self.registration_open, self.registration_mode(),
             [r.value for r in self.assigned_roles], len(e.teams), e.config.server.max_teams,
+            self.next_open(),
         )  # fmt: skip
+
+    def next_open(self) -> str | None:
+        """When the closed market next opens, on the game clock (None while open)."""
+        e = self.exchange
+        if e.venue.phase is not Phase.CLOSED or self.state is GameState.STOPPED:
+            return None
+        at = opening_after(e.schedule, e.clock.now())
+        return None if at is None else game_time(at)
 
     def teams(self) -> list[TeamStatus]:
         e = self.exchange

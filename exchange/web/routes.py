@@ -237,7 +237,7 @@ class Api:
             game_time(e.clock.now()), getattr(e.clock, "speed", 1.0), len(e.teams),
             e.fanout.connections(), e.queue_depths(),
             {k: v for k, v in e.supervisor.restarts.items() if v}, database,
-            game.state, game.paused, game.stopped, game.halted, failing,
+            game.state, game.paused, game.stopped, game.halted, game.next_open, failing,
         )  # fmt: skip
         return answer(data, request_id)
 

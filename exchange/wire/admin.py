@@ -86,6 +86,8 @@ class GameStatus(msgspec.Struct, frozen=True):
     """Teams registered, the house's own included."""
     max_teams: int
     """The most teams the game takes (`server.max_teams`)."""
+    next_open: str | None = None
+    """While the market is closed: the game time it next opens (else null)."""
 
 
 class NewsPublished(msgspec.Struct, frozen=True):
