@@ -49,6 +49,7 @@ def add_parser(commands: Any) -> None:
         ("teams", "list the teams"),
         ("open-registration", "let new teams register"),
         ("close-registration", "refuse new teams; registered ones play on"),
+        ("new-round", "archive this round; the next starts with the same teams, from zero"),
     ):
         actions.add_parser(name, help=text)
     actions.add_parser("speed", help="set the clock speed").add_argument(
@@ -65,6 +66,9 @@ def add_parser(commands: Any) -> None:
         ("reissue-key", "a new key for a team; the old one stops working"),
     ):
         actions.add_parser(name, help=text).add_argument("team_id")
+    reset = actions.add_parser("reset", help="start over: no teams, rounds or record")
+    reset.add_argument("--yes", action="store_true", required=True,
+                       help="confirm: every team, key and round is deleted")  # fmt: skip
     importer = actions.add_parser("import-teams", help="register teams from a CSV file")
     importer.add_argument("csv", type=Path, help="lines of name,role[,members; separated]")
     importer.add_argument(
@@ -83,7 +87,7 @@ def add_parser(commands: Any) -> None:
 def call_for(args: argparse.Namespace) -> Call:
     """The request a command makes."""
     action = args.action
-    if action in ("start", "pause", "resume", "stop"):
+    if action in ("start", "pause", "resume", "stop", "new-round", "reset"):
         return "POST", f"/admin/{action}", None
     if action in ("open-registration", "close-registration"):
         return "POST", f"/admin/registration/{action.removesuffix('-registration')}", None

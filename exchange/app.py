@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -69,6 +70,11 @@ class Exchange:
         self, config: GameConfig, clock: Clock | None = None, db_path: str | None = None
     ) -> None:
         self.config = config
+        self.db_path = db_path
+        self.renewing = False
+        """A new round or a reset is under way: new requests are refused (503)."""
+        self.on_renew: list[Callable[[], None]] = []
+        """Called once the game is built afresh (the web layer forgets what it cached)."""
         saved = recovery.saved_state(db_path) if db_path else {}
         self.clock = clock or make_clock(config, saved.get("game_time_ns"))
         self.schedule = config.schedule.build()
@@ -200,6 +206,23 @@ class Exchange:
             extra={"instruments": len(self.matchers), "phase": self.venue.phase},
         )
 
+    async def renew(self, keep_teams: bool) -> None:
+        """Build the game afresh in this same object (the web layer holds it) from the
+        config and the database as a new round or a reset left it, then start it. Without
+        a database the teams are carried over by hand when kept."""
+        hooks, reissued = self.on_renew, self.control.on_reissue
+        carried = list(self.teams.by_id.values()) if keep_teams and not self.db_path else []
+        Exchange.__init__(self, self.config, db_path=self.db_path)
+        self.on_renew, self.control.on_reissue = hooks, reissued
+        for team in carried:
+            self.teams.add(team)
+            self.session.register(team.team_id, team.role)
+            self.fanout.add_team(team.team_id)
+            self.scores.add_team(team.team_id, team.name, team.role)
+        for hook in hooks:
+            hook()
+        await self.start()
+
     def start_matcher(self, instrument_id: InstrumentId) -> None:
         queue = self.matchers.setdefault(
             instrument_id, asyncio.Queue(self.config.server.matcher_queue_size)
@@ -303,7 +326,9 @@ class Exchange:
         """A new key for the team, answered once durable; the old one fails at once."""
         self._refuse_while_failing()
         team, key = self.teams.reissue(team_id)
-        await self._save_teams([team])
+        saved = Outbox()
+        saved.rows.append(("team_keys", (team.team_id, team.key_hash)))
+        await self.publisher.durable(saved)
         log.info("key reissued", extra={"team_id": team_id})
         return team, key
 

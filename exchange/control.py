@@ -34,7 +34,8 @@ from exchange.domain.types import CancelReason, InstrumentId, Phase, Role, TeamI
 from exchange.domain.validation import Rejection
 from exchange.pipeline.events import publish_news
 from exchange.pipeline.work import CancelAll, PhaseStep
-from exchange.store import rows
+from exchange.results import collect
+from exchange.store import rounds, rows
 from exchange.store.db import Database
 from exchange.web.auth import name_key
 from exchange.wire import views
@@ -59,6 +60,11 @@ KEPT_ACTIONS = 1000
 """Actions kept in memory for `GET /admin/actions` (the database keeps every one)."""
 TEAM_DISABLED_CLOSE = 4003
 """WebSocket close code for a disabled team's streams (4000-4999: the application's)."""
+NEW_ROUND_CLOSE = 4002
+"""WebSocket close code for every stream when a new round or a reset begins: reconnect
+(without `since`: the new round's streams start afresh)."""
+DRAIN_ATTEMPTS, DRAIN_S = 100, 0.05
+"""A new round waits up to 5 s for the pipeline's queues to empty."""
 KEY_REISSUED_CLOSE = 4001
 """WebSocket close code for the streams of a team whose key was reissued: reconnect with
 the new key."""
@@ -130,7 +136,10 @@ class GameControl:
             "enable": self.enable, "open_registration": self.open_registration,
             "close_registration": self.close_registration, "assign_roles": self.assign_roles,
             "import_teams": self.import_teams, "reissue_key": self.reissue_key,
+            "new_round": self.new_round, "reset": self.reset,
         }  # fmt: skip
+        self.round = 1
+        """The round being played (`admin new-round` counts them)."""
         self.state = GameState.RUNNING
         self.registration_open = exchange.config.server.registration_open
         self.assigned_roles: tuple[Role, ...] = exchange.config.server.assigned_roles
@@ -145,6 +154,7 @@ class GameControl:
         venue.halted.update(InstrumentId(i) for i in saved.get("halted", ()) if i in venue.books)
         venue.barred.update(TeamId(t) for t in saved.get("disabled_teams", ()))
         self.registration_open = bool(saved.get("registration_open", self.registration_open))
+        self.round = int(saved.get("round", 1))
         if "assigned_roles" in saved:
             self.assigned_roles = tuple(Role(r) for r in saved["assigned_roles"])
         if "speed" in saved and isinstance(self.exchange.clock, ScaledClock):
@@ -165,8 +175,12 @@ class GameControl:
     async def act(self, action: str, shown: dict[str, Any] | None = None, **arguments: Any) -> Any:
         """Take an action by name; return its answer, or a `Refusal`. Either way it is
         logged and recorded (with `shown` for its arguments, when given: a summary)."""
-        outcome = await self.handlers[action](**arguments)
-        self._record(action, arguments if shown is None else shown, outcome)
+        if self.exchange.renewing:
+            outcome: Any = conflict("a new round is being set up; try again in a moment")
+        else:
+            outcome = await self.handlers[action](**arguments)
+        # After a new round or a reset the exchange has a new control: it keeps the record.
+        self.exchange.control._record(action, arguments if shown is None else shown, outcome)
         return outcome
 
     # -- the game as a whole -----------------------------------------------------------
@@ -431,6 +445,76 @@ class GameControl:
     def disabled(self, team_id: str) -> bool:
         return team_id in self.exchange.venue.barred
 
+    # -- rounds ------------------------------------------------------------------------
+
+    async def new_round(self) -> GameStatus | Refusal:
+        """Archive this round (its results and rows, with a database) and start the next
+        from the config's start: the same teams and keys, no positions, cash or scores,
+        empty books; the organiser's registration settings and disabled teams stay."""
+        return await self._renew(keep_teams=True)
+
+    async def reset(self) -> GameStatus | Refusal:
+        """Start over with nothing but the config: no teams, rounds or record."""
+        return await self._renew(keep_teams=False)
+
+    async def _renew(self, keep_teams: bool) -> GameStatus | Refusal:
+        problem = self._storage_problem()
+        if problem is not None:
+            return problem
+        e, finished = self.exchange, self.round
+        e.renewing = True
+        try:
+            await self._wind_down()
+            kept = self._kept(keep_teams)
+            if e.db_path:
+                await self._rewrite_database(e.db_path, finished, keep_teams, kept)
+            await e.renew(keep_teams)
+        finally:
+            e.renewing = False
+        fresh = e.control
+        if not e.db_path:  # nothing to restore the settings from
+            fresh._restore(kept, e.config.clock.start_paused)
+        log.info("new round" if keep_teams else "reset", extra={"round": fresh.round})
+        return fresh.status()
+
+    async def _wind_down(self) -> None:
+        """Refuse orders, let the pipeline empty, cancel what rests, close every stream,
+        commit, and stop the exchange's tasks."""
+        e = self.exchange
+        e.venue.suspended = ("GAME_STOPPED", "the round is over; the next one is being set up")
+        for _ in range(DRAIN_ATTEMPTS):
+            if not any(e.queue_depths().values()):
+                break
+            await asyncio.sleep(DRAIN_S)
+        await self._cancel_all(CancelReason.GAME_STOPPED)
+        await e.publisher.durable()
+        for stream in tuple(e.fanout.streams.values()):
+            for conn in tuple(stream.connections):
+                e.fanout.cut(conn, NEW_ROUND_CLOSE, "a new round begins: reconnect")
+        await e.stop()
+
+    def _kept(self, keep_teams: bool) -> dict[str, Any]:
+        """The organiser's settings the next round starts from."""
+        if not keep_teams:
+            return {}
+        return {
+            "round": self.round + 1, "registration_open": self.registration_open,
+            "assigned_roles": [r.value for r in self.assigned_roles],
+            "disabled_teams": sorted(self.exchange.venue.barred),
+        }  # fmt: skip
+
+    async def _rewrite_database(
+        self, path: str, finished: int, keep_teams: bool, kept: dict[str, Any]
+    ) -> None:
+        """Archive the round (or empty the file) while nothing else uses it: the writer
+        is closed, so a worker thread may hold the file without blocking the loop."""
+        if not keep_teams:
+            await asyncio.to_thread(rounds.reset, path)
+            return
+        results = collect(self.exchange, path, finished)
+        now = self.exchange.clock.now()
+        await asyncio.to_thread(rounds.archive_round, path, finished, results, kept, now)
+
     # -- cancelling through the pipeline -----------------------------------------------
 
     async def _cancel_all(self, reason: CancelReason) -> int:
@@ -465,7 +549,7 @@ class GameControl:
             self.state is GameState.STOPPED, sorted(e.venue.halted), sorted(e.venue.barred),
             self.registration_open, self.registration_mode(),
             [r.value for r in self.assigned_roles], len(e.teams), e.config.server.max_teams,
-            self.next_open(),
+            self.next_open(), self.round,
         )  # fmt: skip
 
     def next_open(self) -> str | None:
@@ -520,7 +604,7 @@ class GameControl:
             "state": self.state.value, "speed": getattr(e.clock, "speed", 1.0),
             "halted": sorted(e.venue.halted), "disabled_teams": sorted(e.venue.barred),
             "registration_open": self.registration_open,
-            "assigned_roles": [r.value for r in self.assigned_roles],
+            "assigned_roles": [r.value for r in self.assigned_roles], "round": self.round,
         }  # fmt: skip
         e.writer.put_row("game_state", rows.game_state_row("control", saved, e.clock.now()))
 

@@ -16,8 +16,8 @@ a copy of the database (a consistent SQLite backup, so a running game's file is 
 read) and ask its scores for the leaderboard and every team's analytics, as
 `GET /leaderboard` and `GET /analytics/{id}` would answer at the game's last moment. The
 underlyings' prices and the news come from the `prices` and `events` tables. A game's
-earlier rounds (`admin new-round`) are kept as `Results` in the `rounds` table;
-`--round N` writes those.
+earlier rounds (`admin new-round`) are kept as `Results` in `game_state` (key
+`round:N`, their rows in `round_rows`); `--round N` writes those.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def results_from_db(path: str | Path) -> Results:
         if "config" not in state:
             raise ValueError(f"{path}: the game's config is not recorded")
         exchange = Exchange(load_config(overrides=state["config"]), db_path=str(copy))
-        return collect(exchange, copy, int(state.get("round", 1)))
+        return collect(exchange, copy, exchange.control.round)
 
 
 def backup(source: Path, target: Path) -> None:

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from exchange.config import ADMIN_TOKEN_ENV, admin_token
-from exchange.control import Refusal
+from exchange.control import GameControl, Refusal
 from exchange.web.routes import Api, answer
 from exchange.wire.admin import (
     MAX_HEADLINE,
@@ -58,9 +58,13 @@ def _digest(token: str) -> bytes:
 class AdminApi:
     def __init__(self, api: Api, token: str | None) -> None:
         self.api = api
-        self.control = api.exchange.control
         self.digest = None if token is None else _digest(token)
         api.is_admin = self.is_admin
+
+    @property
+    def control(self) -> GameControl:
+        """The exchange's control now (a new round or a reset makes a new one)."""
+        return self.api.exchange.control
 
     def routes(self) -> list[Route]:
         table: list[tuple[str, str, Handler]] = [
@@ -82,6 +86,8 @@ class AdminApi:
             ("POST", "/admin/registration/open", self.game("open_registration")),
             ("POST", "/admin/registration/close", self.game("close_registration")),
             ("GET", "/admin/actions", self.actions),
+            ("POST", "/admin/new-round", self.game("new_round")),
+            ("POST", "/admin/reset", self.game("reset")),
         ]
         return [Route(path, self.api.endpoint(h), methods=[m]) for m, path, h in table]
 

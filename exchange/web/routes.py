@@ -160,6 +160,11 @@ class Api:
             "X-RateLimit-Remaining": str(window.remaining(now)),
         }
 
+    def refuse_while_renewing(self) -> None:
+        if self.exchange.renewing:
+            message = "a new round is being set up; retry in a moment"
+            raise ApiError("SERVICE_UNAVAILABLE", message, headers={"Retry-After": "1"})
+
     async def body(self, request: Request) -> bytes:
         """The request body, refused with 413 past the limit (declared or streamed), and
         with 415 when it is declared as something other than JSON."""
@@ -182,6 +187,7 @@ class Api:
         return b"".join(chunks)
 
     def enqueue(self, item: Any) -> None:
+        self.refuse_while_renewing()
         try:
             self.exchange.orders.put_nowait(item)
         except asyncio.QueueFull:
@@ -243,6 +249,7 @@ class Api:
 
     async def register(self, request: Request, request_id: str) -> Response:
         req = decode(await self.body(request), RegisterRequest)
+        self.refuse_while_renewing()
         refusal = self.exchange.control.registration_refusal()
         if refusal is not None:
             raise ApiError(refusal.code, refusal.message, refusal.details)

@@ -51,6 +51,7 @@ def create_app(exchange: Exchange) -> Starlette:
 
     stream = StreamEndpoint(exchange)
     exchange.control.on_reissue.append(stream.tickets.drop)
+    exchange.on_renew += [stream.tickets.clear, api.remembered.clear]
     routes = [
         *api.routes(),
         *admin_routes(api),

@@ -83,6 +83,11 @@ class Tickets:
             del self._live[ticket]
             self._forget(team_id, ticket)
 
+    def clear(self) -> None:
+        """Forget every ticket (a new round or a reset)."""
+        self._live.clear()
+        self._by_team.clear()
+
     def drop(self, team_id: TeamId) -> None:
         """Forget the team's live tickets (its key was reissued)."""
         for ticket in self._by_team.pop(team_id, ()):
@@ -143,6 +148,7 @@ class StreamEndpoint:
             await websocket.close(POLICY_VIOLATION, "since must be a whole number")
             return
         team_id = PUBLIC if team is None else team.team_id
+        fanout = self.exchange.fanout  # a new round replaces it: detach from this one
         conn = self.greet(websocket, team_id, since)
         log.info("stream connected", extra={"team_id": team_id, "since": since_text})
         try:
@@ -155,7 +161,7 @@ class StreamEndpoint:
         except WebSocketDisconnect:
             pass
         finally:
-            self.exchange.fanout.detach(conn)
+            fanout.detach(conn)
             log.info("stream disconnected", extra={"team_id": team_id})
 
     def greet(self, websocket: WebSocket, team_id: TeamId, since: int | None) -> Connection:

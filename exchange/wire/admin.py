@@ -88,6 +88,8 @@ class GameStatus(msgspec.Struct, frozen=True):
     """The most teams the game takes (`server.max_teams`)."""
     next_open: str | None = None
     """While the market is closed: the game time it next opens (else null)."""
+    round: int = 1
+    """The round being played (`POST /admin/new-round` starts the next)."""
 
 
 class NewsPublished(msgspec.Struct, frozen=True):

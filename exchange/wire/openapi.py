@@ -129,6 +129,9 @@ ENDPOINTS = (
            GameStatus),
     _admin("post", "/admin/registration/close", "Refuse new teams; registered ones play on",
            None, GameStatus),
+    _admin("post", "/admin/new-round", "Archive this round; the next starts from zero with "
+           "the same teams", None, GameStatus),
+    _admin("post", "/admin/reset", "Start over: no teams, rounds or record", None, GameStatus),
     _admin("get", "/admin/actions", "The organiser's recorded actions, oldest first", None,
            list[ActionView], query=(("limit", "The latest this many (default 100)",
                                      {"type": "integer", "minimum": 1, "maximum": 1000}),)),
