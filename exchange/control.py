@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
@@ -37,6 +38,7 @@ from exchange.pipeline.work import CancelAll, PhaseStep
 from exchange.results import collect
 from exchange.store import rounds, rows
 from exchange.store.db import Database
+from exchange.store.schema import StoreError
 from exchange.web.auth import name_key
 from exchange.wire import views
 from exchange.wire.admin import (
@@ -463,14 +465,17 @@ class GameControl:
             return problem
         e, finished = self.exchange, self.round
         e.renewing = True
+        failed: Refusal | None = None
         try:
             await self._wind_down()
             kept = self._kept(keep_teams)
             if e.db_path:
-                await self._rewrite_database(e.db_path, finished, keep_teams, kept)
+                failed = await self._rewrite_database(e.db_path, finished, keep_teams, kept)
             await e.renew(keep_teams)
         finally:
             e.renewing = False
+        if failed is not None:  # the file is as it was: the round goes on, as on a restart
+            return failed
         fresh = e.control
         if not e.db_path:  # nothing to restore the settings from
             fresh._restore(kept, e.config.clock.start_paused)
@@ -505,15 +510,22 @@ class GameControl:
 
     async def _rewrite_database(
         self, path: str, finished: int, keep_teams: bool, kept: dict[str, Any]
-    ) -> None:
+    ) -> Refusal | None:
         """Archive the round (or empty the file) while nothing else uses it: the writer
-        is closed, so a worker thread may hold the file without blocking the loop."""
-        if not keep_teams:
-            await asyncio.to_thread(rounds.reset, path)
-            return
-        results = collect(self.exchange, path, finished)
-        now = self.exchange.clock.now()
-        await asyncio.to_thread(rounds.archive_round, path, finished, results, kept, now)
+        is closed, so a worker thread may hold the file without blocking the loop. One
+        transaction: on a failure the file is unchanged (and the refusal says so)."""
+        try:
+            if not keep_teams:
+                await asyncio.to_thread(rounds.reset, path)
+                return None
+            results = collect(self.exchange, path, finished)
+            now = self.exchange.clock.now()
+            await asyncio.to_thread(rounds.archive_round, path, finished, results, kept, now)
+        except (sqlite3.Error, StoreError) as exc:
+            log.warning("the database was not changed", extra={"error": str(exc)})
+            message = "the database could not be changed; the round goes on"
+            return Refusal("SERVICE_UNAVAILABLE", message, {})
+        return None
 
     # -- cancelling through the pipeline -----------------------------------------------
 

@@ -147,3 +147,26 @@ def test_a_new_round_without_a_database_keeps_the_teams_in_memory() -> None:
         bot.close()
     assert (status["round"], status["teams"], status["assigned_roles"]) == (2, 1, ["arbitrage"])
     assert assert_ok(orders) == []  # the books were emptied
+
+
+def test_a_new_round_the_database_refuses_leaves_the_round_going_on(tmp_path: Path) -> None:
+    db_path = tmp_path / "game.db"
+    with game(sandbox(server={"admin_token": TOKEN}), db_path) as base:
+        buyer, seller = Bot(base, role="hedge_fund"), Bot(base, role="hedge_fund")
+        assert seller.order("SPX", "sell", 3, 100.0).status_code == 201
+        assert buyer.order("SPX", "buy", 3, 100.0).status_code == 201
+        wait_for(lambda: holdings(buyer)[0] == {"SPX": 3})
+        with sqlite3.connect(db_path) as db:  # the unlucky moment: the archive fails
+            db.execute("CREATE TRIGGER no_archive BEFORE INSERT ON round_rows "
+                       "BEGIN SELECT RAISE(ABORT, 'no room'); END")  # fmt: skip
+        refused = httpx.post(f"{base}/admin/new-round", headers=AUTH)
+        after = holdings(buyer)[0]
+        status = assert_ok(httpx.get(f"{base}/admin/status", headers=AUTH))
+        health = assert_ok(httpx.get(f"{base}/health"))
+        again = buyer.order("SPX", "buy", 1, 99.0)
+        buyer.close()
+        seller.close()
+    assert_error(refused, 503, "SERVICE_UNAVAILABLE")
+    assert after == {"SPX": 3}  # the round goes on, as after a restart
+    assert (status["round"], health["status"]) == (1, "ok")
+    assert again.status_code == 201
