@@ -8,14 +8,17 @@ cannot be reached, or no token, exits with 2.
     export EXCHANGE_ADMIN_TOKEN=...
     python -m exchange admin pause
     python -m exchange admin --url http://10.0.0.5:8000 news "Fed hints at tightening"
+    python -m exchange admin import-teams teams.csv --keys keys.csv
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -46,6 +49,7 @@ def add_parser(commands: Any) -> None:
         ("teams", "list the teams"),
         ("open-registration", "let new teams register"),
         ("close-registration", "refuse new teams; registered ones play on"),
+        ("new-round", "archive this round; the next starts with the same teams, from zero"),
     ):
         actions.add_parser(name, help=text)
     actions.add_parser("speed", help="set the clock speed").add_argument(
@@ -56,8 +60,25 @@ def add_parser(commands: Any) -> None:
     )
     for name, text in (("halt", "halt one instrument"), ("unhalt", "resume one instrument")):
         actions.add_parser(name, help=text).add_argument("instrument_id")
-    for name, text in (("disable", "disable a team"), ("enable", "enable a team again")):
+    for name, text in (
+        ("disable", "disable a team"),
+        ("enable", "enable a team again"),
+        ("reissue-key", "a new key for a team; the old one stops working"),
+    ):
         actions.add_parser(name, help=text).add_argument("team_id")
+    reset = actions.add_parser("reset", help="start over: no teams, rounds or record")
+    reset.add_argument("--yes", action="store_true", required=True,
+                       help="confirm: every team, key and round is deleted")  # fmt: skip
+    importer = actions.add_parser("import-teams", help="register teams from a CSV file")
+    importer.add_argument("csv", type=Path, help="lines of name,role[,members; separated]")
+    importer.add_argument(
+        "--keys",
+        type=Path,
+        required=True,
+        help="where to write each team's key (CSV, readable by you only)",
+    )
+    assign = actions.add_parser("assign-roles", help="fix the roles of self-registered teams")
+    assign.add_argument("roles", nargs="*", help="roles given in turn; none: teams choose")
     log = actions.add_parser("actions", help="the organiser's recorded actions")
     log.add_argument("--limit", type=int, default=100, help="the latest this many (100)")
     admin.set_defaults(run=run)
@@ -66,7 +87,7 @@ def add_parser(commands: Any) -> None:
 def call_for(args: argparse.Namespace) -> Call:
     """The request a command makes."""
     action = args.action
-    if action in ("start", "pause", "resume", "stop"):
+    if action in ("start", "pause", "resume", "stop", "new-round", "reset"):
         return "POST", f"/admin/{action}", None
     if action in ("open-registration", "close-registration"):
         return "POST", f"/admin/registration/{action.removesuffix('-registration')}", None
@@ -79,8 +100,12 @@ def call_for(args: argparse.Namespace) -> Call:
     if action in ("halt", "unhalt"):
         verb = "halt" if action == "halt" else "resume"
         return "POST", f"/admin/instruments/{quote(args.instrument_id, safe='')}/{verb}", None
-    if action in ("disable", "enable"):
+    if action in ("disable", "enable", "reissue-key"):
         return "POST", f"/admin/teams/{quote(args.team_id, safe='')}/{action}", None
+    if action == "import-teams":
+        return "POST", "/admin/teams/import", {"teams": read_teams(args.csv)}
+    if action == "assign-roles":
+        return "POST", "/admin/registration/assign", {"roles": args.roles}
     return "GET", f"/admin/actions?limit={args.limit}", None
 
 
@@ -91,7 +116,14 @@ def run(args: argparse.Namespace) -> int:
     if not token:
         print(f"exchange admin: no token; pass --token or set {ADMIN_TOKEN_ENV}", file=sys.stderr)
         return 2
-    method, path, body = call_for(args)
+    if action_writes_keys(args) and args.keys.exists():
+        print(f"exchange admin: {args.keys} exists; not overwriting keys", file=sys.stderr)
+        return 2
+    try:
+        method, path, body = call_for(args)
+    except (OSError, ValueError) as exc:
+        print(f"exchange admin: {exc}", file=sys.stderr)
+        return 2
     headers = {"Authorization": f"Bearer {token}"}
     try:
         with httpx.Client(base_url=args.url, timeout=args.timeout) as client:
@@ -99,10 +131,50 @@ def run(args: argparse.Namespace) -> int:
     except httpx.HTTPError as exc:
         print(f"exchange admin: cannot reach {args.url}: {exc}", file=sys.stderr)
         return 2
-    return show(reply.status_code, reply.text, args.action)
+    return show(reply.status_code, reply.text, args.action, getattr(args, "keys", None))
 
 
-def show(status: int, text: str, action: str) -> int:
+def action_writes_keys(args: argparse.Namespace) -> bool:
+    return bool(args.action == "import-teams")
+
+
+ROLES = ("market_maker", "hedge_fund", "arbitrage", "retail")
+
+
+def read_teams(path: Path) -> list[dict[str, Any]]:
+    """The teams of an organiser's CSV: `name,role[,members]`, members separated by `;`;
+    a first line `name,role,...` is a header. A bad line is a ValueError naming it."""
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        lines = list(csv.reader(f))
+    teams = []
+    for number, line in enumerate(lines, 1):
+        cells = [c.strip() for c in line]
+        if not any(cells) or (number == 1 and cells[0].lower() in ("name", "team_name")):
+            continue
+        if len(cells) < 2 or len(cells) > 3:
+            raise ValueError(f"{path}:{number}: expected name,role[,members]")
+        name, role = cells[0], cells[1].lower()
+        if role not in ROLES:
+            raise ValueError(f"{path}:{number}: role {cells[1]!r} is not one of {ROLES}")
+        members = [m.strip() for m in cells[2].split(";") if m.strip()] if len(cells) > 2 else []
+        teams.append({"team_name": name, "role": role, "members": members})
+    if not teams:
+        raise ValueError(f"{path}: no teams")
+    return teams
+
+
+def write_keys(path: Path, issued: list[dict[str, Any]]) -> None:
+    """The keys file the organiser hands out: created readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["team_id", "team_name", "role", "api_key", "members"])
+        for team in issued:
+            row = [team["team_id"], team["team_name"], team["role"], team["api_key"]]
+            out.writerow([*row, ";".join(team.get("members", []))])
+
+
+def show(status: int, text: str, action: str, keys: Path | None = None) -> int:
     """Print an answer; 0 for a success, 1 for a refusal (its code on standard error)."""
     import json
 
@@ -115,7 +187,11 @@ def show(status: int, text: str, action: str) -> int:
     if not success:
         print(f"error {error['code']} ({status}): {error['message']}", file=sys.stderr)
         return 1
-    if action == "teams":
+    if action == "import-teams" and keys is not None:
+        write_keys(keys, data)
+        print(table(data, ("team_id", "team_name", "role")))
+        print(f"{len(data)} teams imported; their keys are in {keys}")
+    elif action == "teams":
         print(table(data, TEAM_COLUMNS))
     elif action == "actions":
         print(table(data, ACTION_COLUMNS))

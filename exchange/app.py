@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -49,9 +50,12 @@ log = logging.getLogger("exchange")
 
 
 def make_clock(config: GameConfig, saved_ns: int | None = None) -> ScaledClock:
-    """Where a restored game's clock stood, else the configured start, else now: a
-    restart continues the game's time, it never winds it back to the preset's start."""
+    """Where a restored game's clock stood, else the configured start (today's pre-open
+    with `schedule.starts_on_start`), else now: a restart continues the game's time, it
+    never winds it back to the preset's start."""
     start = config.clock.start
+    if config.schedule.starts_on_start:
+        start = config.schedule.day_start(dt.datetime.now(dt.UTC))
     start_ns = saved_ns
     if start_ns is None and start is not None:
         start_ns = int(start.timestamp() * 1e9)
@@ -67,6 +71,11 @@ class Exchange:
         self, config: GameConfig, clock: Clock | None = None, db_path: str | None = None
     ) -> None:
         self.config = config
+        self.db_path = db_path
+        self.renewing = False
+        """A new round or a reset is under way: new requests are refused (503)."""
+        self.on_renew: list[Callable[[], None]] = []
+        """Called once the game is built afresh (the web layer forgets what it cached)."""
         saved = recovery.saved_state(db_path) if db_path else {}
         self.clock = clock or make_clock(config, saved.get("game_time_ns"))
         self.schedule = config.schedule.build()
@@ -203,6 +212,23 @@ class Exchange:
             extra={"instruments": len(self.matchers), "phase": self.venue.phase},
         )
 
+    async def renew(self, keep_teams: bool) -> None:
+        """Build the game afresh in this same object (the web layer holds it) from the
+        config and the database as a new round or a reset left it, then start it. Without
+        a database the teams are carried over by hand when kept."""
+        hooks, reissued = self.on_renew, self.control.on_reissue
+        carried = list(self.teams.by_id.values()) if keep_teams and not self.db_path else []
+        Exchange.__init__(self, self.config, db_path=self.db_path)
+        self.on_renew, self.control.on_reissue = hooks, reissued
+        for team in carried:
+            self.teams.add(team)
+            self.session.register(team.team_id, team.role)
+            self.fanout.add_team(team.team_id)
+            self.scores.add_team(team.team_id, team.name, team.role)
+        for hook in hooks:
+            hook()
+        await self.start()
+
     def start_matcher(self, instrument_id: InstrumentId) -> None:
         queue = self.matchers.setdefault(
             instrument_id, asyncio.Queue(self.config.server.matcher_queue_size)
@@ -288,18 +314,47 @@ class Exchange:
 
         Refused (StorageFailing) while the database cannot commit: the answer would wait
         for a commit that may not come."""
+        self._refuse_while_failing()
+        team, key = self._enrol(name, role, stream)
+        await self._save_teams([team])
+        log.info("team registered", extra={"team_id": team.team_id, "role": role.value})
+        return team, key
+
+    async def enrol_many(self, entries: list[tuple[str, Role]]) -> list[tuple[Team, str]]:
+        """Teams the organiser imports (names already checked), saved in one commit."""
+        self._refuse_while_failing()
+        made = [self._enrol(name, role, True) for name, role in entries]
+        await self._save_teams([team for team, _ in made])
+        log.info("teams imported", extra={"teams": len(made)})
+        return made
+
+    async def reissue_key(self, team_id: TeamId) -> tuple[Team, str]:
+        """A new key for the team, answered once durable; the old one fails at once."""
+        self._refuse_while_failing()
+        team, key = self.teams.reissue(team_id)
+        saved = Outbox()
+        saved.rows.append(("team_keys", (team.team_id, team.key_hash)))
+        await self.publisher.durable(saved)
+        log.info("key reissued", extra={"team_id": team_id})
+        return team, key
+
+    def _refuse_while_failing(self) -> None:
         if self.writer is not None and self.writer.failing:
             raise StorageFailing(self.writer.last_error or "the database cannot commit")
+
+    def _enrol(self, name: str, role: Role, stream: bool) -> tuple[Team, str]:
         team, key = self.teams.register(name, role)
         self.session.register(team.team_id, role)
         if stream:
             self.fanout.add_team(team.team_id)
         self.scores.add_team(team.team_id, team.name, role)
-        saved = Outbox()
-        saved.rows.append(("teams", rows.team_row(team, self.clock.now())))
-        await self.publisher.durable(saved)
-        log.info("team registered", extra={"team_id": team.team_id, "role": role.value})
         return team, key
+
+    async def _save_teams(self, teams: list[Team]) -> None:
+        saved = Outbox()
+        now = self.clock.now()
+        saved.rows.extend(("teams", rows.team_row(team, now)) for team in teams)
+        await self.publisher.durable(saved)
 
     async def caught_up(self) -> None:
         """Return once everything booked so far is committed, or at once while the

@@ -56,6 +56,10 @@ class ScheduleConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     trading_days: tuple[str, ...] = ("tuesday", "thursday")
     tick_seconds: int = 300
     """The unit of simulation: 5 minutes of game time."""
+    starts_on_start: bool = False
+    """The day runs from the game's start, on any weekday: a new game's clock starts at
+    `pre_open` on today's date (in `timezone`) and every day is a trading day, so the
+    market is never found closed for the day of the week (the `game` preset)."""
 
     def __post_init__(self) -> None:
         unknown = [d for d in self.trading_days if d not in WEEKDAYS]
@@ -65,10 +69,16 @@ class ScheduleConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def build(self) -> Schedule:
         if self.always_open:
             return AlwaysOpen()
+        days = range(7) if self.starts_on_start else (WEEKDAYS.index(d) for d in self.trading_days)
         return TradingDaySchedule(
             ZoneInfo(self.timezone), self.pre_open, self.opening_auction, self.continuous,
-            self.close, tuple(WEEKDAYS.index(d) for d in self.trading_days),
+            self.close, tuple(days),
         )  # fmt: skip
+
+    def day_start(self, wall: dt.datetime) -> dt.datetime:
+        """`pre_open` on the date `wall` falls on, in the schedule's zone."""
+        zone = ZoneInfo(self.timezone)
+        return dt.datetime.combine(wall.astimezone(zone).date(), self.pre_open, zone)
 
 
 class ClockConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -118,6 +128,10 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     registration_open: bool = True
     """Whether `POST /auth/register` takes new teams at start (else 403
     `REGISTRATION_CLOSED`); the organiser opens and closes it with `/admin/registration`."""
+    assigned_roles: tuple[Role, ...] = ()
+    """Open registration with the roles fixed by the organiser: a team that registers
+    itself is given the one of these roles that has the fewest teams so far (the first on
+    a tie), whatever it asked for. Empty: each team chooses its role."""
     heartbeat_interval: float = 5.0
     market_data_interval: float = 0.1
     """Market data is conflated to at most one update per instrument per interval."""
@@ -169,6 +183,8 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("server.stall_check must be positive")
         if not 1 <= self.max_teams <= MAX_TEAM_NUMBER:
             raise ValueError(f"server.max_teams must be between 1 and {MAX_TEAM_NUMBER}")
+        if Role.HOUSE in self.assigned_roles:
+            raise ValueError("server.assigned_roles may not include house")
         if self.admin_token is not None:
             check_admin_token(self.admin_token, "server.admin_token")
 
@@ -206,6 +222,8 @@ class GameConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Role KPIs, penalties and the leaderboard's interval (docs/scoring.md)."""
 
     def __post_init__(self) -> None:
+        if self.schedule.starts_on_start and self.clock.start is not None:
+            raise ValueError("schedule.starts_on_start sets the clock's start: drop clock.start")
         known = {str(t.__struct_config__.tag) for t in get_args(ConstraintConfig)}
         unknown = sorted(set(self.disabled_constraints) - known)
         if unknown:

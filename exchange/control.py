@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
@@ -29,19 +30,25 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from exchange.clock import ScaledClock
 from exchange.domain.market.news import NewsEvent, NewsKind
-from exchange.domain.types import CancelReason, InstrumentId, Phase, TeamId
+from exchange.domain.phases import next_open as opening_after
+from exchange.domain.types import CancelReason, InstrumentId, Phase, Role, TeamId
 from exchange.domain.validation import Rejection
 from exchange.pipeline.events import publish_news
 from exchange.pipeline.work import CancelAll, PhaseStep
-from exchange.store import rows
+from exchange.results import collect
+from exchange.store import rounds, rows
 from exchange.store.db import Database
+from exchange.store.schema import StoreError
+from exchange.web.auth import name_key
 from exchange.wire import views
 from exchange.wire.admin import (
     ActionView,
     GameStatus,
     InstrumentStatus,
+    IssuedKey,
     NewsPublished,
     TeamChange,
+    TeamEntry,
     TeamStatus,
 )
 from exchange.wire.codec import game_time, utc_now
@@ -55,6 +62,14 @@ KEPT_ACTIONS = 1000
 """Actions kept in memory for `GET /admin/actions` (the database keeps every one)."""
 TEAM_DISABLED_CLOSE = 4003
 """WebSocket close code for a disabled team's streams (4000-4999: the application's)."""
+NEW_ROUND_CLOSE = 4002
+"""WebSocket close code for every stream when a new round or a reset begins: reconnect
+(without `since`: the new round's streams start afresh)."""
+DRAIN_ATTEMPTS, DRAIN_S = 100, 0.05
+"""A new round waits up to 5 s for the pipeline's queues to empty."""
+KEY_REISSUED_CLOSE = 4001
+"""WebSocket close code for the streams of a team whose key was reissued: reconnect with
+the new key."""
 MOVERS = ("scheduler", "simulator", "news", "signals", "house_liquidity", "house_options",
           "retail", "expiry")  # fmt: skip
 """The tasks that move a game on; a stopped game stops them."""
@@ -121,10 +136,17 @@ class GameControl:
             "stop": self.stop, "clock": self.set_speed, "news": self.news,
             "halt": self.halt, "unhalt": self.unhalt, "disable": self.disable,
             "enable": self.enable, "open_registration": self.open_registration,
-            "close_registration": self.close_registration,
+            "close_registration": self.close_registration, "assign_roles": self.assign_roles,
+            "import_teams": self.import_teams, "reissue_key": self.reissue_key,
+            "new_round": self.new_round, "reset": self.reset,
         }  # fmt: skip
+        self.round = 1
+        """The round being played (`admin new-round` counts them)."""
         self.state = GameState.RUNNING
         self.registration_open = exchange.config.server.registration_open
+        self.assigned_roles: tuple[Role, ...] = exchange.config.server.assigned_roles
+        self.on_reissue: list[Callable[[TeamId], None]] = []
+        """Called with a team whose key was reissued (the stream's tickets forget it)."""
         self._restore(saved or {}, exchange.config.clock.start_paused)
 
     def _restore(self, saved: Mapping[str, Any], start_paused: bool) -> None:
@@ -134,6 +156,9 @@ class GameControl:
         venue.halted.update(InstrumentId(i) for i in saved.get("halted", ()) if i in venue.books)
         venue.barred.update(TeamId(t) for t in saved.get("disabled_teams", ()))
         self.registration_open = bool(saved.get("registration_open", self.registration_open))
+        self.round = int(saved.get("round", 1))
+        if "assigned_roles" in saved:
+            self.assigned_roles = tuple(Role(r) for r in saved["assigned_roles"])
         if "speed" in saved and isinstance(self.exchange.clock, ScaledClock):
             self.exchange.clock.set_speed(float(saved["speed"]))
         default = GameState.WAITING if start_paused else GameState.RUNNING
@@ -149,11 +174,15 @@ class GameControl:
 
     # -- the one entry point -----------------------------------------------------------
 
-    async def act(self, action: str, **arguments: Any) -> Any:
+    async def act(self, action: str, shown: dict[str, Any] | None = None, **arguments: Any) -> Any:
         """Take an action by name; return its answer, or a `Refusal`. Either way it is
-        logged and recorded."""
-        outcome = await self.handlers[action](**arguments)
-        self._record(action, arguments, outcome)
+        logged and recorded (with `shown` for its arguments, when given: a summary)."""
+        if self.exchange.renewing:
+            outcome: Any = conflict("a new round is being set up; try again in a moment")
+        else:
+            outcome = await self.handlers[action](**arguments)
+        # After a new round or a reset the exchange has a new control: it keeps the record.
+        self.exchange.control._record(action, arguments if shown is None else shown, outcome)
         return outcome
 
     # -- the game as a whole -----------------------------------------------------------
@@ -255,6 +284,29 @@ class GameControl:
         self._save()
         return self.status()
 
+    async def assign_roles(self, roles: list[str]) -> GameStatus | Refusal:
+        """Fix the roles of self-registered teams (in turn), or, with none, let them choose."""
+        if len(set(roles)) != len(roles):
+            return Refusal("INVALID_FIELD", "each role at most once", {"field": "roles"})
+        self.assigned_roles = tuple(Role(r) for r in roles)
+        self._save()
+        return self.status()
+
+    def role_for(self, asked: Role) -> Role:
+        """The role a self-registering team gets: its own, or the organiser's choice."""
+        if not self.assigned_roles:
+            return asked
+        counts = dict.fromkeys(self.assigned_roles, 0)
+        for team in self.exchange.teams.by_id.values():
+            if team.role in counts:
+                counts[team.role] += 1
+        return min(self.assigned_roles, key=lambda role: counts[role])
+
+    def registration_mode(self) -> str:
+        if not self.registration_open:
+            return "closed"
+        return "assigned" if self.assigned_roles else "open"
+
     def registration_refusal(self) -> Refusal | None:
         """Why `POST /auth/register` may not take a team now, if it may not."""
         if not self.registration_open:
@@ -330,6 +382,60 @@ class GameControl:
         self._save()
         return TeamChange(team_id, False, 0)
 
+    async def import_teams(self, teams: list[TeamEntry]) -> list[IssuedKey] | Refusal:
+        """Register the organiser's teams, all or none, whatever registration's mode; each
+        key is in the answer only."""
+        problem = self._import_problem(teams)
+        if problem is not None:
+            return problem
+        entries = [(t.team_name, Role(t.role)) for t in teams]
+        made = await self.exchange.enrol_many(entries)
+        return [
+            IssuedKey(team.team_id, team.name, team.role.value, key, entry.members)
+            for (team, key), entry in zip(made, teams, strict=True)
+        ]
+
+    def _import_problem(self, teams: list[TeamEntry]) -> Refusal | None:
+        registry, seen, taken = self.exchange.teams, set(), []
+        for entry in teams:
+            key = name_key(entry.team_name)
+            if key in seen or registry.taken(entry.team_name):
+                taken.append(entry.team_name)
+            seen.add(key)
+        if taken:
+            message = f"names taken (or repeated in the import): {', '.join(taken[:10])}"
+            return Refusal("TEAM_NAME_TAKEN", message, {"names": taken})
+        cap = self.exchange.config.server.max_teams
+        if len(registry) + len(teams) > cap:
+            message = f"the game takes {cap} teams; {len(registry)} are registered"
+            return Refusal("TEAM_LIMIT_REACHED", message, {"max_teams": cap})
+        return self._storage_problem()
+
+    async def reissue_key(self, team_id: str) -> IssuedKey | Refusal:
+        """A new key for a team: the old one fails from now on, its streams are closed
+        (4001), its orders rest on."""
+        e, tid = self.exchange, TeamId(team_id)
+        team = e.team(tid)
+        if team is None or team.role is Role.HOUSE:
+            return Refusal("NOT_FOUND", f"no team {team_id!r}", {"team_id": team_id})
+        problem = self._storage_problem()
+        if problem is not None:
+            return problem
+        team, key = await e.reissue_key(tid)
+        for forget in self.on_reissue:
+            forget(tid)
+        stream = e.fanout.streams.get(tid)
+        for conn in () if stream is None else tuple(stream.connections):
+            e.fanout.cut(conn, KEY_REISSUED_CLOSE, "the organiser reissued this team's key")
+        return IssuedKey(team.team_id, team.name, team.role.value, key)
+
+    def _storage_problem(self) -> Refusal | None:
+        writer = self.exchange.writer
+        if writer is not None and writer.failing:
+            message = "the exchange cannot write to its database; try again once it can"
+            return Refusal("SERVICE_UNAVAILABLE", message, {})
+        return None
+
     def _team_problem(self, team_id: str, want_disabled: bool) -> Refusal | None:
         if self.exchange.team(TeamId(team_id)) is None:
             return Refusal("NOT_FOUND", f"no team {team_id!r}", {"team_id": team_id})
@@ -340,6 +446,86 @@ class GameControl:
 
     def disabled(self, team_id: str) -> bool:
         return team_id in self.exchange.venue.barred
+
+    # -- rounds ------------------------------------------------------------------------
+
+    async def new_round(self) -> GameStatus | Refusal:
+        """Archive this round (its results and rows, with a database) and start the next
+        from the config's start: the same teams and keys, no positions, cash or scores,
+        empty books; the organiser's registration settings and disabled teams stay."""
+        return await self._renew(keep_teams=True)
+
+    async def reset(self) -> GameStatus | Refusal:
+        """Start over with nothing but the config: no teams, rounds or record."""
+        return await self._renew(keep_teams=False)
+
+    async def _renew(self, keep_teams: bool) -> GameStatus | Refusal:
+        problem = self._storage_problem()
+        if problem is not None:
+            return problem
+        e, finished = self.exchange, self.round
+        e.renewing = True
+        failed: Refusal | None = None
+        try:
+            await self._wind_down()
+            kept = self._kept(keep_teams)
+            if e.db_path:
+                failed = await self._rewrite_database(e.db_path, finished, keep_teams, kept)
+            await e.renew(keep_teams)
+        finally:
+            e.renewing = False
+        if failed is not None:  # the file is as it was: the round goes on, as on a restart
+            return failed
+        fresh = e.control
+        if not e.db_path:  # nothing to restore the settings from
+            fresh._restore(kept, e.config.clock.start_paused)
+        log.info("new round" if keep_teams else "reset", extra={"round": fresh.round})
+        return fresh.status()
+
+    async def _wind_down(self) -> None:
+        """Refuse orders, let the pipeline empty, cancel what rests, close every stream,
+        commit, and stop the exchange's tasks."""
+        e = self.exchange
+        e.venue.suspended = ("GAME_STOPPED", "the round is over; the next one is being set up")
+        for _ in range(DRAIN_ATTEMPTS):
+            if not any(e.queue_depths().values()):
+                break
+            await asyncio.sleep(DRAIN_S)
+        await self._cancel_all(CancelReason.GAME_STOPPED)
+        await e.publisher.durable()
+        for stream in tuple(e.fanout.streams.values()):
+            for conn in tuple(stream.connections):
+                e.fanout.cut(conn, NEW_ROUND_CLOSE, "a new round begins: reconnect")
+        await e.stop()
+
+    def _kept(self, keep_teams: bool) -> dict[str, Any]:
+        """The organiser's settings the next round starts from."""
+        if not keep_teams:
+            return {}
+        return {
+            "round": self.round + 1, "registration_open": self.registration_open,
+            "assigned_roles": [r.value for r in self.assigned_roles],
+            "disabled_teams": sorted(self.exchange.venue.barred),
+        }  # fmt: skip
+
+    async def _rewrite_database(
+        self, path: str, finished: int, keep_teams: bool, kept: dict[str, Any]
+    ) -> Refusal | None:
+        """Archive the round (or empty the file) while nothing else uses it: the writer
+        is closed, so a worker thread may hold the file without blocking the loop. One
+        transaction: on a failure the file is unchanged (and the refusal says so)."""
+        try:
+            if not keep_teams:
+                await asyncio.to_thread(rounds.reset, path)
+                return None
+            results = collect(self.exchange, path, finished)
+            now = self.exchange.clock.now()
+            await asyncio.to_thread(rounds.archive_round, path, finished, results, kept, now)
+        except (sqlite3.Error, StoreError) as exc:
+            log.warning("the database was not changed", extra={"error": str(exc)})
+            message = "the database could not be changed; the round goes on"
+            return Refusal("SERVICE_UNAVAILABLE", message, {})
+        return None
 
     # -- cancelling through the pipeline -----------------------------------------------
 
@@ -373,8 +559,18 @@ class GameControl:
             self.state.value, e.venue.phase.value, game_time(e.clock.now()),
             getattr(e.clock, "speed", 1.0), self.state in (GameState.WAITING, GameState.PAUSED),
             self.state is GameState.STOPPED, sorted(e.venue.halted), sorted(e.venue.barred),
-            self.registration_open, len(e.teams), e.config.server.max_teams,
+            self.registration_open, self.registration_mode(),
+            [r.value for r in self.assigned_roles], len(e.teams), e.config.server.max_teams,
+            self.next_open(), self.round,
         )  # fmt: skip
+
+    def next_open(self) -> str | None:
+        """When the closed market next opens, on the game clock (None while open)."""
+        e = self.exchange
+        if e.venue.phase is not Phase.CLOSED or self.state is GameState.STOPPED:
+            return None
+        at = opening_after(e.schedule, e.clock.now())
+        return None if at is None else game_time(at)
 
     def teams(self) -> list[TeamStatus]:
         e = self.exchange
@@ -420,6 +616,7 @@ class GameControl:
             "state": self.state.value, "speed": getattr(e.clock, "speed", 1.0),
             "halted": sorted(e.venue.halted), "disabled_teams": sorted(e.venue.barred),
             "registration_open": self.registration_open,
+            "assigned_roles": [r.value for r in self.assigned_roles], "round": self.round,
         }  # fmt: skip
         e.writer.put_row("game_state", rows.game_state_row("control", saved, e.clock.now()))
 

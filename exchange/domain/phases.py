@@ -108,6 +108,17 @@ class TradingDaySchedule:
         return TimeNs(start), TimeNs(to_ns(dt.datetime.combine(date, last, self.tz)))
 
 
+def next_open(schedule: Schedule, now: TimeNs) -> TimeNs | None:
+    """When a closed market next opens (its next phase other than CLOSED); None while it
+    is open, or when no trading day is coming."""
+    if schedule.phase_at(now) is not Phase.CLOSED:
+        return None
+    change = schedule.next_change(now)
+    while change is not None and change[1] is Phase.CLOSED:
+        change = schedule.next_change(change[0])
+    return None if change is None else change[0]
+
+
 def from_ns(now: int, tz: dt.tzinfo) -> dt.datetime:
     return dt.datetime.fromtimestamp(now / NS, tz)
 

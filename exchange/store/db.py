@@ -60,10 +60,14 @@ _CANCEL = """UPDATE orders SET
     updated_ns = MAX(updated_ns, ?4)
     WHERE order_id = ?1"""
 
+# A reissued key replaces the team's key hash, nothing else of its row.
+_KEY = "UPDATE teams SET key_hash = ?2 WHERE team_id = ?1"
+
 # Batch field -> statement. Keyed rows (snapshots, state, settlements) are replaced; the
 # rest are plain inserts: a duplicate trade or order id is a bug and must be loud.
 STATEMENTS: dict[str, str] = {
     "teams": _insert("teams"),
+    "team_keys": _KEY,
     "orders": _insert("orders"),
     "trades": _insert("trades"),
     "order_fills": _FILL,

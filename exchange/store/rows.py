@@ -222,6 +222,8 @@ class Batch:
     """
 
     teams: list[TeamRow] = field(default_factory=list)
+    team_keys: list[tuple[str, str]] = field(default_factory=list)
+    """(team_id, key_hash) of reissued keys."""
     orders: list[OrderRow] = field(default_factory=list)
     trades: list[TradeRow] = field(default_factory=list)
     order_fills: list[FillUpdate] = field(default_factory=list)

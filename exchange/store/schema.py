@@ -186,8 +186,19 @@ CREATE TABLE arrivals (
 ) STRICT;
 """
 
+# Rounds (`admin new-round`): a finished round's rows, moved out of the live tables so the
+# next round starts empty; `row` is a JSON array of the table's columns (`COLUMNS`).
+_V6_ROUNDS = """
+CREATE TABLE round_rows (
+    round INTEGER NOT NULL,
+    tbl   TEXT NOT NULL,
+    row   TEXT NOT NULL                   -- JSON array
+) STRICT;
+CREATE INDEX round_rows_by_round ON round_rows (round, tbl);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
-    _V1_CORE, _V2_SETTLEMENTS_ADMIN, _V3_ADMIN_ACTIONS, _V4_SCORES, _V5_ARRIVALS,
+    _V1_CORE, _V2_SETTLEMENTS_ADMIN, _V3_ADMIN_ACTIONS, _V4_SCORES, _V5_ARRIVALS, _V6_ROUNDS,
 )  # fmt: skip
 VERSION = len(MIGRATIONS)
 
@@ -224,6 +235,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "admin_actions": ("ts_ns", "wall_time", "action", "arguments", "outcome"),
     "scores": ("ts_ns", "team_id", "role", "pnl", "penalties", "score", "kpis"),
     "arrivals": ("seq", "ts_ns", "kind", "team_id", "instrument_id", "payload"),
+    "round_rows": ("round", "tbl", "row"),
 }  # fmt: skip
 
 

@@ -22,9 +22,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from exchange.config import ADMIN_TOKEN_ENV, admin_token
-from exchange.control import Refusal
+from exchange.control import GameControl, Refusal
 from exchange.web.routes import Api, answer
-from exchange.wire.admin import MAX_HEADLINE, ClockRequest, NewsRequest, NoArguments
+from exchange.wire.admin import (
+    MAX_HEADLINE,
+    AssignRolesRequest,
+    ClockRequest,
+    ImportRequest,
+    NewsRequest,
+    NoArguments,
+)
 from exchange.wire.codec import decode, whole_number
 from exchange.wire.errors import ApiError
 
@@ -51,8 +58,13 @@ def _digest(token: str) -> bytes:
 class AdminApi:
     def __init__(self, api: Api, token: str | None) -> None:
         self.api = api
-        self.control = api.exchange.control
         self.digest = None if token is None else _digest(token)
+        api.is_admin = self.is_admin
+
+    @property
+    def control(self) -> GameControl:
+        """The exchange's control now (a new round or a reset makes a new one)."""
+        return self.api.exchange.control
 
     def routes(self) -> list[Route]:
         table: list[tuple[str, str, Handler]] = [
@@ -68,9 +80,14 @@ class AdminApi:
             ("GET", "/admin/teams", self.teams),
             ("POST", "/admin/teams/{team_id}/disable", self.team("disable")),
             ("POST", "/admin/teams/{team_id}/enable", self.team("enable")),
+            ("POST", "/admin/teams/{team_id}/reissue-key", self.team("reissue_key")),
+            ("POST", "/admin/teams/import", self.import_teams),
+            ("POST", "/admin/registration/assign", self.assign_roles),
             ("POST", "/admin/registration/open", self.game("open_registration")),
             ("POST", "/admin/registration/close", self.game("close_registration")),
             ("GET", "/admin/actions", self.actions),
+            ("POST", "/admin/new-round", self.game("new_round")),
+            ("POST", "/admin/reset", self.game("reset")),
         ]
         return [Route(path, self.api.endpoint(h), methods=[m]) for m, path, h in table]
 
@@ -89,14 +106,23 @@ class AdminApi:
             log.warning("wrong admin token", extra={"path": request.url.path, "client": client})
             raise ApiError("FORBIDDEN", "wrong admin token")
 
+    def is_admin(self, request: Request) -> bool:
+        """The request carries the right admin token (a wrong one is no answer here)."""
+        given = _presented(request)
+        if self.digest is None or not given:
+            return False
+        return hmac.compare_digest(_digest(given), self.digest)
+
     async def no_body(self, request: Request) -> None:
         """An action without arguments takes an empty body or `{}`, nothing else."""
         body = await self.api.body(request)
         if body.strip():
             decode(body, NoArguments)
 
-    async def act(self, request_id: str, action: str, **arguments: Any) -> Response:
-        outcome = await self.control.act(action, **arguments)
+    async def act(
+        self, request_id: str, action: str, shown: dict[str, Any] | None = None, **arguments: Any
+    ) -> Response:
+        outcome = await self.control.act(action, shown, **arguments)
         if isinstance(outcome, Refusal):
             raise ApiError(outcome.code, outcome.message, outcome.details, status=outcome.status)
         return answer(outcome, request_id)
@@ -154,6 +180,17 @@ class AdminApi:
             return await self.act(request_id, action, team_id=team_id)
 
         return run
+
+    async def import_teams(self, request: Request, request_id: str) -> Response:
+        self.authorize(request)
+        req = decode(await self.api.body(request), ImportRequest)
+        shown = {"teams": len(req.teams)}
+        return await self.act(request_id, "import_teams", shown, teams=req.teams)
+
+    async def assign_roles(self, request: Request, request_id: str) -> Response:
+        self.authorize(request)
+        req = decode(await self.api.body(request), AssignRolesRequest)
+        return await self.act(request_id, "assign_roles", roles=list(req.roles))
 
     async def actions(self, request: Request, request_id: str) -> Response:
         self.authorize(request)

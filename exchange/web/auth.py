@@ -77,6 +77,10 @@ def name_key(name: str) -> str:
     return " ".join(folded.translate(LOOKALIKES).split())
 
 
+def new_key() -> str:
+    return "ex_" + secrets.token_urlsafe(32)
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -92,10 +96,22 @@ class Teams:
 
     def register(self, name: str, role: Role) -> tuple[Team, str]:
         """A new team and its API key (the only time the key exists in clear)."""
-        if name_key(name) in self._by_name:
+        if self.taken(name):
             raise NameTaken(name)
-        key = "ex_" + secrets.token_urlsafe(32)
+        key = new_key()
         team = Team(TeamId(f"T{len(self.by_id) + 1:04d}"), name.strip(), role, hash_key(key))
+        self.add(team)
+        return team, key
+
+    def taken(self, name: str) -> bool:
+        return name_key(name) in self._by_name
+
+    def reissue(self, team_id: TeamId) -> tuple[Team, str]:
+        """A new key for the team; the old one stops working at once."""
+        old = self.by_id[team_id]
+        key = new_key()
+        team = msgspec.structs.replace(old, key_hash=hash_key(key))
+        del self._by_hash[old.key_hash]
         self.add(team)
         return team, key
 

@@ -55,6 +55,8 @@ def create_app(exchange: Exchange) -> Starlette:
             await exchange.stop()
 
     stream = StreamEndpoint(exchange)
+    exchange.control.on_reissue.append(stream.tickets.drop)
+    exchange.on_renew += [stream.tickets.clear, api.remembered.clear]
     routes = [
         *api.routes(),
         *admin_routes(api),

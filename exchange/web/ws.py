@@ -26,7 +26,7 @@ from starlette.routing import Route
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from exchange.app import Exchange
-from exchange.control import TEAM_DISABLED_CLOSE
+from exchange.control import KEY_REISSUED_CLOSE, TEAM_DISABLED_CLOSE
 from exchange.domain.types import TeamId
 from exchange.pipeline.fanout import PUBLIC, Books, Connection
 from exchange.web import subscriptions
@@ -84,6 +84,16 @@ class Tickets:
             del self._live[ticket]
             self._forget(team_id, ticket)
 
+    def clear(self) -> None:
+        """Forget every ticket (a new round or a reset)."""
+        self._live.clear()
+        self._by_team.clear()
+
+    def drop(self, team_id: TeamId) -> None:
+        """Forget the team's live tickets (its key was reissued)."""
+        for ticket in self._by_team.pop(team_id, ()):
+            del self._live[ticket]
+
     def _forget(self, team_id: TeamId, ticket: str) -> None:
         held = self._by_team[team_id]
         held.remove(ticket)
@@ -114,7 +124,7 @@ class StreamEndpoint:
             team_id = self.tickets.redeem(ticket, self.exchange.clock.rate_ns())
             if team_id is None:
                 return None, "unknown, used or expired ticket"
-            return self.exchange.teams.by_id[team_id], None
+            return self.exchange.teams.by_id[team_id], None  # dropped on a reissue
         key = websocket.headers.get("x-api-key") or websocket.query_params.get("api_key")
         team = self.exchange.teams.authenticate(key)
         if key is not None and team is None:
@@ -130,6 +140,9 @@ class StreamEndpoint:
         if team is not None and self.exchange.control.disabled(team.team_id):
             await websocket.close(TEAM_DISABLED_CLOSE, "team disabled by the organiser")
             return
+        if team is not None and self.exchange.teams.by_id[team.team_id] != team:
+            await websocket.close(KEY_REISSUED_CLOSE, "the organiser reissued this team's key")
+            return  # reissued while the connection was being accepted
         since_text = websocket.query_params.get("since")
         since = None if since_text is None else whole_number(since_text)
         if since_text is not None and since is None:
@@ -140,6 +153,7 @@ class StreamEndpoint:
             await websocket.close(POLICY_VIOLATION, _reason(refusal))
             return
         team_id = PUBLIC if team is None else team.team_id
+        fanout = self.exchange.fanout  # a new round replaces it: detach from this one
         conn = self.greet(websocket, team_id, since)
         if "instruments" in websocket.query_params or "underlyings" in websocket.query_params:
             self.choose(conn, books)
@@ -157,7 +171,7 @@ class StreamEndpoint:
         except WebSocketDisconnect:
             pass
         finally:
-            self.exchange.fanout.detach(conn)
+            fanout.detach(conn)
             log.info("stream disconnected", extra={"team_id": team_id})
 
     def request(self, conn: Connection, text: str | bytes) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from exchange.wire.models import PhaseText, Request, RoleText
+from exchange.wire.models import PhaseText, Request, RoleText, TeamName, TeamRole
 
 GameStateText = Annotated[
     str, Meta(extra_json_schema={"enum": ["waiting", "running", "paused", "stopped"]})
@@ -21,6 +21,36 @@ MIN_SPEED, MAX_SPEED = 0.1, 10_000.0
 """Game seconds per wall second an organiser may set: from a slowed game to a day in
 about 2 wall seconds."""
 MAX_HEADLINE = 200
+MAX_IMPORT = 1000
+"""Teams one import may bring (the body's byte limit usually binds first)."""
+Member = Annotated[str, Meta(min_length=1, max_length=100)]
+
+
+class TeamEntry(Request, frozen=True):
+    """One team of an import: what a line of the organiser's CSV says."""
+
+    team_name: TeamName
+    role: TeamRole
+    members: Annotated[tuple[Member, ...], Meta(max_length=20)] = ()
+
+
+class ImportRequest(Request, frozen=True):
+    teams: Annotated[list[TeamEntry], Meta(min_length=1, max_length=MAX_IMPORT)]
+
+
+class AssignRolesRequest(Request, frozen=True):
+    roles: Annotated[list[TeamRole], Meta(max_length=4)]
+    """The roles self-registered teams are given in turn; empty: teams choose."""
+
+
+class IssuedKey(msgspec.Struct, frozen=True):
+    """A team and its new API key: shown in this answer only (kept hashed)."""
+
+    team_id: str
+    team_name: str
+    role: str
+    api_key: str
+    members: tuple[str, ...] = ()
 
 
 class NoArguments(Request, frozen=True):
@@ -52,10 +82,18 @@ class GameStatus(msgspec.Struct, frozen=True):
     disabled_teams: list[str]
     registration_open: bool
     """Whether `POST /auth/register` takes new teams."""
+    registration: str
+    """`open` (teams choose their role), `closed`, or `assigned` (open, the roles
+    given by the organiser's `assigned_roles`)."""
+    assigned_roles: list[str]
     teams: int
     """Teams registered, the house's own included."""
     max_teams: int
     """The most teams the game takes (`server.max_teams`)."""
+    next_open: str | None = None
+    """While the market is closed: the game time it next opens (else null)."""
+    round: int = 1
+    """The round being played (`POST /admin/new-round` starts the next)."""
 
 
 class NewsPublished(msgspec.Struct, frozen=True):

@@ -306,6 +306,8 @@ class HealthView(msgspec.Struct, frozen=True):
     stopped: bool = False
     halted: list[str] = []
     """Instruments the organiser halted."""
+    next_open: str | None = None
+    """While the market is closed: the game time it next opens (else null)."""
     failing: list[str] = []
     """What makes the status `degraded`: internal tasks that stopped or crashed in the
     last 30 seconds (a crash-looping task stays here), and `database` while writes fail."""
