@@ -11,7 +11,6 @@ skipped with the reason, except in CI (CI=true), where a missing piece is a fail
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,46 +21,15 @@ import httpx
 import pytest
 
 from exchange.config import load_config
-from exchange.web import dashboard
 from tests.server.harness import Bot, run_server
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 WAIT_MS = 30_000
 """How long the page may take to show live data (a bound, not a timing claim)."""
 
 NUMBER = r"/^-?[\d,]+\.\d{2}%?$/"
 COUNT_NUMERIC = f"""(selector) => [...document.querySelectorAll(selector)]
     .filter((cell) => {NUMBER}.test(cell.textContent.trim())).length"""
-
-
-def missing(reason: str) -> None:
-    """Skip for a missing browser piece; in CI the piece is installed, so fail instead."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: the test setup must install it)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("the playwright package is not installed (pip install -e '.[test]')")
-    if not CHROMIUM.exists():
-        missing(f"{CHROMIUM} is missing: apt-get install chromium (nox -s tests does it as root)")
-    if not dashboard.uplot_installed():
-        missing("uPlot is not installed: run `npm ci` at the repository (nox -s tests does)")
-    with sync_playwright() as driver:
-        browser = driver.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @dataclass
