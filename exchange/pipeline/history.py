@@ -47,9 +47,9 @@ class MarketHistory:
         if kind == "trade" and isinstance(data, Tape):
             self._trades(data)
         elif kind == "event" and isinstance(data, Event):
-            self._news("news", data.headline)
+            self._news("news", data.headline, data.game_time)
         elif kind == "phase_change" and isinstance(data, PhaseChange):
-            self._news("phase", f"{data.previous} → {data.phase}")
+            self._news("phase", f"{data.previous} → {data.phase}", data.game_time)
         elif kind == "leaderboard" and isinstance(data, dict):
             self._board(data)
 
@@ -89,9 +89,9 @@ class MarketHistory:
             )
             self.trades.append((now, entry))
 
-    def _news(self, kind: str, text: str) -> None:
-        now = self._now()
-        self.news.append((now, NewsPoint(game_time(now), kind, text)))
+    def _news(self, kind: str, text: str, stamp: str) -> None:
+        """Stamped with the message's own game time, as its stream message is."""
+        self.news.append((self._now(), NewsPoint(stamp, kind, text)))
 
     def _board(self, board: dict[str, Any]) -> None:
         now = self._now()

@@ -246,7 +246,8 @@ class TradePoint(msgspec.Struct, frozen=True):
 
 
 class NewsPoint(msgspec.Struct, frozen=True):
-    """A headline (`kind` "news") or a phase change (`kind` "phase", text "OLD → NEW")."""
+    """A headline (`kind` "news") or a phase change (`kind` "phase", text "OLD → NEW"),
+    with the `game_time` its stream message (`event`, `phase_change`) carries."""
 
     game_time: str
     kind: str
