@@ -370,6 +370,12 @@ def fits(page: Any) -> None:
     overflows = page.evaluate(OVERFLOWS)
     assert overflows == [], "\n".join(overflows)
     assert page.evaluate(OVERLAPS) == []
+    # Headlines and phase changes alike: their texts start in one column.
+    lefts = page.evaluate(
+        "() => [...document.querySelectorAll('#news li .text')]"
+        ".map((t) => Math.round(t.getBoundingClientRect().left))"
+    )
+    assert len(set(lefts)) == 1, lefts
 
 
 @pytest.mark.parametrize(("width", "height"), SIZES)
@@ -393,7 +399,21 @@ def test_a_reload_mid_game_shows_the_day_so_far_and_every_panel_fits(
     assert page.problems == []
 
 
+@pytest.mark.parametrize(("width", "height"), [(1280, 720), (1700, 950), (2560, 1440)])
+def test_every_panel_fits_from_1280_to_2560_pixels(
+    demo: Demo, page: Any, width: int, height: int
+) -> None:
+    page.shot = f"desk-{width}x{height}"
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(demo.base + "/")
+    enter_key(page, demo.maker)
+    wait_until(page, "() => !document.querySelector('#team-analytics').hidden")
+    fits(page)
+    assert page.problems == []
+
+
 def test_the_ladder_marks_the_teams_own_orders(demo: Demo, page: Any) -> None:
+    rest_a_quote(demo.maker, demo.instrument)
     page.goto(demo.base + "/")
     enter_key(page, demo.maker)
     wait_until(page, "() => document.querySelectorAll('#team-orders tbody tr').length >= 1")
@@ -403,10 +423,20 @@ def test_the_ladder_marks_the_teams_own_orders(demo: Demo, page: Any) -> None:
                if o["instrument_id"] == demo.instrument]  # fmt: skip
     shown = page.locator("#ladder tr.own .own-qty").all_text_contents()
     assert {f"yours {o['quantity'] - o['filled']}" for o in resting} == set(shown)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ladder-own-orders.png"))
     # Forgetting the key unmarks the book.
     page.click("#team-forget")
     wait_until(page, "() => !document.querySelector('#ladder tr.own')")
     assert page.problems == []
+
+
+def rest_a_quote(maker: Bot, instrument: str) -> None:
+    """A fresh quote 4% wide around the book's mid: resting orders for the ladder to mark."""
+    book = maker.http.get(f"/market/book/{instrument}").json()["data"]
+    mid = (book["bids"][0]["price"] + book["asks"][0]["price"]) / 2
+    quoted = maker.quote(instrument, round(mid * 0.98, 2), round(mid * 1.02, 2), 10)
+    assert quoted.status_code == 201, quoted.text
 
 
 @pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1366, 768), (2560, 1440)])
