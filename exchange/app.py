@@ -26,6 +26,7 @@ from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks, Time
 from exchange.pipeline import scoring
 from exchange.pipeline.expiry import Expiry
 from exchange.pipeline.fanout import Fanout, periodic
+from exchange.pipeline.history import MarketHistory
 from exchange.pipeline.marketdata import MarketDataPublisher
 from exchange.pipeline.marketplace import Marketplace
 from exchange.pipeline.matcher import Matcher
@@ -135,6 +136,10 @@ class Exchange:
             None if self.writer is None else self.writer.put_row,
             config.market.model.tick_seconds,  # a top row per book each market tick
         )  # fmt: skip
+        self.history = MarketHistory(server.market_history, self.clock.now)
+        """The day's public market kept in memory, for `GET /market/history`."""
+        self.fanout.recorder = self.history.record
+        self.market_data.history = self.history
         self.first_run = "start_ns" not in saved
         """No game in the database yet: record its config and first moment (for replays)."""
         self.scores = self._score_keeper(saved.get(scoring.STATE_KEY), db_path)

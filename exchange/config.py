@@ -102,6 +102,27 @@ MAX_TEAM_NUMBER = 9_999
 """Team ids are `T` and four digits."""
 
 
+class MarketHistoryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What `GET /market/history` keeps in memory for the dashboard (a reload, a late
+    joiner): each list is a ring of at most this many entries, the oldest dropped."""
+
+    prices: int = 2_000
+    """Underlying samples (one per underlying every `sample_seconds` of game time)."""
+    trades: int = 500
+    news: int = 200
+    """Headlines and phase changes."""
+    leaderboard: int = 1_000
+    """Leaderboard samples (one every `sample_seconds` of game time)."""
+    sample_seconds: float = 30.0
+    """Game seconds between samples of prices and of the leaderboard."""
+
+    def __post_init__(self) -> None:
+        if min(self.prices, self.trades, self.news, self.leaderboard) < 1:
+            raise ValueError("server.market_history's sizes must be at least 1")
+        if self.sample_seconds <= 0:
+            raise ValueError("server.market_history.sample_seconds must be positive")
+
+
 class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Limits of the running server; each bound keeps memory flat under overload."""
 
@@ -162,6 +183,7 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     checkpoint_interval: float = 5.0
     snapshot_interval: float = 30.0
     """Seconds between position snapshots (and saves of the game clock) in the database."""
+    market_history: MarketHistoryConfig = MarketHistoryConfig()
     admin_token: str | None = None
     """The organiser's token for `/admin`; the environment's `EXCHANGE_ADMIN_TOKEN` wins.
     With neither, every `/admin` endpoint answers 403 `ADMIN_DISABLED`."""

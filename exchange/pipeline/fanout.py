@@ -295,6 +295,8 @@ class Fanout:
         self.tape: list[Any] = []
         """Public trade prints waiting for the next `flush_tape`."""
         self.cut_off = 0
+        self.recorder: Callable[[str, Any], None] | None = None
+        """Told of every broadcast (the market history keeps the day's public messages)."""
 
     # -- publishing (never awaits) ----------------------------------------------------
 
@@ -315,6 +317,8 @@ class Fanout:
         """A public stream message, in every team's stream (each with its own seq),
         encoded and kept once; with `topics` (the books it is about), skipped by the
         connections that chose none of them."""
+        if self.recorder is not None:
+            self.recorder(kind, data)
         tail = tail_of(kind, utc_now(), data)
         number = self.broadcasts.add(tail, topics)
         for s in self.streams.values():

@@ -26,6 +26,7 @@ from exchange.domain.ticks import TICKS_PER_UNIT, round_to_tick
 from exchange.domain.types import InstrumentId, Phase, Side, Ticks
 from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline.fanout import Fanout
+from exchange.pipeline.history import MarketHistory
 from exchange.pipeline.market import MarketCache
 from exchange.store import rows
 from exchange.wire import views
@@ -67,6 +68,8 @@ class MarketDataPublisher:
         self.top_rows_ns = max(1, top_rows_every) * 1_000_000_000
         self.top_slot: int | None = None
         """The game-time slot (of `top_rows_every` seconds) whose tops were last stored."""
+        self.history: MarketHistory | None = None
+        """Where the underlyings' prices are sampled for `GET /market/history`."""
 
     def relist(self) -> None:
         """The listed options changed (an expiry, a new weekly)."""
@@ -81,6 +84,8 @@ class MarketDataPublisher:
         self.fanout.flush_tape()
         moved = self.reprice() if self.cache is not None else set()
         self._save_tops(self.clock.now())
+        if self.history is not None:
+            self.history.sample_prices(self._underlyings())
         dirty, self.fanout.dirty = self.fanout.dirty | moved, set()
         dirty &= self.venue.books.keys()
         instruments = self.venue.instruments
@@ -157,6 +162,17 @@ class MarketDataPublisher:
         vol = implied_vol(mid, spot, i.strike / TICKS_PER_UNIT, years, i.kind == "CALL")
         value = float(np.asarray(vol))
         return None if np.isnan(value) else round(value, 4)
+
+    def _underlyings(self) -> list[tuple[str, float | None, float | None]]:
+        """Each underlying's mid (null while one-sided) and simulated price, in currency."""
+        out: list[tuple[str, float | None, float | None]] = []
+        for instrument_id, book in sorted(self.venue.books.items()):
+            if self.venue.instruments[instrument_id].is_option:
+                continue
+            bid, ask = book.best_bid(), book.best_ask()
+            mid = None if bid is None or ask is None else (bid + ask) / 2 / TICKS_PER_UNIT
+            out.append((instrument_id, mid, self.spots.get(instrument_id)))
+        return out
 
     def _save_prices(self, now: int, spots: dict[str, float]) -> None:
         wall = time.monotonic()

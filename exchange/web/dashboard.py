@@ -3,10 +3,12 @@
 `/` is the page, `/static/...` its script and style, `/vendor/uplot/...` the charting
 library's prebuilt files. Those come from `node_modules/uplot/dist`, installed by
 `npm ci` from the repository's lockfile and never committed: the folder named by
-`$EXCHANGE_NODE_MODULES` when set, else the one next to pyproject.toml. It is looked up
-on each request, so an `npm ci` run while the server is up takes effect at the next page
-load. Without it the page still works (tables, tape, news) and says where the charts
-would be that they need `npm ci`. The page reads everything from the public API and the
+`$EXCHANGE_NODE_MODULES` when set, else the one next to pyproject.toml. A wheel carries
+its own copy, made when it was built (`setup.py`), in `static/vendor/`: served when there
+is no node_modules, as on a pip-installed server. Both are looked up on each request,
+so an `npm ci` run while the server is up takes effect at the next page load. Without
+either the page still works (tables, tape, news) and says where the charts would be
+that they need `npm ci`. The page reads everything from the public API and the
 key-less spectator stream (`/ws`); a team's key, pasted into the page, stays in the
 browser's session storage.
 """
@@ -25,6 +27,8 @@ from starlette.staticfiles import StaticFiles
 
 STATIC = Path(__file__).resolve().parent / "static"
 REPOSITORY = Path(__file__).resolve().parents[2]
+PACKAGED = STATIC / "vendor"
+"""uPlot's files as a wheel carries them (copied in when it is built; see setup.py)."""
 VENDOR_FILES = frozenset({"uPlot.iife.min.js", "uPlot.iife.js", "uPlot.min.css"})
 """What `/vendor/uplot/` serves: the browser builds, nothing else from node_modules."""
 
@@ -60,8 +64,16 @@ def node_modules() -> Path:
     return Path(configured) if configured else REPOSITORY / "node_modules"
 
 
+def vendor_file(name: str) -> Path | None:
+    """A file of uPlot's browser build: node_modules' first, else the wheel's copy."""
+    for folder in (node_modules() / "uplot" / "dist", PACKAGED):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
 def uplot_installed() -> bool:
-    return (node_modules() / "uplot" / "dist" / "uPlot.iife.min.js").is_file()
+    return vendor_file("uPlot.iife.min.js") is not None
 
 
 async def index(request: Request) -> Response:
@@ -72,8 +84,8 @@ async def vendor(request: Request) -> Response:
     name = str(request.path_params["name"])
     if name not in VENDOR_FILES:
         raise HTTPException(404, f"no file {name!r} here")
-    path = node_modules() / "uplot" / "dist" / name
-    if not path.is_file():
+    path = vendor_file(name)
+    if path is None:
         raise HTTPException(404, f"{name} is not installed here: run `npm ci` at the repository")
     return FileResponse(path, headers={"Cache-Control": "no-cache"})
 

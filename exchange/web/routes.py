@@ -8,6 +8,7 @@ how much of the team's order budget is left (`X-RateLimit-Limit`, `-Remaining`).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import re
 import secrets
@@ -58,6 +59,7 @@ from exchange.wire.models import (
 log = logging.getLogger("exchange.api")
 
 JSON = "application/json"
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 FILLS_PAGE, MAX_FILLS_PAGE = 1000, 10_000
 """`GET /fills` answers at most a page; `since_trade_id` pages on from the last one."""
 Handler = Callable[[Request, str], Awaitable[Response]]
@@ -98,6 +100,7 @@ class Api:
             ("GET", "/positions/{team_id}", self.positions),
             ("GET", "/market/prices", self.prices),
             ("GET", "/market/book/{instrument_id}", self.book),
+            ("GET", "/market/history", self.history),
             ("GET", "/instruments", self.instruments),
             ("POST", "/dead-mans-switch", self.dead_mans_switch),
             ("GET", "/leaderboard", self.leaderboard),
@@ -433,6 +436,12 @@ class Api:
         data = PricesView(venue.phase.value, game_time(e.clock.now()), underlyings, lines)
         return answer(data, request_id)
 
+    async def history(self, request: Request, request_id: str) -> Response:
+        """The day's public market so far (for a dashboard opened late), from `since`."""
+        since = request.query_params.get("since")
+        since_ns = None if since is None else _game_ns(since)
+        return answer(self.exchange.history.since(since_ns), request_id)
+
     async def book(self, request: Request, request_id: str) -> Response:
         venue = self.exchange.venue
         instrument = request.path_params["instrument_id"]
@@ -457,6 +466,18 @@ class Api:
         req = decode(await self.body(request), DeadMansSwitchRequest)
         self.exchange.watchdog.arm(team.team_id, req.cancel_after)
         return answer(DeadMansSwitchView(req.cancel_after, req.cancel_after > 0), request_id)
+
+
+def _game_ns(text: str) -> int:
+    """An ISO 8601 moment with its zone (`2026-12-01T14:30:00Z`) as game nanoseconds."""
+    try:
+        moment = dt.datetime.fromisoformat(text) if len(text) <= 40 else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        message = "since must be an ISO 8601 time with its zone, e.g. 2026-12-01T14:30:00Z"
+        raise ApiError("INVALID_FIELD", message, {"field": "since"})
+    return (moment - EPOCH) // dt.timedelta(microseconds=1) * 1000
 
 
 def _forget(remembered: OrderedDict[str, Remembered], key: str | None, reply: Any) -> None:

@@ -288,6 +288,59 @@ class PricesView(msgspec.Struct, frozen=True):
     instruments: list[PriceLine]
 
 
+class PricePoint(msgspec.Struct, frozen=True):
+    """An underlying sampled: its book's mid (null while one-sided) and simulated price."""
+
+    game_time: str
+    symbol: str
+    mid: float | None
+    fair_value: float | None
+
+
+class TradePoint(msgspec.Struct, frozen=True):
+    """A public print, with the game time its `trade` message went out."""
+
+    game_time: str
+    trade_id: int
+    instrument_id: str
+    price: float
+    quantity: int
+    aggressor: str | None
+
+
+class NewsPoint(msgspec.Struct, frozen=True):
+    """A headline (`kind` "news") or a phase change (`kind` "phase", text "OLD → NEW"),
+    with the `game_time` its stream message (`event`, `phase_change`) carries."""
+
+    game_time: str
+    kind: str
+    text: str
+
+
+class BoardEntry(msgspec.Struct, frozen=True):
+    team_id: str
+    name: str
+    pnl: float
+
+
+class BoardPoint(msgspec.Struct, frozen=True):
+    """The overall ranking's P&L at one moment (a leaderboard sampled)."""
+
+    game_time: str
+    teams: list[BoardEntry]
+
+
+class HistoryView(msgspec.Struct, frozen=True):
+    """`GET /market/history`: the day so far, oldest first, each list bounded by
+    `server.market_history` (the oldest dropped first)."""
+
+    game_time: str
+    prices: list[PricePoint]
+    trades: list[TradePoint]
+    news: list[NewsPoint]
+    leaderboard: list[BoardPoint]
+
+
 class HealthView(msgspec.Struct, frozen=True):
     status: str
     phase: PhaseText

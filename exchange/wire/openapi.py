@@ -36,6 +36,7 @@ from exchange.wire.models import (
     Envelope,
     FillView,
     HealthView,
+    HistoryView,
     InstrumentView,
     LeaderboardView,
     OrderAck,
@@ -100,6 +101,10 @@ ENDPOINTS = (
     Endpoint("get", "/market/book/{instrument_id}", "Depth of one book", None, BookView,
              auth=False, query=(("depth", "Levels a side (1-50)",
                                  {"type": "integer", "minimum": 1, "maximum": 50}),)),
+    Endpoint("get", "/market/history", "The day's public market so far: prices, prints, "
+             "news, leaderboard", None, HistoryView, auth=False,
+             query=(("since", "Only what came after this game time (ISO 8601, with its zone)",
+                     {"type": "string", "format": "date-time"}),)),
     Endpoint("get", "/instruments", "The listed instruments", None, list[InstrumentView],
              auth=False),
     Endpoint("post", "/dead-mans-switch", "Cancel all orders if the team goes quiet",

@@ -2,8 +2,12 @@
 running demo server where two bots have traded, waits for live data, and checks that the
 price chart has drawn, the chain and the tape show real prices, the leaderboard shows
 scores (or says it has none yet while the server keeps none), and a team that enters
-its key sees its own positions, fills and orders. A full-page screenshot of each run goes
-to test-artifacts/, whether the test passes or fails.
+its key sees its own positions, fills and orders. A page opened (and reloaded) mid-game
+draws the day so far from `GET /market/history`; at 1366x768 and 1920x1080 no panel's
+content is wider than the panel; the room's big screen (`/?view=room`) shows all 32
+teams; the header says PAUSED and STOPPED with its clock still; the ladder marks the
+team's own orders. A full-page screenshot of each run goes to test-artifacts/, whether
+the test passes or fails.
 
 Without Chromium, the `playwright` package or uPlot (`npm ci`), the browser tests are
 skipped with the reason, except in CI (CI=true), where a missing piece is a failure.
@@ -11,7 +15,7 @@ skipped with the reason, except in CI (CI=true), where a missing piece is a fail
 
 from __future__ import annotations
 
-import os
+import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,47 +25,20 @@ from typing import Any
 import httpx
 import pytest
 
-from exchange.config import load_config
-from exchange.web import dashboard
+from exchange.config import ADMIN_TOKEN_ENV, load_config
 from tests.server.harness import Bot, run_server
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+TOKEN = "browser-organiser-1"
+ROLES = ("market_maker", "hedge_fund", "arbitrage")
+ROOM_TEAMS = 30
+"""Teams besides the two that trade: a room of 32 for the big screen's leaderboard."""
 WAIT_MS = 30_000
 """How long the page may take to show live data (a bound, not a timing claim)."""
 
 NUMBER = r"/^-?[\d,]+\.\d{2}%?$/"
 COUNT_NUMERIC = f"""(selector) => [...document.querySelectorAll(selector)]
     .filter((cell) => {NUMBER}.test(cell.textContent.trim())).length"""
-
-
-def missing(reason: str) -> None:
-    """Skip for a missing browser piece; in CI the piece is installed, so fail instead."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: the test setup must install it)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("the playwright package is not installed (pip install -e '.[test]')")
-    if not CHROMIUM.exists():
-        missing(f"{CHROMIUM} is missing: apt-get install chromium (nox -s tests does it as root)")
-    if not dashboard.uplot_installed():
-        missing("uPlot is not installed: run `npm ci` at the repository (nox -s tests does)")
-    with sync_playwright() as driver:
-        browser = driver.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @dataclass
@@ -77,16 +54,20 @@ class Demo:
 def demo() -> Iterator[Demo]:
     """The demo preset at 120x, so the open comes in seconds; a market maker quotes
     inside the house's spread and a hedge fund lifts its offer."""
-    config = load_config(preset="demo", overrides={"clock": {"speed": 120}})
-    with run_server(config) as base:
-        wait_for_phase(base, "CONTINUOUS")
-        fund = Bot(base, "hedge_fund", name="Browser Fund")
-        maker = Bot(base, "market_maker", name="Browser Maker")
-        try:
-            yield Demo(base, fund, maker, trade(fund, maker))
-        finally:
-            fund.close()
-            maker.close()
+    overrides = {"clock": {"speed": 120}, "server": {"admin_token": TOKEN}}
+    config = load_config(preset="demo", overrides=overrides)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(ADMIN_TOKEN_ENV, raising=False)
+        with run_server(config) as base:
+            wait_for_phase(base, "CONTINUOUS")
+            fund = Bot(base, "hedge_fund", name="Browser Fund")
+            maker = Bot(base, "market_maker", name="Browser Maker")
+            crowd = [Bot(base, ROLES[n % 3], name=f"Room Team {n:02d}") for n in range(ROOM_TEAMS)]
+            try:
+                yield Demo(base, fund, maker, trade(fund, maker))
+            finally:
+                for bot in [fund, maker, *crowd]:
+                    bot.close()
 
 
 def wait_for_phase(base: str, phase: str, timeout: float = 30.0) -> None:
@@ -332,3 +313,196 @@ def test_page_and_files_are_served_beside_the_api(demo: Demo) -> None:
         assert refused.status_code == 404
         assert refused.json()["error"]["code"] == "NOT_FOUND"
     assert health.json()["data"]["status"] == "ok"
+
+
+SIZES = [(1366, 768), (1920, 1080)]
+OVERFLOWS = """() => [...document.querySelectorAll(
+      '.panel, .panel .scroll, .panel .sub, .summary, .stats, .kv')]
+    .filter((box) => box.offsetParent !== null && box.scrollWidth > box.clientWidth + 1)
+    .map((box) => `${box.closest('.panel').className} ${box.className}: ` +
+                  `${box.scrollWidth} > ${box.clientWidth}`)"""
+"""Every panel, and each scrolling part of one, whose content is wider than it is (a
+cut column): none may be."""
+OVERLAPS = """() => {
+  const out = [];
+  for (const bar of document.querySelectorAll('.panel > header, .topbar, .feed li')) {
+    const parts = [...bar.querySelectorAll(':scope > *, .keyform > *')]
+      .filter((e) => e.offsetParent !== null && !e.classList.contains('keyform'));
+    for (const part of parts) {
+      if (part.scrollWidth > part.clientWidth + 1) out.push(`${part.className} spills over`);
+    }
+    for (const [i, a] of parts.entries()) for (const b of parts.slice(i + 1)) {
+      const r = a.getBoundingClientRect(), q = b.getBoundingClientRect();
+      const across = r.left < q.right - 1 && q.left < r.right - 1;
+      if (across && r.top < q.bottom - 1 && q.top < r.bottom - 1)
+        out.push(`${a.id || a.className} over ${b.id || b.className}`);
+    }
+  }
+  return out;
+}"""
+"""Texts side by side that sit on one another, or spill out of their box (into the next),
+in headers and news lines."""
+
+
+def game_seconds(base: str) -> float:
+    iso = httpx.get(base + "/health", timeout=5).json()["data"]["game_time"]
+    return dt.datetime.fromisoformat(iso).timestamp()
+
+
+def shows_the_day_before(page: Any, loaded_at: float, traded_before: int) -> None:
+    """The charts, tape and news hold what happened before the page was loaded."""
+    wait_until(page, "() => document.body.dataset.ready === 'true'")
+    for chart in ("#chart-SPX", "#chart-SPY", "#chart-pnl"):
+        first = page.evaluate(f"() => +document.querySelector('{chart}').dataset.first")
+        assert first < loaded_at - 60, chart  # a point from minutes of game time before
+    wait_until(page, "() => document.querySelector('#chart-SPX canvas')")  # drawn next frame
+    trades = page.evaluate(
+        "() => [...document.querySelectorAll('#tape tbody tr')].map((r) => +r.dataset.trade)"
+    )
+    assert trades and min(trades) <= traded_before
+    assert page.locator("#news li.phase").count() >= 1  # the open, before the page
+
+
+def fits(page: Any) -> None:
+    """Measured with the leaderboard and the ladder filled in."""
+    wait_until(page, "() => document.querySelectorAll('#board tbody tr').length >= 2")
+    wait_until(page, "() => document.querySelectorAll('#ladder tbody tr').length >= 1")
+    overflows = page.evaluate(OVERFLOWS)
+    assert overflows == [], "\n".join(overflows)
+    assert page.evaluate(OVERLAPS) == []
+    # Headlines and phase changes alike: their texts start in one column.
+    lefts = page.evaluate(
+        "() => [...document.querySelectorAll('#news li .text')]"
+        ".map((t) => Math.round(t.getBoundingClientRect().left))"
+    )
+    assert len(set(lefts)) == 1, lefts
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_a_reload_mid_game_shows_the_day_so_far_and_every_panel_fits(
+    demo: Demo, page: Any, width: int, height: int
+) -> None:
+    page.shot = f"reloaded-{width}x{height}"
+    page.set_viewport_size({"width": width, "height": height})
+    before = httpx.get(demo.base + "/market/history", timeout=5).json()["data"]
+    traded_before = before["trades"][-1]["trade_id"]
+    page.goto(demo.base + "/")
+    shows_the_day_before(page, game_seconds(demo.base), traded_before)
+    enter_key(page, demo.maker)
+    page.locator(f"#chain td[data-id='{demo.instrument}']").first.click()
+    wait_until(page, "() => document.querySelectorAll('#team-orders tbody tr').length >= 1")
+    fits(page)
+    page.reload()
+    shows_the_day_before(page, game_seconds(demo.base), traded_before)
+    wait_until(page, "() => document.querySelector('#team-state').dataset.state === 'live'")
+    fits(page)
+    assert page.problems == []
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 720), (1700, 950), (2560, 1440)])
+def test_every_panel_fits_from_1280_to_2560_pixels(
+    demo: Demo, page: Any, width: int, height: int
+) -> None:
+    page.shot = f"desk-{width}x{height}"
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(demo.base + "/")
+    enter_key(page, demo.maker)
+    wait_until(page, "() => !document.querySelector('#team-analytics').hidden")
+    fits(page)
+    assert page.problems == []
+
+
+def test_the_ladder_marks_the_teams_own_orders(demo: Demo, page: Any) -> None:
+    rest_a_quote(demo.maker, demo.instrument)
+    page.goto(demo.base + "/")
+    enter_key(page, demo.maker)
+    wait_until(page, "() => document.querySelectorAll('#team-orders tbody tr').length >= 1")
+    page.locator(f"#chain td[data-id='{demo.instrument}']").first.click()
+    wait_until(page, "() => document.querySelector('#ladder tr.own .own-qty')")
+    resting = [o for o in demo.maker.http.get("/orders").json()["data"]
+               if o["instrument_id"] == demo.instrument]  # fmt: skip
+    shown = page.locator("#ladder tr.own .own-qty").all_text_contents()
+    assert {f"yours {o['quantity'] - o['filled']}" for o in resting} == set(shown)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ladder-own-orders.png"))
+    # Forgetting the key unmarks the book.
+    page.click("#team-forget")
+    wait_until(page, "() => !document.querySelector('#ladder tr.own')")
+    assert page.problems == []
+
+
+def rest_a_quote(maker: Bot, instrument: str) -> None:
+    """A fresh quote 4% wide around the book's mid: resting orders for the ladder to mark."""
+    book = maker.http.get(f"/market/book/{instrument}").json()["data"]
+    mid = (book["bids"][0]["price"] + book["asks"][0]["price"]) / 2
+    quoted = maker.quote(instrument, round(mid * 0.98, 2), round(mid * 1.02, 2), 10)
+    assert quoted.status_code == 201, quoted.text
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1366, 768), (2560, 1440)])
+def test_the_room_view_shows_every_team_and_their_pnl(
+    demo: Demo, page: Any, width: int, height: int
+) -> None:
+    page.shot = f"room-{width}x{height}"
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(demo.base + "/?view=room")
+    wait_until(
+        page, f"() => document.querySelectorAll('#board tbody tr').length >= {ROOM_TEAMS + 2}"
+    )
+    wait_until(page, "() => document.querySelector('#chart-pnl canvas')")
+    body = page.evaluate(
+        "() => document.querySelector('.area-board .scroll').getBoundingClientRect().bottom"
+    )
+    rows = page.evaluate(
+        "() => [...document.querySelectorAll('#board tbody tr')]"
+        ".map((r) => r.getBoundingClientRect().bottom)"
+    )
+    assert max(rows) <= min(body, height) + 1  # every row in sight, none scrolled away
+    assert page.locator(".area-chain").is_hidden() and page.locator(".area-team").is_hidden()
+    fits(page)
+    assert page.problems == []
+
+
+def test_the_header_says_paused_and_stopped_and_its_clock_stands_still(
+    chromium: Any, tmp_path: Path
+) -> None:
+    config = load_config(preset="demo", overrides={"server": {"admin_token": TOKEN}})
+    context = chromium.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(ADMIN_TOKEN_ENV, raising=False)
+        with (
+            run_server(config) as base,
+            httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
+            ) as admin,
+        ):
+            try:
+                page.goto(base + "/")
+                wait_until(page, "() => document.body.dataset.ready === 'true'")
+                assert admin.post("/admin/pause").status_code == 200
+                wait_until(page, "() => document.querySelector('#phase').textContent === 'PAUSED'")
+                still(page)
+                assert admin.post("/admin/resume").status_code == 200
+                wait_until(page, "() => document.querySelector('#phase').textContent !== 'PAUSED'")
+                assert admin.post("/admin/stop").status_code == 200
+                wait_until(
+                    page, "() => document.querySelector('#phase').textContent === 'STOPPED'"
+                )
+                still(page)
+                stopped_at = httpx.get(base + "/health").json()["data"]["game_time"]
+                assert (
+                    page.text_content("#game-clock") == stopped_at[:10] + " " + stopped_at[11:19]
+                )
+            finally:
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "stopped.png"))
+                context.close()
+
+
+def still(page: Any) -> None:
+    """The header's clock shows the same second over several of its redraws (4 a second)."""
+    first = page.text_content("#game-clock")
+    for _ in range(6):
+        time.sleep(0.25)
+        assert page.text_content("#game-clock") == first

@@ -15,6 +15,12 @@ const AXIS = {
 };
 const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 2 });
 
+/** The palette's colours first; past them, hues a golden angle apart (30+ teams). */
+export function colourOf(index) {
+  if (index < PALETTE.length) return PALETTE[index];
+  return `hsl(${Math.round((index * 137.508) % 360)}, 70%, 62%)`;
+}
+
 export function chartsAvailable() {
   return typeof window.uPlot === "function";
 }
@@ -22,6 +28,17 @@ export function chartsAvailable() {
 /** Game time on the x axis: hours and minutes (UTC), with seconds when zoomed in. */
 function timeLabels(u, splits, axis, space, step) {
   return splits.map((s) => new Date(s * 1000).toISOString().slice(11, step < 60 ? 19 : 16));
+}
+
+/** The lines' span with a little room; a flat line gets a band of 0.1% around it
+ *  (uPlot's own range would put it in a band hundreds wide, starting at zero). */
+function valueRange(u, min, max) {
+  if (min === null || max === null) return [0, 1];
+  if (min === max) {
+    const pad = Math.max(Math.abs(min) * 0.001, 0.01);
+    return [min - pad, max + pad];
+  }
+  return window.uPlot.rangeNum(min, max, 0.1, true);
 }
 
 function axisValue(value) {
@@ -55,7 +72,7 @@ export class TimeChart {
   addLine(key, { label = key, color = null, dash = null } = {}) {
     if (this.lines.has(key)) return;
     const ys = new Array(this.xs.length).fill(null);
-    this.lines.set(key, { label, color: color || PALETTE[this.lines.size % PALETTE.length], dash, ys });
+    this.lines.set(key, { label, color: color || colourOf(this.lines.size), dash, ys });
   }
 
   /** Add a point for `t` (seconds): `values` maps line keys to numbers (others: gap). */
@@ -74,6 +91,7 @@ export class TimeChart {
       for (const line of this.lines.values()) line.ys.shift();
     }
     this.container.dataset.points = String(this.xs.length);
+    this.container.dataset.first = String(this.xs[0]); // game seconds of the oldest point
   }
 
   colour(key) {
@@ -128,7 +146,7 @@ export class TimeChart {
       {
         width, height, series, legend: { show: this.legend, live: true },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true } },
+        scales: { x: { time: true }, y: { range: valueRange } },
         tzDate: (ts) => window.uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
         axes: [{ ...AXIS, space: 70, values: timeLabels }, { ...AXIS, size: 70, values: (u, splits) => splits.map(axisValue) }],
       },

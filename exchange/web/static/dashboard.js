@@ -1,6 +1,11 @@
 // The dashboard's entry point: load the instruments and the tops of the books over REST,
 // then follow the key-less spectator stream (`/ws`): market data, trades, news, phase
-// changes, heartbeats and the leaderboard. Views redraw at most once a frame.
+// changes, heartbeats and the leaderboard. Before it plays the stream, the page draws
+// the day so far from `GET /market/history` (a reload or a late joiner sees it all):
+// the stream opens first and its messages wait until the history is drawn, so nothing
+// falls between the two, and what is in both is shown once. `/?view=room` is the
+// projector's view (the whole leaderboard and its P&L chart). Views redraw at most
+// once a frame.
 
 import { TimeChart } from "./charts.js";
 import { ChainView, LadderView, Market, NewsView, TapeView, midOf } from "./market.js";
@@ -9,6 +14,9 @@ import { TeamPanel } from "./team.js";
 import { $, GameClock, Stream, api, coalesce, fmt, stamp } from "./util.js";
 
 const UNDERLYINGS = ["SPX", "SPY"];
+const HEALTH_MS = 2000;
+const EARLY_KEPT = 5000;
+const STATE_LABELS = { waiting: "WAITING", paused: "PAUSED", stopped: "STOPPED" };
 const LINE_COLOURS = { SPX: "#4ea1ff", SPY: "#f5a623" };
 
 const clock = new GameClock();
@@ -19,6 +27,12 @@ let chain, ladder, tape, board;
 let chartsDirty = false;
 let relisting = null;
 let relisted = 0;
+let phase = "";
+let gameState = "running";
+let team = null;
+const early = []; // stream messages that came before the history was drawn
+let replaying = true;
+let greeted = null;
 
 const render = coalesce(() => {
   chain.flush();
@@ -36,10 +50,35 @@ function pick(id) {
   render();
 }
 
-function setPhase(phase) {
+/** The badge shows the organiser's state when the game is not running (PAUSED,
+ *  STOPPED), else the market's phase. */
+function setPhase(next) {
+  if (next) phase = next;
   const badge = $("#phase");
-  badge.textContent = phase ? phase.replace("_", " ") : "–";
-  badge.dataset.phase = phase || "";
+  const label = STATE_LABELS[gameState];
+  badge.textContent = label || (phase ? phase.replace(/_/g, " ") : "–");
+  badge.dataset.phase = label || phase;
+  badge.title = label ? `${label.toLowerCase()} by the organiser; market phase ${phase}` : "";
+}
+
+/** `/health` says whether the organiser paused or stopped the game: the clock freezes. */
+function setHealth(data) {
+  gameState = data.stopped ? "stopped" : data.game_state || (data.paused ? "paused" : "running");
+  clock.set(data.game_time, data.clock_speed);
+  clock.frozen = data.paused || data.stopped || gameState !== "running";
+  document.body.dataset.gameState = gameState;
+  $("#clock-speed").textContent = clock.frozen ? "frozen" : data.clock_speed === 1 ? "" : `×${data.clock_speed}`;
+  setPhase(data.phase);
+  showClock();
+}
+
+async function pollHealth() {
+  const health = await api("/health");
+  if (health.ok) setHealth(health.data);
+}
+
+function showClock() {
+  $("#game-clock").textContent = stamp(clock.now());
 }
 
 function setConnection(state, reason) {
@@ -96,6 +135,33 @@ function relist() {
   });
 }
 
+/** The day so far, oldest first, drawn before the stream's messages. */
+async function loadHistory() {
+  const reply = await api("/market/history");
+  if (!reply.ok) return;
+  const { prices, trades, news: headlines, leaderboard } = reply.data;
+  for (const p of prices) {
+    const values = {};
+    if (typeof p.mid === "number") values.mid = p.mid;
+    if (typeof p.fair_value === "number") values.fair = p.fair_value;
+    if (charts[p.symbol] && Object.keys(values).length) charts[p.symbol].push(Date.parse(p.game_time) / 1000, values);
+  }
+  for (const t of trades) tape.add([t], Date.parse(t.game_time));
+  for (const n of headlines) news.add(n.kind, n.kind === "phase" ? n.text.replace(/_/g, " ") : n.text, Date.parse(n.game_time));
+  board.history(leaderboard);
+  chartsDirty = true;
+}
+
+function heldUntilDrawn(message) {
+  if (message.type === "connection_status" && greeted) greeted();
+  if (!replaying) {
+    receive(message);
+    return;
+  }
+  early.push(message);
+  if (early.length > EARLY_KEPT) early.shift();
+}
+
 function receive(message) {
   const d = message.data || {};
   switch (message.type) {
@@ -118,6 +184,7 @@ function receive(message) {
       setPhase(d.phase);
       news.add("phase", `${d.previous} → ${d.phase}`.replace(/_/g, " "), Date.parse(d.game_time));
       relist();
+      pollHealth(); // a stop closes the market: the header says so at once
       break;
     case "leaderboard":
       board.apply(d);
@@ -128,15 +195,13 @@ function receive(message) {
 }
 
 async function boot() {
+  const room = new URLSearchParams(location.search).get("view") === "room";
+  document.body.dataset.view = room ? "room" : "desk";
   // The key form works from the first moment: a key entered while the market still
   // loads is checked at once instead of submitting the form as a plain page load.
-  new TeamPanel({ clock, news });
+  team = new TeamPanel({ clock, news, onOrders: () => ladder && ladder.remark() });
   const health = await api("/health");
-  if (health.ok) {
-    clock.set(health.data.game_time, health.data.clock_speed);
-    $("#clock-speed").textContent = health.data.clock_speed === 1 ? "" : `×${health.data.clock_speed}`;
-    setPhase(health.data.phase);
-  }
+  if (health.ok) setHealth(health.data);
   await market.load();
   for (const symbol of UNDERLYINGS) {
     charts[symbol] = new TimeChart($(`#chart-${symbol}`), {
@@ -147,18 +212,27 @@ async function boot() {
     });
   }
   chain = new ChainView(market, pick);
-  ladder = new LadderView(market);
+  ladder = new LadderView(market, () => team.ownOrders(ladder.id));
   tape = new TapeView(pick);
-  board = new Leaderboard(clock);
+  board = new Leaderboard(clock, { room });
   chain.select("SPX", null);
+  // The stream first, held back; then the history; then what the stream brought.
+  const greeting = new Promise((resolve) => {
+    greeted = resolve;
+    setTimeout(resolve, 3000); // a stream that cannot connect does not hold the page
+  });
+  new Stream({ onMessage: heldUntilDrawn, onState: setConnection }).open();
+  await greeting;
+  await loadHistory();
   await refreshTops();
+  replaying = false;
+  for (const message of early.splice(0)) receive(message);
   pick("SPX");
   board.poll(true);
-  new Stream({ onMessage: receive, onState: setConnection }).open();
+  render();
   document.body.dataset.ready = "true";
-  setInterval(() => {
-    $("#game-clock").textContent = stamp(clock.now());
-  }, 250);
+  setInterval(showClock, 250);
+  setInterval(pollHealth, HEALTH_MS);
 }
 
 boot();

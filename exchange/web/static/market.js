@@ -210,8 +210,10 @@ function tab(label, active, onClick) {
 
 /** The depth of one book, ten levels a side, refreshed on its market_data. */
 export class LadderView {
-  constructor(market) {
+  /** `own()`: the team's open orders in the shown instrument (none without a key). */
+  constructor(market, own = () => []) {
     this.market = market;
+    this.own = own;
     this.id = null;
     this.busy = false;
     this.again = false;
@@ -242,9 +244,28 @@ export class LadderView {
     }
   }
 
+  /** The team's open quantity at each price, per side ("bid"/"ask" -> cents -> qty). */
+  mine() {
+    const out = { bid: new Map(), ask: new Map() };
+    for (const o of this.own()) {
+      if (typeof o.price !== "number") continue;
+      const side = out[o.side === "buy" ? "bid" : "ask"];
+      const cents = Math.round(o.price * 100);
+      side.set(cents, (side.get(cents) || 0) + o.quantity - (o.filled || 0));
+    }
+    return out;
+  }
+
+  /** Mark the team's orders afresh on the book last drawn (its orders changed). */
+  remark() {
+    if (this.book && this.book.instrument_id === this.id) this.render(this.book);
+  }
+
   render(book) {
+    this.book = book;
     const levels = [...book.asks, ...book.bids];
     const most = Math.max(1, ...levels.map((l) => l.quantity));
+    const mine = this.mine();
     const row = (level, side) => {
       const bar = el("span", { class: `bar ${side}` });
       bar.style.width = `${Math.round((level.quantity / most) * 100)}%`;
@@ -252,9 +273,15 @@ export class LadderView {
       const orders = el("td", { class: "orders", text: qty(level.orders) });
       const price = el("td", { class: `price ${side}`, text: fmt(level.price) });
       const blank = () => el("td", { class: "blank" });
+      // The team's own quantity at this price, in the empty cell beside the price.
+      const own = mine[side].get(Math.round(level.price * 100));
+      const beside = own
+        ? el("td", { class: "own-qty", text: `yours ${qty(own)}`, title: "your open quantity at this price" })
+        : blank();
+      const mark = own ? " own" : "";
       return side === "ask"
-        ? el("tr", { class: "ask" }, blank(), blank(), price, size, orders)
-        : el("tr", { class: "bid" }, orders, size, price, blank(), blank());
+        ? el("tr", { class: `ask${mark}` }, blank(), beside, price, size, orders)
+        : el("tr", { class: `bid${mark}` }, orders, size, price, beside, blank());
     };
     const rows = [...book.asks].reverse().map((l) => row(l, "ask"));
     const bestBid = book.bids[0], bestAsk = book.asks[0];
@@ -293,17 +320,20 @@ export class TapeView {
     });
   }
 
+  /** Prints not shown yet (a print in both the history and the stream is shown once). */
   add(prints, gameMs) {
-    for (const p of prints) this.prints.unshift({ ...p, gameMs });
+    const seen = new Set(this.prints.map((p) => p.trade_id));
+    const fresh = prints.filter((p) => !seen.has(p.trade_id));
+    for (const p of fresh) this.prints.unshift({ ...p, gameMs });
     this.prints.length = Math.min(this.prints.length, 100);
-    this.count += prints.length;
-    this.dirty ||= prints.length > 0;
+    this.count += fresh.length;
+    this.dirty ||= fresh.length > 0;
   }
 
   flush() {
     if (!this.dirty) return;
     this.dirty = false;
-    $("#tape tbody").replaceChildren(...this.prints.map((p) => el("tr", { "data-id": p.instrument_id },
+    $("#tape tbody").replaceChildren(...this.prints.map((p) => el("tr", { "data-id": p.instrument_id, "data-trade": String(p.trade_id) },
       el("td", { class: "time", text: stamp(p.gameMs, false) }),
       el("td", { class: "inst", text: shortName(p.instrument_id) }),
       el("td", { class: `side ${p.aggressor || "auction"}`, text: p.aggressor ? (p.aggressor === "buy" ? "BUY" : "SELL") : "AUCT" }),
@@ -320,6 +350,7 @@ export class NewsView {
   }
 
   add(kind, text, gameMs, detail = "") {
+    if (this.items.some((n) => n.kind === kind && n.text === text && n.gameMs === gameMs)) return;
     this.items.unshift({ kind, text, gameMs, detail });
     this.items.length = Math.min(this.items.length, 60);
     $("#news").replaceChildren(...this.items.map((n) => el("li", { class: `news ${n.kind}` },

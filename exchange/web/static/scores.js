@@ -19,8 +19,10 @@ function kpiText(value) {
 }
 
 export class Leaderboard {
-  constructor(clock) {
+  /** `room`: the projector's view, where every team's row fits without its KPIs. */
+  constructor(clock, { room = false } = {}) {
     this.clock = clock;
+    this.room = room;
     this.data = null;
     this.ranking = "overall";
     this.available = null; // false once GET /leaderboard answered 404
@@ -70,6 +72,19 @@ export class Leaderboard {
       this.chart.rename(row.team_id, row.name || row.team_id);
     }
     if (Object.keys(values).length) this.chart.push(at, values);
+    this.render();
+  }
+
+  /** The P&L of every team over the day so far, from `GET /market/history`. */
+  history(points) {
+    for (const point of points || []) {
+      const values = {};
+      for (const t of point.teams) {
+        this.chart.addLine(t.team_id, { label: t.name });
+        values[t.team_id] = t.pnl;
+      }
+      if (Object.keys(values).length) this.chart.push(Date.parse(point.game_time) / 1000, values);
+    }
     this.render();
   }
 

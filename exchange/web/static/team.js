@@ -15,9 +15,11 @@ const FILLS_KEPT = 200;
 const DONE = new Set(["filled", "cancelled", "rejected"]);
 
 export class TeamPanel {
-  constructor({ clock, news }) {
+  constructor({ clock, news, onOrders = () => {} }) {
     this.clock = clock;
     this.news = news;
+    this.onOrders = onOrders;
+    this.orders = new Map();
     this.stream = null;
     this.timers = [];
     this.chart = new TimeChart($("#chart-team-pnl"), {
@@ -91,6 +93,7 @@ export class TeamPanel {
   forget() {
     this.disconnect();
     this.key = null;
+    this.onOrders();
     this.asked = null;
     sessionStorage.removeItem(KEY_STORE);
     $("#team-body").hidden = true;
@@ -278,7 +281,14 @@ export class TeamPanel {
     $("#team-positions-empty").hidden = a.positions.length > 0;
   }
 
+  /** The team's open orders in one instrument (the book ladder marks them). */
+  ownOrders(instrumentId) {
+    if (!this.key) return [];
+    return [...this.orders.values()].filter((o) => o.instrument_id === instrumentId);
+  }
+
   renderOrders() {
+    this.onOrders();
     const orders = [...this.orders.values()].sort((a, b) => Number(b.order_id) - Number(a.order_id));
     $("#team-orders tbody").replaceChildren(...orders.map((o) => el("tr", {},
       el("td", { class: "num", text: o.order_id }),

@@ -90,6 +90,7 @@ export class GameClock {
     this.gameMs = null;
     this.wallMs = 0;
     this.speed = 1;
+    this.frozen = false; // paused or stopped by the organiser: game time stands still
   }
 
   set(gameTimeIso, speed = this.speed) {
@@ -102,14 +103,15 @@ export class GameClock {
 
   /** Now on the game clock, in ms; null before the first reading. */
   now() {
-    return this.gameMs === null ? null : this.gameMs + (Date.now() - this.wallMs) * this.speed;
+    if (this.gameMs === null || this.frozen) return this.gameMs;
+    return this.gameMs + (Date.now() - this.wallMs) * this.speed;
   }
 
   /** The game time a wall-clock timestamp stands for (a message's `timestamp`). */
   fromWall(wallIso) {
     const wall = Date.parse(wallIso);
     if (this.gameMs === null || Number.isNaN(wall)) return Date.now();
-    return this.gameMs + (wall - this.wallMs) * this.speed;
+    return this.frozen ? this.gameMs : this.gameMs + (wall - this.wallMs) * this.speed;
   }
 }
 
