@@ -19,9 +19,9 @@ from typing import NamedTuple
 
 from sortedcontainers import SortedList
 
-from exchange.domain import auction
 from exchange.domain.orders import Order
 from exchange.domain.types import InstrumentId, OrderId, OrderStatus, Side, Ticks
+from exchange.domain.uncross import Uncross, clearing_price
 
 
 class Level:
@@ -57,7 +57,7 @@ class OrderBook:
         self.orders: dict[OrderId, Order] = {}
         self.version = 0
         """Bumped on every change, so views (indicative uncross, depth) can be cached."""
-        self._indicative: tuple[int, Ticks | None, auction.Uncross | None] = (-1, None, None)
+        self._indicative: tuple[int, Ticks | None, Uncross | None] = (-1, None, None)
 
     def __len__(self) -> int:
         return len(self.orders)
@@ -180,7 +180,7 @@ class OrderBook:
         for level in self.levels(side):
             yield from self.live_orders(level)
 
-    def indicative(self, reference: Ticks | None = None) -> auction.Uncross | None:
+    def indicative(self, reference: Ticks | None = None) -> Uncross | None:
         """The price and volume an auction would clear at now; cached until the book changes.
 
         One pass over the price levels, so it is cheap enough to publish after every
@@ -189,7 +189,7 @@ class OrderBook:
         version, ref, cached = self._indicative
         if version == self.version and ref == reference:
             return cached
-        result = auction.clearing_price(
+        result = clearing_price(
             [(lv.price, lv.quantity) for lv in self.levels(Side.BUY)],
             [(lv.price, lv.quantity) for lv in self.levels(Side.SELL)],
             reference,

@@ -7,8 +7,8 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exchange.domain.auction import clearing_price
 from exchange.domain.types import Phase, TeamId, TimeNs
+from exchange.domain.uncross import clearing_price
 
 from .support import SPX, buy, cancel, make_venue, play, px, sell
 

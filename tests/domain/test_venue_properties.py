@@ -15,7 +15,6 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from exchange.domain.auction import clearing_price
 from exchange.domain.fees import DEFAULT_FEES
 from exchange.domain.orders import NewQuote, Order, OrderResult, Trade
 from exchange.domain.positions import Ledger
@@ -29,6 +28,7 @@ from exchange.domain.types import (
     Ticks,
     TimeNs,
 )
+from exchange.domain.uncross import clearing_price
 
 from .support import SPX, SPY, buy, cancel, make_venue, sell
 
