@@ -19,7 +19,7 @@ from exchange.domain.market.retail import retail_orders
 from exchange.domain.market.simulator import MarketModel, MarketStreams, fair_values
 from exchange.domain.pricing import chain_greeks
 from exchange.domain.types import TeamId
-from exchange.pipeline.market import expiry_close
+from exchange.pipeline.simulator import expiry_close
 
 START = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from exchange import __version__, results
+from exchange import __version__, results_cli
 from exchange.admin_cli import add_parser as add_admin_parser
 from exchange.config import GameConfig, load_config, preset_names
 from exchange.domain.instruments import build_chain
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.set_defaults(run=cmd_export)
     replay_cli.add_parser(commands)
     dbreport.add_parser(commands)
-    results.add_parser(commands)
+    results_cli.add_parser(commands)
     config = commands.add_parser("config", help="print the effective game config as YAML")
     config_arguments(config)
     config.set_defaults(run=cmd_config)

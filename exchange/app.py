@@ -19,31 +19,36 @@ from exchange import recovery
 from exchange.clock import Clock, ScaledClock
 from exchange.config import GameConfig
 from exchange.control import GameControl
+from exchange.domain.house import house_teams
 from exchange.domain.instruments import Instrument, build_chain
-from exchange.domain.phases import PHASE_RULES, from_ns
+from exchange.domain.phases import PHASE_RULES, Schedule, from_ns
 from exchange.domain.session import TradingSession
 from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
+from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline import scoring
+from exchange.pipeline.events import EventDelivery
 from exchange.pipeline.expiry import Expiry
 from exchange.pipeline.fanout import Fanout, periodic
 from exchange.pipeline.history import MarketHistory
+from exchange.pipeline.house import HouseRunner
 from exchange.pipeline.marketdata import MarketDataPublisher
-from exchange.pipeline.marketplace import Marketplace
 from exchange.pipeline.matcher import Matcher
 from exchange.pipeline.metrics import Metrics
-from exchange.pipeline.publisher import Outbox, Publisher
+from exchange.pipeline.publisher import Outbox, Publisher, Release
 from exchange.pipeline.queues import FairQueue
 from exchange.pipeline.scheduler import Scheduler
 from exchange.pipeline.scoring import ScoreKeeper
+from exchange.pipeline.simulated import HouseView, SimulatedMarket
+from exchange.pipeline.simulator import Simulator
 from exchange.pipeline.supervisor import Supervisor
 from exchange.pipeline.validator import InFlight, Validator
 from exchange.pipeline.watchdog import Watchdog
 from exchange.pipeline.work import Matched
-from exchange.pipeline.writer import Writer
+from exchange.pipeline.writer import DbQueues, StorageFailing, Writer
 from exchange.store import rows
 from exchange.store.arrivals import ArrivalLog
 from exchange.store.rows import ArrivalRow
-from exchange.web.auth import Team, Teams
+from exchange.teams import Team, Teams
 from exchange.wire.codec import game_time
 from exchange.wire.messages import Heartbeat, PhaseChange
 
@@ -63,11 +68,10 @@ def make_clock(config: GameConfig, saved_ns: int | None = None) -> ScaledClock:
     return ScaledClock(None if start_ns is None else TimeNs(start_ns), config.clock.speed)
 
 
-class StorageFailing(Exception):
-    """The database cannot commit now: what must be durable before its answer is refused."""
-
-
 class Exchange:
+    """The running game. Built in dependency order: each part is given its collaborators
+    when it is made, and nothing is wired on afterwards."""
+
     def __init__(
         self, config: GameConfig, clock: Clock | None = None, db_path: str | None = None
     ) -> None:
@@ -84,67 +88,79 @@ class Exchange:
         self.phase_since = now
         """The game time the venue's starting phase was read from the schedule."""
         seeds = np.random.SeedSequence(config.seed).spawn(4)
-        tz = getattr(self.schedule, "tz", dt.UTC)
-        instruments = build_chain(config.instruments, from_ns(now, tz).date())
-        self.session = TradingSession(
-            instruments, config.constraints(), config.fees(), np.random.default_rng(seeds[0]),
-            self.schedule.phase_at(now),
-        )  # fmt: skip
+        self.session = build_session(config, self.schedule, now, seeds[0])
         self.venue = self.session.venue
         self.teams = Teams()
         server = config.server
         self.orders: asyncio.Queue[Any] = asyncio.Queue(server.order_queue_size)
+        """OrderQueue: requests from the web layer and the house, to the validator."""
         self.matchers: dict[InstrumentId, asyncio.Queue[Any]] = {
             i: asyncio.Queue(server.matcher_queue_size) for i in self.venue.instruments
         }
+        """A MatchQueue per instrument: from the validator to that book's matcher."""
         self.trades: asyncio.Queue[Matched] = FairQueue(server.trade_queue_size)
+        """TradeQueue: every matcher outcome (and venue change), to the publisher."""
         self.arrivals = ArrivalLog(on=bool(db_path))
         """Records every change of the venue for `replay game.db` (with a database)."""
         self.inflight = InFlight()
-        self.fanout = Fanout(
-            server.history_size, server.max_backlog, server.history_bytes,
-            server.max_backlog_bytes,
-        )  # fmt: skip
-        self.publisher = Publisher(self.session, self.fanout, self.trades)
-        self.metrics = Metrics()
-        """Prometheus figures in a registry of this exchange's own (`GET /metrics`)."""
-        self.publisher.taps.append(self.metrics.released)
-        self.watchdog = Watchdog(self.orders, lambda: PHASE_RULES[self.venue.phase].cancel)
-        self.supervisor = Supervisor()
-        self.writer: Writer | None = None
-        self.id_ceiling = 0
-        self.market = Marketplace(self, seeds[1]) if config.market.enabled else None
-        if db_path:
-            recovery.recover(self, db_path)
-            self.publisher.keep_durable_ledger()
-            self.id_ceiling = self.venue.peek_order_id() + recovery.ID_BLOCK
-            self.writer = Writer(
-                db_path, self.publisher, server.batch_rows, server.linger,
-                max_pages=server.db_max_pages, wal_bytes=server.wal_checkpoint_bytes,
-                checkpoint_every=server.checkpoint_interval,
-            )  # fmt: skip
-            self.publisher.sink = self.writer.put
-            self.writer.on_commit = self.metrics.db_write_seconds.observe
-            if self.market is not None and "regime" in saved:
-                self.market.restore_regime(saved["regime"])
-        self.market_data = MarketDataPublisher(
-            self.venue, self.fanout, self.clock,
-            None if self.market is None else self.market.cache,
-            None if self.market is None else self.market.prices,
-            self.market.expiry_ns if self.market is not None else _no_expiry,
-            config.market.fair_value_refresh,
-            None if self.writer is None else self.writer.put_row,
-            config.market.model.tick_seconds,  # a top row per book each market tick
-        )  # fmt: skip
         self.history = MarketHistory(server.market_history, self.clock.now)
         """The day's public market kept in memory, for `GET /market/history`."""
-        self.fanout.recorder = self.history.record
-        self.market_data.history = self.history
+        self.fanout = build_fanout(config, self.history)
+        self.metrics = Metrics()
+        """Prometheus figures in a registry of this exchange's own (`GET /metrics`)."""
+        self.watchdog = Watchdog(self.orders, lambda: PHASE_RULES[self.venue.phase].cancel)
+        self.supervisor = Supervisor()
+        self.market = build_market(config, seeds[1], now)
+        restored = recovery.recover(db_path, now) if db_path else None
+        if restored is not None and db_path:
+            self._restore(restored, db_path)
+        if self.market is not None and "regime" in saved:
+            self.market.restore_regime(saved["regime"], now)
+        self.id_ceiling = self.venue.peek_order_id() + recovery.ID_BLOCK if db_path else 0
+        self.db_queues = DbQueues() if db_path else None
+        """TradeDBQueue, EventDBQueue and PriceDBQueue, with a database."""
+        self.save_row = None if self.db_queues is None else self.db_queues.put_row
+        """Hands a row to the writer (EventDBQueue or PriceDBQueue); None without one."""
+        self.market_data = build_market_data(
+            config, self.venue, self.fanout, self.clock, self.market, self.save_row, self.history
+        )
         self.first_run = "start_ns" not in saved
         """No game in the database yet: record its config and first moment (for replays)."""
         self.scores = self._score_keeper(saved.get(scoring.STATE_KEY), db_path)
+        self.release = Release(
+            self.session, self.fanout, [self.metrics.released, self.scores.released],
+            {} if restored is None else restored.fills, durable=db_path is not None,
+        )  # fmt: skip
+        self.writer = (
+            None
+            if self.db_queues is None or db_path is None
+            else build_writer(config, db_path, self.db_queues, self.release, self.metrics)
+        )
+        sink = None if self.db_queues is None else self.db_queues.put
+        self.publisher = Publisher(self.session, self.trades, self.release.release, sink)
         self.control = GameControl(self, saved.get("control"), db_path)
         """The organiser's controls (`/admin`): the game's state, halts, disabled teams."""
+
+    def _restore(self, restored: recovery.Restored, db_path: str) -> None:
+        """Apply what the database gave back (before anything starts); the committed
+        fills go to the `Release` when it is built."""
+        self.fanout.seq_base = restored.run * recovery.SEQS_PER_RUN
+        for team in restored.teams:
+            self.teams.add(team)
+            self.session.register(team.team_id, team.role)
+            self.fanout.add_team(team.team_id)
+        recovery.replay_ledger(db_path, self.session.ledger)
+        venue = self.venue
+        for iid, price in restored.last_prices.items():
+            if iid in venue.instruments:
+                venue.last_price[iid] = price
+        for iid, value in restored.fair_values.items():
+            if iid in venue.instruments:
+                venue.reference_price[iid] = value
+        self.arrivals.resume(restored.next_arrival)
+        venue.resume_ids(restored.next_order_id, restored.next_trade_id)
+        for team_id, report in restored.cancelled:
+            self.fanout.stream(team_id, "order_cancelled", report)
 
     def _score_keeper(self, saved: str | None, db_path: str | None) -> ScoreKeeper:
         """The scores: restored with the game, then given the committed fills they missed
@@ -155,16 +171,13 @@ class Exchange:
             greeks=self.market_data.greeks,
             cache=None if self.market is None else self.market.cache,
             tick_seconds=self.config.market.model.tick_seconds,
+            broadcast=self.fanout.broadcast, save_row=self.save_row, current_marks=self.marks,
         )  # fmt: skip
         for team in self.teams.by_id.values():
             keeper.add_team(team.team_id, team.name, team.role)
         if db_path:
             recovery.catch_up_scores(keeper.scorer, db_path)
         keeper.scorer.adopt(self.session.ledger)
-        keeper.broadcast = self.fanout.broadcast
-        keeper.current_marks = self.marks
-        keeper.save_row = None if self.writer is None else self.writer.put_row
-        self.publisher.taps.append(keeper.released)
         return keeper
 
     # -- life cycle -------------------------------------------------------------------
@@ -173,12 +186,11 @@ class Exchange:
         s, server = self.supervisor, self.config.server
         venue, at = self.venue, self.phase_since  # this run's books, before any order
         await self.logged(self.arrivals.run(at, venue.phase, venue.peek_trade_id()))
-        validator = Validator(self.session, self.clock, self.orders, self.matchers, self.inflight)
-        validator.on_refused, validator.on_accepted = self.scores.refused, self.scores.accepted
-        validator.on_admitted = self.metrics.admitted
-        if self.writer is not None:
-            writer = self.writer
-            validator.entry_closed = lambda: writer.failing
+        validator = Validator(
+            self.session, self.clock, self.orders, self.matchers, self.inflight,
+            on_refused=self.scores.refused, on_accepted=self.scores.accepted,
+            on_admitted=self.metrics.admitted, entry_closed=self.entry_closed,
+        )  # fmt: skip
         s.start("validator", validator.run)
         for instrument_id in self.matchers:
             self.start_matcher(instrument_id)
@@ -205,7 +217,7 @@ class Exchange:
             interval = server.snapshot_interval
             s.start("snapshots", periodic(interval, self.save_state, "snapshots"))
         if self.market is not None:
-            await self.market.start()
+            await self.start_market(self.market)
             expiry = Expiry(
                 self.venue, self.clock, self.config.instruments, self.matchers,
                 self.market.expiry_ns, self.market.cache.spots, self.listed, self.delisted,
@@ -216,6 +228,53 @@ class Exchange:
             "exchange started",
             extra={"instruments": len(self.matchers), "phase": self.venue.phase},
         )
+
+    async def start_market(self, market: SimulatedMarket) -> None:
+        """The simulator, the news and signal delivery, and the house."""
+        s = self.supervisor
+        view = HouseView(self.venue, self.clock, market.cache, self.market_data.greeks)
+        simulator = Simulator(
+            market.model, market.streams, self.clock, view.phase, market.prices,
+            market.events, market.signals,
+        )  # fmt: skip
+        s.start("simulator", simulator.run)
+        market.delivery = EventDelivery(
+            self.clock, self.fanout, self.teams, market.events, market.signals,
+            self.save_row,
+            on_news=self.scores.news, on_signal=self.scores.signal,
+        )  # fmt: skip
+        s.start("news", market.delivery.news)
+        s.start("signals", market.delivery.role_signals)
+        market.house = await self.start_house(market, view)
+
+    async def start_house(self, market: SimulatedMarket, view: HouseView) -> HouseRunner | None:
+        """The house's teams (restored with the game, else registered) and their task."""
+        m = market.settings
+        teams = house_teams(
+            market.streams.retail, m.model.retail, m.model.tick_seconds,
+            liquidity=m.house_liquidity, options_maker=m.house_options_maker, crowd=m.retail,
+        )  # fmt: skip
+        strategies = {}
+        for team in teams:
+            team_id = await self.house_team(team.name, team.role)
+            team.strategy.on_start(team_id, team.role, list(self.venue.instruments.values()))
+            strategies[team_id] = team.strategy
+        if not strategies:
+            return None
+        windows, roles = self.session.windows, self.session.roles
+        limits = {t: windows[t].limit for t in strategies if roles[t] is not Role.HOUSE}
+        house = HouseRunner(strategies, limits, self.orders, view, self.clock, m.house_interval)
+        self.release.taps.append(house.released)  # the house's task starts with the game
+        self.supervisor.start("house", house.run)
+        return house
+
+    async def house_team(self, name: str, role: Role) -> TeamId:
+        """The house's own team: restored with the game, else registered (key unused)."""
+        for team in self.teams.by_id.values():
+            if team.name == name:
+                return team.team_id
+        team, _ = await self.register(name, role, stream=False)
+        return team.team_id
 
     async def renew(self, keep_teams: bool) -> None:
         """Build the game afresh in this same object (the web layer holds it) from the
@@ -283,26 +342,27 @@ class Exchange:
 
     def record_game(self) -> None:
         """The effective config and the game's first moment: `replay game.db` reads them."""
-        assert self.writer is not None
+        assert self.save_row is not None
         now = self.clock.now()
         config = msgspec.to_builtins(self.config)
         config["server"].pop("admin_token", None)  # a secret: never in the database
         for key, value in (("config", config), ("start_ns", now)):
-            self.writer.put_row("game_state", rows.game_state_row(key, value, now))
+            self.save_row("game_state", rows.game_state_row(key, value, now))
 
     def save_state(self) -> None:
         """Position snapshots and the game state (clock, phase, seed), as rows to write;
         and the next block of order ids once half of the reserved one is used."""
-        assert self.writer is not None
+        save = self.save_row
+        assert save is not None
         now = self.clock.now()
         for account in self.session.ledger.snapshot():
-            self.writer.put_row("position_snapshots", rows.snapshot_row(now, account))
+            save("position_snapshots", rows.snapshot_row(now, account))
         state: dict[str, object] = {"game_time_ns": now, "phase": self.venue.phase.value,
                                     "seed": self.config.seed}  # fmt: skip
         if self.market is not None:
             state["regime"] = self.market.model.regime.value
         for key, value in state.items():
-            self.writer.put_row("game_state", rows.game_state_row(key, value, now))
+            save("game_state", rows.game_state_row(key, value, now))
         if self.venue.peek_order_id() > self.id_ceiling - recovery.ID_BLOCK // 2:
             self.id_ceiling += recovery.ID_BLOCK
             reserve = Outbox()
@@ -342,6 +402,10 @@ class Exchange:
         await self.publisher.durable(saved)
         log.info("key reissued", extra={"team_id": team_id})
         return team, key
+
+    def entry_closed(self) -> bool:
+        """The database cannot commit now: order entry is closed (fail closed)."""
+        return self.writer is not None and self.writer.failing
 
     def _refuse_while_failing(self) -> None:
         if self.writer is not None and self.writer.failing:
@@ -412,6 +476,69 @@ class Exchange:
 
     def team(self, team_id: TeamId) -> Team | None:
         return self.teams.by_id.get(team_id)
+
+
+# -- the parts, each built from its collaborators -------------------------------------
+
+
+def build_session(
+    config: GameConfig, schedule: Schedule, now: TimeNs, seed: np.random.SeedSequence
+) -> TradingSession:
+    """The venue and its ledger, listing the chain of the game's first day."""
+    tz = getattr(schedule, "tz", dt.UTC)
+    instruments = build_chain(config.instruments, from_ns(now, tz).date())
+    return TradingSession(
+        instruments, config.constraints(), config.fees(), np.random.default_rng(seed),
+        schedule.phase_at(now),
+    )  # fmt: skip
+
+
+def build_fanout(config: GameConfig, history: MarketHistory) -> Fanout:
+    server = config.server
+    return Fanout(
+        server.history_size, server.max_backlog, server.history_bytes,
+        server.max_backlog_bytes, recorder=history.record,
+    )  # fmt: skip
+
+
+def build_market(
+    config: GameConfig, seed: np.random.SeedSequence, now: TimeNs
+) -> SimulatedMarket | None:
+    if not config.market.enabled:
+        return None
+    return SimulatedMarket(config.market, config.schedule, seed, now)
+
+
+def build_market_data(
+    config: GameConfig,
+    venue: ExchangeVenue,
+    fanout: Fanout,
+    clock: Clock,
+    market: SimulatedMarket | None,
+    save_row: Callable[[str, tuple[Any, ...]], None] | None,
+    history: MarketHistory,
+) -> MarketDataPublisher:
+    return MarketDataPublisher(
+        venue, fanout, clock,
+        None if market is None else market.cache,
+        None if market is None else market.prices,
+        market.expiry_ns if market is not None else _no_expiry,
+        config.market.fair_value_refresh, save_row,
+        config.market.model.tick_seconds,  # a top row per book each market tick
+        history=history,
+    )  # fmt: skip
+
+
+def build_writer(
+    config: GameConfig, db_path: str, queues: DbQueues, release: Release, metrics: Metrics
+) -> Writer:
+    server = config.server
+    return Writer(
+        db_path, queues, release.release, server.batch_rows, server.linger,
+        max_pages=server.db_max_pages, wal_bytes=server.wal_checkpoint_bytes,
+        checkpoint_every=server.checkpoint_interval,
+        on_commit=metrics.db_write_seconds.observe,
+    )  # fmt: skip
 
 
 def _no_expiry(date: dt.date) -> int:

@@ -25,21 +25,32 @@ import logging
 import sqlite3
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, Protocol
 
-from exchange.clock import ScaledClock
+from exchange.clock import Clock, ScaledClock
+from exchange.config import GameConfig
+from exchange.domain.game_state import REFUSALS, STILL, GameState, Refusal, conflict, move
 from exchange.domain.market.news import NewsEvent, NewsKind
+from exchange.domain.phases import Schedule
 from exchange.domain.phases import next_open as opening_after
-from exchange.domain.types import CancelReason, InstrumentId, Phase, Role, TeamId
+from exchange.domain.session import TradingSession
+from exchange.domain.types import CancelReason, InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
 from exchange.domain.validation import Rejection
+from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline.events import publish_news
+from exchange.pipeline.fanout import Fanout
+from exchange.pipeline.publisher import Publisher
+from exchange.pipeline.scoring import SaveRow, ScoreKeeper
+from exchange.pipeline.simulated import SimulatedMarket
+from exchange.pipeline.supervisor import Supervisor
+from exchange.pipeline.validator import InFlight
 from exchange.pipeline.work import CancelAll, PhaseStep
+from exchange.pipeline.writer import Writer
 from exchange.results import collect
 from exchange.store import rounds, rows
 from exchange.store.db import Database
 from exchange.store.schema import StoreError
-from exchange.web.auth import name_key
+from exchange.teams import Team, Teams, name_key
 from exchange.wire import views
 from exchange.wire.admin import (
     ActionView,
@@ -52,9 +63,6 @@ from exchange.wire.admin import (
     TeamStatus,
 )
 from exchange.wire.codec import game_time, utc_now
-
-if TYPE_CHECKING:
-    from exchange.app import Exchange
 
 log = logging.getLogger("exchange.admin")
 
@@ -77,55 +85,69 @@ CANCEL_ATTEMPTS, CANCEL_RETRY_S = 100, 0.05
 """A cancel-all refused because a book's queue is full is tried again, for up to 5 s."""
 
 
-class GameState(StrEnum):
-    WAITING = "waiting"
-    """Configured with `clock.start_paused`: the clock waits for `start`."""
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPED = "stopped"
-
-
-MOVES: dict[str, tuple[frozenset[GameState], GameState]] = {
-    "start": (frozenset({GameState.WAITING}), GameState.RUNNING),
-    "pause": (frozenset({GameState.RUNNING}), GameState.PAUSED),
-    "resume": (frozenset({GameState.PAUSED}), GameState.RUNNING),
-    "stop": (frozenset({GameState.WAITING, GameState.RUNNING, GameState.PAUSED}),
-             GameState.STOPPED),
-}  # fmt: skip
-"""Each game-wide action: the states it may be taken from, and the state it leads to."""
-
-REFUSALS: dict[GameState, tuple[str, str] | None] = {
-    GameState.WAITING: ("GAME_NOT_STARTED", "the game has not started yet; cancels work"),
-    GameState.RUNNING: None,
-    GameState.PAUSED: ("GAME_PAUSED", "the organiser has paused the game; cancels work"),
-    GameState.STOPPED: ("GAME_STOPPED", "the game is over; reads still work"),
-}
-"""What every new order is refused with in each state (None: orders are taken)."""
-
-STILL = frozenset({GameState.WAITING, GameState.PAUSED, GameState.STOPPED})
-"""States in which the game clock stands still."""
-
-
-class Refusal(NamedTuple):
-    """An action the control would not take; nothing changed."""
-
-    code: str
-    message: str
-    details: dict[str, Any]
-    status: int | None = None
-    """The HTTP status when it is not the code's usual one."""
-
-
-def conflict(message: str, **details: Any) -> Refusal:
-    return Refusal("GAME_STATE_CONFLICT", message, details)
-
-
 Handler = Callable[..., Awaitable[Any]]
+
+
+class Game(Protocol):
+    """What the controls act on: the running game (`exchange.app.Exchange`)."""
+
+    renewing: bool
+    """A new round or a reset is under way (set by the controls while they renew)."""
+
+    @property
+    def config(self) -> GameConfig: ...
+    @property
+    def db_path(self) -> str | None: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def schedule(self) -> Schedule: ...
+    @property
+    def venue(self) -> ExchangeVenue: ...
+    @property
+    def session(self) -> TradingSession: ...
+    @property
+    def teams(self) -> Teams: ...
+    @property
+    def orders(self) -> asyncio.Queue[Any]: ...
+    @property
+    def matchers(self) -> dict[InstrumentId, asyncio.Queue[Any]]: ...
+    @property
+    def inflight(self) -> InFlight: ...
+    @property
+    def publisher(self) -> Publisher: ...
+    @property
+    def fanout(self) -> Fanout: ...
+    @property
+    def writer(self) -> Writer | None: ...
+    @property
+    def save_row(self) -> SaveRow | None:
+        """Hands a row to the writer; None without a database."""
+
+    @property
+    def supervisor(self) -> Supervisor: ...
+    @property
+    def scores(self) -> ScoreKeeper: ...
+    @property
+    def market(self) -> SimulatedMarket | None: ...
+    @property
+    def control(self) -> GameControl:
+        """The controls of the game as it is now (a new round builds new ones)."""
+
+    def team(self, team_id: TeamId) -> Team | None: ...
+    def marks(self) -> dict[InstrumentId, Ticks]: ...
+    def queue_depths(self) -> dict[str, int]: ...
+    def announce(self, previous: Phase, phase: Phase, at: TimeNs) -> None: ...
+    def save_state(self) -> None: ...
+    async def enrol_many(self, entries: list[tuple[str, Role]]) -> list[tuple[Team, str]]: ...
+    async def reissue_key(self, team_id: TeamId) -> tuple[Team, str]: ...
+    async def renew(self, keep_teams: bool) -> None: ...
+    async def stop(self) -> None: ...
 
 
 class GameControl:
     def __init__(
-        self, exchange: Exchange, saved: Mapping[str, Any] | None, db_path: str | None
+        self, exchange: Game, saved: Mapping[str, Any] | None, db_path: str | None
     ) -> None:
         self.exchange = exchange
         self.actions: deque[ActionView] = deque(maxlen=KEPT_ACTIONS)
@@ -214,9 +236,9 @@ class GameControl:
         return self.status()
 
     def _move(self, action: str) -> GameStatus | Refusal:
-        allowed, target = MOVES[action]
-        if self.state not in allowed:
-            return conflict(f"cannot {action} a game that is {self.state}", state=self.state)
+        target = move(self.state, action)
+        if isinstance(target, Refusal):
+            return target
         self._enter(target)
         self._save()
         return self.status()
@@ -254,7 +276,7 @@ class GameControl:
             event = market.model.announce(headline, now, market.streams)
             market.delivery.announce(event)
         else:
-            save = None if e.writer is None else e.writer.put_row
+            save = e.save_row
             publish_news(e.fanout, save, NewsEvent(now, headline, NewsKind.NONE))
         return NewsPublished(headline, game_time(now))
 
@@ -518,7 +540,7 @@ class GameControl:
             if not keep_teams:
                 await asyncio.to_thread(rounds.reset, path)
                 return None
-            results = collect(self.exchange, path, finished)
+            results = collect(self.exchange.scores, self.exchange.clock.now(), path, finished)
             now = self.exchange.clock.now()
             await asyncio.to_thread(rounds.archive_round, path, finished, results, kept, now)
         except (sqlite3.Error, StoreError) as exc:
@@ -603,14 +625,14 @@ class GameControl:
         context = {"action": action, "arguments": arguments, "outcome": result,
                    "state": self.state.value}  # fmt: skip
         log.log(level, "admin action", extra=context)
-        writer = self.exchange.writer
-        if writer is not None:
+        save = self.exchange.save_row
+        if save is not None:
             row = rows.admin_action_row(now, wall, action, arguments, result)
-            writer.put_row("admin_actions", row)
+            save("admin_actions", row)
 
     def _save(self) -> None:
         e = self.exchange
-        if e.writer is None:
+        if e.save_row is None:
             return
         saved = {
             "state": self.state.value, "speed": getattr(e.clock, "speed", 1.0),
@@ -618,7 +640,7 @@ class GameControl:
             "registration_open": self.registration_open,
             "assigned_roles": [r.value for r in self.assigned_roles], "round": self.round,
         }  # fmt: skip
-        e.writer.put_row("game_state", rows.game_state_row("control", saved, e.clock.now()))
+        e.save_row("game_state", rows.game_state_row("control", saved, e.clock.now()))
 
 
 def _stored_actions(path: str) -> list[ActionView]:

@@ -19,20 +19,19 @@ fills: the scorer books the fills above the last trade it had seen.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 from exchange.domain.orders import cancelled_event
-from exchange.domain.positions import Fill
+from exchange.domain.positions import Fill, Ledger
 from exchange.domain.scoring import Scorer
-from exchange.domain.types import CancelReason, InstrumentId, OrderStatus, Ticks, TimeNs
+from exchange.domain.types import CancelReason, InstrumentId, OrderStatus, TeamId, Ticks, TimeNs
 from exchange.pipeline.scoring import FAIR_VALUES_KEY
 from exchange.store import rows
 from exchange.store.db import Database
 from exchange.store.restore import restore_ledger
+from exchange.teams import Team
 from exchange.wire import views
-
-if TYPE_CHECKING:
-    from exchange.app import Exchange
+from exchange.wire.messages import ExecutionReport
 
 log = logging.getLogger("exchange.recovery")
 
@@ -61,41 +60,59 @@ def saved_state(path: str) -> dict[str, Any]:
     return state
 
 
-def recover(exchange: Exchange, path: str) -> None:
-    """Load what the database holds into a freshly built exchange (before it starts)."""
-    now = exchange.clock.now()
+class Restored(NamedTuple):
+    """What a database gives back to a freshly built exchange, for its assembly to apply
+    before it starts (`Exchange._restore`)."""
+
+    run: int
+    """This run's number: its stream seqs start at run x SEQS_PER_RUN."""
+    teams: list[Team]
+    fills: dict[TeamId, list[tuple[Fill, str | None]]]
+    """Each team's committed fills, oldest first, with the client order id filled."""
+    last_prices: dict[InstrumentId, Ticks]
+    fair_values: dict[InstrumentId, Ticks]
+    next_arrival: int
+    """The seq of the next row of the arrivals log."""
+    next_order_id: int
+    next_trade_id: int
+    cancelled: list[tuple[TeamId, ExecutionReport]]
+    """The reports of the resting orders cancelled (and committed) at the restart."""
+
+
+def recover(path: str, now: TimeNs) -> Restored:
+    """Read what the database holds; cancel and commit the stale orders and reserve the
+    next block of order ids, so the database is ready for the run that applies it."""
     with Database.open(path) as db:
         run = int(db.load_game_state().get("stream_run", 0)) + 1
-        exchange.fanout.seq_base = run * SEQS_PER_RUN
-        for team in db.load_teams():
-            exchange.teams.add(team)
-            exchange.session.register(team.team_id, team.role)
-            exchange.fanout.add_team(team.team_id)
-        replayed = restore_ledger(db, exchange.session.ledger)
-        _restore_fills(exchange, db)
-        _restore_marks(exchange, db)
+        teams = db.load_teams()
         ids = db.max_ids()
-        exchange.arrivals.resume(db.last_arrival_seq() + 1)
-        exchange.venue.resume_ids(ids.order_id, ids.trade_id)
-        cancelled = _cancel_stale(exchange, db, now)
+        restored = Restored(
+            run, teams, _committed_fills(db, teams), _last_prices(db), _fair_values(db),
+            db.last_arrival_seq() + 1, ids.order_id, ids.trade_id, _cancel_stale(db, now),
+        )  # fmt: skip
         reserve_ids(db, ids.order_id + ID_BLOCK, now, run)
-    log.info(
-        "restored from the database",
-        extra={"path": path, "teams": len(exchange.teams), "trades": replayed,
-               "cancelled_orders": cancelled, "next_order_id": ids.order_id},
-    )  # fmt: skip
+    return restored
 
 
-def _restore_marks(exchange: Exchange, db: Database) -> None:
-    """Last trade prices and fair values of the instruments listed now."""
-    venue = exchange.venue
-    for iid, price in db.last_prices().items():
-        if iid in venue.instruments:
-            venue.last_price[InstrumentId(iid)] = Ticks(price)
+def replay_ledger(path: str, ledger: Ledger) -> None:
+    """Book the committed trades and settlements into the ledger (its teams registered)."""
+    with Database.open(path) as db:
+        replayed = restore_ledger(db, ledger)
+    log.info("restored from the database", extra={"path": path, "trades": replayed})
+
+
+def _last_prices(db: Database) -> dict[InstrumentId, Ticks]:
+    return {InstrumentId(iid): Ticks(price) for iid, price in db.last_prices().items()}
+
+
+def _fair_values(db: Database) -> dict[InstrumentId, Ticks]:
+    """Fair values as last saved with the scores (the game state's FAIR_VALUES_KEY)."""
     saved = db.load_game_state().get(FAIR_VALUES_KEY)
-    for iid, value in (saved if isinstance(saved, dict) else {}).items():
-        if iid in venue.instruments and isinstance(value, int):
-            venue.reference_price[InstrumentId(iid)] = Ticks(value)
+    return {
+        InstrumentId(iid): Ticks(value)
+        for iid, value in (saved if isinstance(saved, dict) else {}).items()
+        if isinstance(value, int)
+    }
 
 
 def catch_up_scores(scorer: Scorer, path: str) -> int:
@@ -118,19 +135,22 @@ def reserve_ids(db: Database, ceiling: int, now: int, run: int) -> None:
     db.write_batch(batch)
 
 
-def _restore_fills(exchange: Exchange, db: Database) -> None:
+def _committed_fills(
+    db: Database, teams: list[Team]
+) -> dict[TeamId, list[tuple[Fill, str | None]]]:
     client_ids = {o.order_id: o.client_order_id for o in db.load_orders()}
-    fills = exchange.publisher.fills
-    for team_id in exchange.teams.by_id:
-        for fill in db.fills_for(team_id, 0, limit=10**9):
+    fills: dict[TeamId, list[tuple[Fill, str | None]]] = {}
+    for team in teams:
+        for fill in db.fills_for(team.team_id, 0, limit=10**9):
             fills.setdefault(fill.team_id, []).append((fill, client_ids.get(fill.order_id)))
+    return fills
 
 
-def _cancel_stale(exchange: Exchange, db: Database, now: TimeNs) -> int:
-    """Cancel, commit, then tell each owner (its stream keeps the message for it)."""
+def _cancel_stale(db: Database, now: TimeNs) -> list[tuple[TeamId, ExecutionReport]]:
+    """Cancel and commit; the reports are for each owner's stream (it keeps them)."""
     stale = db.open_orders_at_crash()
     if not stale:
-        return 0
+        return []
     batch = rows.Batch()
     events = []
     for order in stale:
@@ -138,8 +158,10 @@ def _cancel_stale(exchange: Exchange, db: Database, now: TimeNs) -> int:
         batch.add_cancel(event)
         events.append((order, event))
     db.write_batch(batch)
+    reports = []
     for order, event in events:
         order.status = OrderStatus.CANCELLED
-        report = views.cancel_report(order, event)
-        exchange.fanout.stream(order.team_id, "order_cancelled", report)
-    return len(stale)
+        reports.append((order.team_id, views.cancel_report(order, event)))
+    if reports:
+        log.info("resting orders cancelled at the restart", extra={"orders": len(reports)})
+    return reports

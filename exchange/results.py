@@ -1,4 +1,4 @@
-"""`python -m exchange results --db game.db --out DIR`: a game's final results as files.
+"""A game's final results as files (`python -m exchange results`, `exchange/results_cli.py`).
 
 What it writes (`write`):
 
@@ -22,23 +22,19 @@ earlier rounds (`admin new-round`) are kept as `Results` in `game_state` (key
 
 from __future__ import annotations
 
-import argparse
 import csv
 import html
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
-from exchange.domain.types import Role, TeamId
+from exchange.domain.types import Role, TeamId, TimeNs
+from exchange.pipeline.scoring import ScoreKeeper
 from exchange.store.db import Database
 from exchange.wire.codec import game_time
-
-if TYPE_CHECKING:
-    from exchange.app import Exchange
 
 UNDERLYINGS = ("SPX", "SPY")
 PLAYERS = (Role.MARKET_MAKER, Role.HEDGE_FUND, Role.ARBITRAGE, Role.RETAIL)
@@ -59,32 +55,11 @@ class Results(msgspec.Struct):
     """Each headline: (game time ns, headline)."""
 
 
-def add_parser(commands: Any) -> None:
-    results = commands.add_parser(
-        "results", help="write a game's leaderboard, KPIs, analytics and an HTML report"
-    )
-    results.add_argument("--db", required=True, metavar="FILE", help="the game's database")
-    results.add_argument("--out", required=True, metavar="DIR", help="where to write")
-    results.add_argument(
-        "--round", type=int, metavar="N", help="an earlier round (default: the current one)"
-    )
-    results.set_defaults(run=cmd_results)
-
-
-def cmd_results(args: argparse.Namespace) -> int:
-    current = args.round is None
-    results = results_from_db(args.db) if current else archived(args.db, args.round)
-    for path in write(results, Path(args.out)):
-        print(path)
-    return 0
-
-
 # -- gathering -----------------------------------------------------------------------
 
 
-def collect(exchange: Exchange, path: str | Path, round_number: int) -> Results:
-    """The results of a game as it stands (its committed rows read from `path`)."""
-    scores = exchange.scores
+def collect(scores: ScoreKeeper, now: TimeNs, path: str | Path, round_number: int) -> Results:
+    """The results of a game as it stands at `now` (its committed rows read from `path`)."""
     board = scores.leaderboard()
     ranked = [s["team_id"] for s in board["overall"]]
     analytics = {t: report for t in ranked if (report := scores.report(TeamId(t))) is not None}
@@ -92,9 +67,9 @@ def collect(exchange: Exchange, path: str | Path, round_number: int) -> Results:
         state = db.load_game_state()
         underlyings = _underlyings(db.iter_rows("prices"))
         news = [(int(row[0]), str(row[1])) for row in db.iter_rows("events")]
-    start = int(state.get("start_ns", exchange.clock.now()))
+    start = int(state.get("start_ns", now))
     return Results(
-        round_number, game_time(start), game_time(exchange.clock.now()), board, analytics,
+        round_number, game_time(start), game_time(now), board, analytics,
         underlyings, news,
     )  # fmt: skip
 
@@ -105,24 +80,6 @@ def _underlyings(prices: Iterable[tuple[Any, ...]]) -> dict[str, list[tuple[int,
         if kind == "underlying" and price is not None:
             out.setdefault(str(instrument_id), []).append((int(ts_ns), price / 100))
     return out
-
-
-def results_from_db(path: str | Path) -> Results:
-    """The current round's results, rebuilt from a copy of the database."""
-    from exchange.app import Exchange
-    from exchange.config import load_config
-
-    if not Path(path).is_file():
-        raise ValueError(f"{path}: no such file")
-    with tempfile.TemporaryDirectory() as scratch:
-        copy = Path(scratch) / "game.db"
-        backup(Path(path), copy)
-        with Database.open(copy, readonly=True) as db:
-            state = db.load_game_state()
-        if "config" not in state:
-            raise ValueError(f"{path}: the game's config is not recorded")
-        exchange = Exchange(load_config(overrides=state["config"]), db_path=str(copy))
-        return collect(exchange, copy, exchange.control.round)
 
 
 def backup(source: Path, target: Path) -> None:

@@ -1,4 +1,5 @@
-"""Teams and their API keys: keys are random, shown once, and kept only as hashes.
+"""The team registry: teams and their API keys. Keys are random, shown once, and kept
+only as hashes.
 
 A key is looked up by its SHA-256 digest and the stored digest is compared in constant
 time, so neither the stored table nor response timing gives a key away.

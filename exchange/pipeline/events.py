@@ -18,9 +18,9 @@ from exchange.clock import Clock
 from exchange.domain.market.news import NewsEvent
 from exchange.domain.types import Role
 from exchange.pipeline.fanout import Fanout
-from exchange.pipeline.market import sleep_until
+from exchange.pipeline.simulator import sleep_until
 from exchange.store import rows
-from exchange.web.auth import Teams
+from exchange.teams import Teams
 from exchange.wire.codec import game_time
 from exchange.wire.messages import Event, Signal
 
@@ -36,6 +36,8 @@ class EventDelivery:
         events: asyncio.Queue[NewsEvent],
         signals: asyncio.Queue[tuple[str, int, dict[str, Any]]],
         save_row: SaveRow | None,
+        on_news: Callable[[int, str], None] | None = None,
+        on_signal: Callable[[Role, int, str], None] | None = None,
     ) -> None:
         self.clock = clock
         self.fanout = fanout
@@ -47,8 +49,7 @@ class EventDelivery:
         self.announced: list[NewsEvent] = []
         """The organiser's headlines, published already, that the simulator has yet to
         hand over with the tick their effect lands in."""
-        self.on_news: Callable[[int, str], None] | None = None
-        self.on_signal: Callable[[Role, int, str], None] | None = None
+        self.on_news, self.on_signal = on_news, on_signal
         """Onlookers (the scores): told of every headline and signal as it goes out."""
 
     async def news(self) -> None:

@@ -284,6 +284,7 @@ class Fanout:
         max_backlog: int,
         history_bytes: int = 16 << 20,
         max_backlog_bytes: int = 4 << 20,
+        recorder: Callable[[str, Any], None] | None = None,
     ) -> None:
         self.limits = Limits(history_size, max_backlog, history_bytes, max_backlog_bytes)
         self.broadcasts = Broadcasts()
@@ -295,7 +296,7 @@ class Fanout:
         self.tape: list[Any] = []
         """Public trade prints waiting for the next `flush_tape`."""
         self.cut_off = 0
-        self.recorder: Callable[[str, Any], None] | None = None
+        self.recorder = recorder
         """Told of every broadcast (the market history keeps the day's public messages)."""
 
     # -- publishing (never awaits) ----------------------------------------------------

@@ -27,7 +27,7 @@ from exchange.domain.types import InstrumentId, Phase, Side, Ticks
 from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline.fanout import Fanout
 from exchange.pipeline.history import MarketHistory
-from exchange.pipeline.market import MarketCache
+from exchange.pipeline.simulator import MarketCache
 from exchange.store import rows
 from exchange.wire import views
 from exchange.wire.messages import MarketData
@@ -48,6 +48,7 @@ class MarketDataPublisher:
         refresh: float = 1.0,
         save_row: Callable[[str, tuple[Any, ...]], None] | None = None,
         top_rows_every: int = 300,
+        history: MarketHistory | None = None,
     ) -> None:
         self.venue = venue
         self.fanout = fanout
@@ -68,7 +69,7 @@ class MarketDataPublisher:
         self.top_rows_ns = max(1, top_rows_every) * 1_000_000_000
         self.top_slot: int | None = None
         """The game-time slot (of `top_rows_every` seconds) whose tops were last stored."""
-        self.history: MarketHistory | None = None
+        self.history = history
         """Where the underlyings' prices are sampled for `GET /market/history`."""
 
     def relist(self) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from exchange.domain.orders import Order, OrderCancelled, OrderResult, QuoteResult, Trade
-from exchange.domain.positions import Account, Fill, Ledger, Settlement
+from exchange.domain.positions import Account, Fill, Settlement
 from exchange.domain.session import TradingSession
 from exchange.domain.types import InstrumentId, OrderId, TeamId
 from exchange.domain.venue import PhaseChanged
@@ -72,29 +72,32 @@ class Outbox:
 Sink = Callable[[Outbox], Awaitable[None]]
 
 
-class Publisher:
+class Release:
+    """The second half of publishing: once an outbox is durable, send its messages, in
+    order, serve its fills and tell the onlookers (`taps`). The writer calls it after
+    each commit; without a database the publisher calls it at once."""
+
     def __init__(
-        self, session: TradingSession, fanout: Fanout, queue: asyncio.Queue[Matched]
+        self,
+        session: TradingSession,
+        fanout: Fanout,
+        taps: list[Callable[[Outbox], None]],
+        fills: dict[TeamId, list[tuple[Fill, str | None]]],
+        durable: bool,
     ) -> None:
         self.session = session
         self.fanout = fanout
-        self.queue = queue
-        self.sink: Sink | None = None
-        """The writer's intake when the game has a database; None releases at once."""
-        self.orders: dict[OrderId, Order] = {}
-        """Orders not yet ended, so reports about them can name their quantity and ids."""
-        self.fills: dict[TeamId, list[tuple[Fill, str | None]]] = {}
-        """Each team's released fills with the client order id of the order filled."""
-        self.taps: list[Callable[[Outbox], None]] = []
-        """Told of every outbox once it is released (the scores), in order."""
-        self.durable_ledger: Ledger | None = None
-        """The accounts as of the last commit (see `keep_durable_ledger`); None without
-        a database, where every outbox is released at once and the ledger is durable."""
-
-    def keep_durable_ledger(self) -> None:
-        """Book released outboxes in a ledger of their own, from the ledger as it is now
-        (restored from the database, so durable)."""
-        self.durable_ledger = self.session.ledger.copy()
+        self.fills = fills
+        """Each team's released fills with the client order id of the order filled
+        (from the restored ones on)."""
+        self.taps = taps
+        """Told of every outbox once it is released (the metrics, the scores, the house's
+        task once it runs), in order."""
+        self.durable_ledger = session.ledger.copy() if durable else None
+        """With a database (`durable`), the accounts as of the last commit: released
+        outboxes are booked in this ledger of their own, from the ledger as it is when
+        built (restored from the database, so durable). None without a database, where
+        every outbox is released at once and the ledger is durable."""
 
     def durable_account(self, team_id: TeamId) -> Account:
         """The team's account as of the last commit; KeyError for an unknown team."""
@@ -105,46 +108,6 @@ class Publisher:
         if team_id not in ledger:
             return ledger.open_account(team_id, live.role)
         return ledger.account(team_id)
-
-    async def run(self) -> None:
-        while True:
-            item = await self.queue.get()
-            try:
-                outbox = self.publish(item)
-            except Exception:
-                log.exception("publisher failed on an outcome", extra={"kind": item.kind})
-                if item.held is not None and not item.held[0].done():
-                    item.held[0].set_exception(RuntimeError("internal error in the publisher"))
-                continue
-            if self.sink is None:
-                self.release(outbox)
-            else:
-                await self.sink(outbox)
-
-    def publish(self, item: Matched) -> Outbox:
-        """Book what the matcher did and write down what to tell whom."""
-        out = Outbox()
-        if item.held is not None:
-            out.answers.append(item.held)
-        if item.arrival is not None:
-            out.rows.append(("arrivals", item.arrival))
-        result = item.result
-        if isinstance(result, PhaseChanged):
-            self._trades(out, result.trades)
-            self._cancels(out, result.cancels)
-        elif isinstance(result, QuoteResult):
-            self._cancels(out, result.cancels)
-            for leg in (result.bid, result.ask):
-                if leg is not None:
-                    self._ack(out, leg)
-            self._trades(out, result.trades)
-        elif isinstance(result, OrderResult):
-            self._order(out, item.kind, result)
-        elif isinstance(result, Expire):
-            self._expire(out, result)
-        else:
-            self._cancels(out, result)
-        return out
 
     def release(self, out: Outbox) -> None:
         """The outbox is durable: send its messages, in order, and serve its fills."""
@@ -188,6 +151,72 @@ class Publisher:
             for account in self.durable_ledger.accounts():
                 account.positions.pop(instrument_id, None)
                 account.open_costs.pop(instrument_id, None)
+
+    def team_fills(
+        self, team_id: TeamId, since_trade_id: int = 0, limit: int | None = None
+    ) -> list[tuple[Fill, str | None]]:
+        """The team's fills with a trade id above `since_trade_id`, oldest first."""
+        fills = self.fills.get(team_id, [])
+        start = bisect.bisect_right(fills, since_trade_id, key=lambda f: f[0].trade_id)
+        return fills[start : None if limit is None else start + limit]
+
+
+class Publisher:
+    def __init__(
+        self,
+        session: TradingSession,
+        queue: asyncio.Queue[Matched],
+        release: Callable[[Outbox], None],
+        sink: Sink | None,
+    ) -> None:
+        self.session = session
+        self.queue = queue
+        self.release = release
+        """Sends a durable outbox (`Release.release`)."""
+        self.sink = sink
+        """The writer's intake when the game has a database; None releases at once."""
+        self.orders: dict[OrderId, Order] = {}
+        """Orders not yet ended, so reports about them can name their quantity and ids."""
+
+    async def run(self) -> None:
+        while True:
+            item = await self.queue.get()
+            try:
+                outbox = self.publish(item)
+            except Exception:
+                log.exception("publisher failed on an outcome", extra={"kind": item.kind})
+                if item.held is not None and not item.held[0].done():
+                    item.held[0].set_exception(RuntimeError("internal error in the publisher"))
+                continue
+            if self.sink is None:
+                self.release(outbox)
+            else:
+                await self.sink(outbox)
+
+    def publish(self, item: Matched) -> Outbox:
+        """Book what the matcher did and write down what to tell whom."""
+        out = Outbox()
+        if item.held is not None:
+            out.answers.append(item.held)
+        if item.arrival is not None:
+            out.rows.append(("arrivals", item.arrival))
+        result = item.result
+        if isinstance(result, PhaseChanged):
+            self._trades(out, result.trades)
+            self._cancels(out, result.cancels)
+        elif isinstance(result, QuoteResult):
+            self._cancels(out, result.cancels)
+            for leg in (result.bid, result.ask):
+                if leg is not None:
+                    self._ack(out, leg)
+            self._trades(out, result.trades)
+        elif isinstance(result, OrderResult):
+            self._order(out, item.kind, result)
+        elif isinstance(result, Expire):
+            self._expire(out, result)
+        else:
+            self._cancels(out, result)
+        return out
 
     async def durable(self, out: Outbox | None = None) -> None:
         """Return once `out` (or, by default, everything published so far) is durable:
@@ -265,11 +294,3 @@ class Publisher:
             out.settlements.append(settled)
         if not expiry.settled.done():
             expiry.settled.set_result(None)
-
-    def team_fills(
-        self, team_id: TeamId, since_trade_id: int = 0, limit: int | None = None
-    ) -> list[tuple[Fill, str | None]]:
-        """The team's fills with a trade id above `since_trade_id`, oldest first."""
-        fills = self.fills.get(team_id, [])
-        start = bisect.bisect_right(fills, since_trade_id, key=lambda f: f[0].trade_id)
-        return fills[start : None if limit is None else start + limit]

@@ -27,7 +27,7 @@ from exchange.domain.scoring import Leaderboard, Scorer, ScoringConfig, TeamRepo
 from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
 from exchange.domain.validation import Rejection
 from exchange.domain.venue import ExchangeVenue
-from exchange.pipeline.market import MarketCache, sleep_until
+from exchange.pipeline.simulator import MarketCache, sleep_until
 from exchange.store import rows
 from exchange.wire.codec import game_time
 
@@ -52,6 +52,9 @@ class ScoreKeeper:
         greeks: Mapping[InstrumentId, tuple[float, float, float]],
         cache: MarketCache | None,
         tick_seconds: int,
+        broadcast: Callable[[str, Any], None] | None = None,
+        save_row: SaveRow | None = None,
+        current_marks: Callable[[], dict[InstrumentId, Ticks]] | None = None,
     ) -> None:
         self.scorer = scorer
         self.venue = venue
@@ -60,10 +63,10 @@ class ScoreKeeper:
         self.greeks = greeks
         self.cache = cache
         self.tick_ns = tick_seconds * 1_000_000_000
-        self.broadcast: Callable[[str, Any], None] | None = None
-        self.save_row: SaveRow | None = None
+        self.broadcast = broadcast
+        self.save_row = save_row
         self.marks: dict[InstrumentId, Ticks] = {}
-        self.current_marks: Callable[[], dict[InstrumentId, Ticks]] | None = None
+        self.current_marks = current_marks
         self.unvalued: set[TeamId] = set()
         """Teams whose delta could not be scored at the last observation."""
 

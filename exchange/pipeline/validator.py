@@ -71,18 +71,22 @@ class Validator:
         orders: asyncio.Queue[Any],
         matchers: dict[InstrumentId, asyncio.Queue[Any]],
         inflight: InFlight,
+        *,
+        on_refused: Callable[[TeamId, TimeNs, Rejection], None] | None = None,
+        on_accepted: Callable[[TeamId, TimeNs, InstrumentId], None] | None = None,
+        on_admitted: Callable[[tuple[OrderId, ...]], None] | None = None,
+        entry_closed: Callable[[], bool] = lambda: False,
     ) -> None:
         self.session = session
         self.clock = clock
         self.orders = orders
         self.matchers = matchers
         self.inflight = inflight
-        self.on_refused: Callable[[TeamId, TimeNs, Rejection], None] | None = None
-        self.on_accepted: Callable[[TeamId, TimeNs, InstrumentId], None] | None = None
+        self.on_refused, self.on_accepted = on_refused, on_accepted
         """Onlookers (the scores): told of every rule's refusal and every accepted request."""
-        self.on_admitted: Callable[[tuple[OrderId, ...]], None] | None = None
+        self.on_admitted = on_admitted
         """Told the order ids of every accepted request (the metrics time them)."""
-        self.entry_closed: Callable[[], bool] = lambda: False
+        self.entry_closed = entry_closed
         """True while the database cannot commit (the writer is failing): an order
         accepted now might not survive a crash, so none is (fail closed)."""
 

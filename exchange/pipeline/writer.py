@@ -39,7 +39,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from exchange.pipeline.publisher import Outbox, Publisher
+from exchange.pipeline.publisher import Outbox
 from exchange.store.db import Database
 from exchange.store.rows import Batch
 
@@ -51,61 +51,23 @@ MAX_BACKOFF = 1.0
 """Seconds between retries of a failing commit, at most: order entry waits on it."""
 
 
-class Writer:
-    def __init__(
-        self,
-        path: str,
-        publisher: Publisher,
-        batch_rows: int = 1000,
-        linger: float = 0.002,
-        queue_size: int = 20_000,
-        price_queue_size: int = 20_000,
-        *,
-        max_pages: int | None = None,
-        wal_bytes: int = 16 * 1024 * 1024,
-        checkpoint_every: float = 5.0,
-    ) -> None:
-        self.path = path
-        self.publisher = publisher
-        self.batch_rows = batch_rows
-        self.linger = linger
-        self.max_pages = max_pages
-        """The database file may hold at most this many pages (SQLite's max_page_count);
-        past it a commit fails as on a full disk. None: no limit but the disk's."""
-        self.wal_bytes = wal_bytes
-        self.checkpoint_every = checkpoint_every
+class StorageFailing(Exception):
+    """The database cannot commit now: what must be durable before its answer is refused."""
+
+
+class DbQueues:
+    """What waits for the writer: TradeDBQueue, EventDBQueue and PriceDBQueue. Built
+    before the writer, so the publisher and the tasks that save rows are given these."""
+
+    def __init__(self, queue_size: int = 20_000, price_queue_size: int = 20_000) -> None:
         self.trades: asyncio.Queue[Outbox] = asyncio.Queue(queue_size)
         """TradeDBQueue: outboxes, never dropped (the publisher waits when it is full)."""
         self.events: asyncio.Queue[Row] = asyncio.Queue(queue_size)
         """EventDBQueue: news, signals, settings of the game (table, row)."""
         self.prices: asyncio.Queue[Row] = asyncio.Queue(price_queue_size)
         """PriceDBQueue: prices and position snapshots, thinned when the queue is full."""
-        self.db: Database | None = None
-        self.checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-checkpoint")
         self.wake = asyncio.Event()
-        self.stop_by: float | None = None
-        """Set when the server stops: a failing write is given up after this moment."""
-        self.transactions = 0
-        self.rows_written = 0
         self.thinned = 0
-        self.failures = 0
-        self.last_error: str | None = None
-        self.failing = False
-        """True from a failed commit until a commit succeeds: order entry is closed."""
-        self.trouble = asyncio.Event()
-        """Set while `failing`, for whoever waits on a commit and must not wait forever."""
-        self.checkpoints = 0
-        self.checkpointed_bytes = 0
-        """The sizes of the WAL at each completed checkpoint, summed: what went through it."""
-        self.checkpoint_busy = 0
-        """Checkpoints that could not empty the WAL (a reader held an old snapshot)."""
-        self.wal_bytes_max = 0
-        """The largest size of the WAL file seen before a checkpoint."""
-        self.last_checkpoint = time.monotonic()
-        self.latencies_ms: deque[float] = deque(maxlen=1000)
-        self.on_commit: Callable[[float], None] | None = None
-        """Told the seconds of every committed transaction (the metrics)."""
-        self.batch_sizes: deque[int] = deque(maxlen=1000)
 
     async def put(self, outbox: Outbox) -> None:
         """The publisher's sink: wait for room rather than drop a trade."""
@@ -128,11 +90,65 @@ class Writer:
             return
         self.wake.set()
 
-    def _rows_waiting(self) -> bool:
+    def rows_waiting(self) -> bool:
         return not self.events.empty() or not self.prices.empty()
 
-    def _next_row(self) -> Row:
+    def next_row(self) -> Row:
         return self.events.get_nowait() if not self.events.empty() else self.prices.get_nowait()
+
+    def queued(self) -> int:
+        return self.trades.qsize() + self.events.qsize() + self.prices.qsize()
+
+
+class Writer:
+    def __init__(
+        self,
+        path: str,
+        queues: DbQueues,
+        release: Callable[[Outbox], None],
+        batch_rows: int = 1000,
+        linger: float = 0.002,
+        *,
+        max_pages: int | None = None,
+        wal_bytes: int = 16 * 1024 * 1024,
+        checkpoint_every: float = 5.0,
+        on_commit: Callable[[float], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.queues = queues
+        self.release = release
+        """Sends each committed outbox (`Release.release`), in order."""
+        self.batch_rows = batch_rows
+        self.linger = linger
+        self.max_pages = max_pages
+        """The database file may hold at most this many pages (SQLite's max_page_count);
+        past it a commit fails as on a full disk. None: no limit but the disk's."""
+        self.wal_bytes = wal_bytes
+        self.checkpoint_every = checkpoint_every
+        self.db: Database | None = None
+        self.checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-checkpoint")
+        self.stop_by: float | None = None
+        """Set when the server stops: a failing write is given up after this moment."""
+        self.transactions = 0
+        self.rows_written = 0
+        self.failures = 0
+        self.last_error: str | None = None
+        self.failing = False
+        """True from a failed commit until a commit succeeds: order entry is closed."""
+        self.trouble = asyncio.Event()
+        """Set while `failing`, for whoever waits on a commit and must not wait forever."""
+        self.checkpoints = 0
+        self.checkpointed_bytes = 0
+        """The sizes of the WAL at each completed checkpoint, summed: what went through it."""
+        self.checkpoint_busy = 0
+        """Checkpoints that could not empty the WAL (a reader held an old snapshot)."""
+        self.wal_bytes_max = 0
+        """The largest size of the WAL file seen before a checkpoint."""
+        self.last_checkpoint = time.monotonic()
+        self.latencies_ms: deque[float] = deque(maxlen=1000)
+        self.on_commit = on_commit
+        """Told the seconds of every committed transaction (the metrics)."""
+        self.batch_sizes: deque[int] = deque(maxlen=1000)
 
     async def open(self) -> None:
         self.db = Database.open(self.path)
@@ -181,8 +197,9 @@ class Writer:
         if self.db is None:
             return
         self.stop_by = time.monotonic() + 5
+        queues = self.queues
         while (
-            not self.trades.empty() or self._rows_waiting()
+            not queues.trades.empty() or queues.rows_waiting()
         ) and time.monotonic() < self.stop_by:
             await self.flush_once(wait=False)
         self.db.close()
@@ -202,33 +219,34 @@ class Writer:
         if len(batch) and not await self.write(batch):
             return  # stopping, and the database still refuses: nothing is released
         for outbox in outboxes:
-            self.publisher.release(outbox)
+            self.release(outbox)
 
     async def gather(self, wait: bool) -> tuple[list[Outbox], Batch]:
         """Take what is waiting, up to `batch_rows` rows; linger briefly for more."""
         outboxes: list[Outbox] = []
         batch = Batch()
-        while wait and self.trades.empty() and not self._rows_waiting():
-            self.wake.clear()
-            await self.wake.wait()
+        queues, wake = self.queues, self.queues.wake
+        while wait and queues.trades.empty() and not queues.rows_waiting():
+            wake.clear()
+            await wake.wait()
         deadline = time.monotonic() + self.linger
         rows = 0
         while rows < self.batch_rows:
-            if not self.trades.empty():
-                outbox = self.trades.get_nowait()
+            if not queues.trades.empty():
+                outbox = queues.trades.get_nowait()
                 outboxes.append(outbox)
                 rows += add_outbox(batch, outbox)
-            elif self._rows_waiting():
-                table, row = self._next_row()
+            elif queues.rows_waiting():
+                table, row = queues.next_row()
                 getattr(batch, table).append(row)
                 rows += 1
             elif wait and (left := deadline - time.monotonic()) > 0:
                 # Group commit: a commit costs about the same for one row or hundreds
                 # (the pages it touches are rewritten either way), so wait a moment for
                 # more; a fill waits at most `linger` longer for its report.
-                self.wake.clear()
+                wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), left)
+                    await asyncio.wait_for(wake.wait(), left)
             else:
                 break
         return outboxes, batch
@@ -287,8 +305,8 @@ class Writer:
             "transactions": self.transactions,
             "rows_written": self.rows_written,
             "write_failures": self.failures,
-            "prices_thinned": self.thinned,
-            "queued": self.trades.qsize() + self.events.qsize() + self.prices.qsize(),
+            "prices_thinned": self.queues.thinned,
+            "queued": self.queues.queued(),
             "write_ms_p50": _percentile(latencies, 0.5),
             "write_ms_p99": _percentile(latencies, 0.99),
             "batch_rows_mean": round(sum(sizes) / len(sizes), 1) if sizes else None,

@@ -24,7 +24,7 @@ from exchange.domain.pricing import chain_greeks
 from exchange.domain.strategy import MarketSignal, News, Pricing
 from exchange.domain.ticks import round_to_tick
 from exchange.domain.types import InstrumentId, Role, Ticks, TimeNs
-from exchange.pipeline.market import MarketCache, expiry_close
+from exchange.pipeline.simulator import MarketCache, expiry_close
 
 NS = 1_000_000_000
 Delivery = News | tuple[Role, MarketSignal]

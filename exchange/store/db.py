@@ -35,7 +35,7 @@ from exchange.store.schema import (
     migrate,
     user_version,
 )
-from exchange.web.auth import Team
+from exchange.teams import Team
 
 MIN_SQLITE = (3, 37, 0)  # STRICT tables
 

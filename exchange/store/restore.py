@@ -24,7 +24,7 @@ from exchange.domain.positions import Account, Ledger, Settlement
 from exchange.domain.types import InstrumentId, TeamId
 from exchange.store.db import Database
 from exchange.store.schema import StoreError
-from exchange.web.auth import Team
+from exchange.teams import Team
 
 Multiplier = Callable[[str], int]
 

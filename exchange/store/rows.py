@@ -28,7 +28,7 @@ from exchange.domain.types import (
     TimeNs,
     TradeId,
 )
-from exchange.web.auth import Team
+from exchange.teams import Team
 
 TeamRow = tuple[str, str, str, str, int]
 OrderRow = tuple[

@@ -22,7 +22,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from exchange.config import ADMIN_TOKEN_ENV, admin_token
-from exchange.control import GameControl, Refusal
+from exchange.control import GameControl
+from exchange.domain.game_state import Refusal
 from exchange.web.routes import Api, answer
 from exchange.wire.admin import (
     MAX_HEADLINE,

@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from exchange.app import Exchange
+from exchange.web.game import Game
 
 
-def metrics_route(exchange: Exchange) -> Route:
+def metrics_route(exchange: Game) -> Route:
     registry = exchange.metrics.registry
     exchange.metrics.watch("exchange", lambda: figures(exchange))
 
@@ -27,15 +27,15 @@ def metrics_route(exchange: Exchange) -> Route:
     return Route("/metrics", metrics, methods=["GET"])
 
 
-def figures(e: Exchange) -> Iterator[Metric]:
+def figures(e: Game) -> Iterator[Metric]:
     depth = GaugeMetricFamily(
         "exchange_queue_depth", "Items waiting in a queue between tasks", labels=["queue"]
     )
     queues = e.queue_depths()
     if e.writer is not None:
-        w = e.writer
-        queues |= {"db_trades": w.trades.qsize(), "db_events": w.events.qsize(),
-                   "db_prices": w.prices.qsize()}  # fmt: skip
+        db = e.writer.queues
+        queues |= {"db_trades": db.trades.qsize(), "db_events": db.events.qsize(),
+                   "db_prices": db.prices.qsize()}  # fmt: skip
     for name, size in queues.items():
         depth.add_metric([name], size)
     yield depth

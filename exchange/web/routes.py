@@ -21,14 +21,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from exchange.app import Exchange, StorageFailing
 from exchange.domain.fees import NO_FEES
 from exchange.domain.orders import NewOrder, NewQuote, OrderCancelled, OrderResult
 from exchange.domain.phases import PHASE_RULES
 from exchange.domain.types import InstrumentId, OrderId, OrderType, Role, TeamId
 from exchange.domain.validation import Rejection
 from exchange.pipeline.work import Accepted, Cancel, CancelAll, Refused, Submit
-from exchange.web.auth import NameTaken, Team
+from exchange.pipeline.writer import StorageFailing
+from exchange.teams import NameTaken, Team
+from exchange.web.game import Game
 from exchange.wire import views
 from exchange.wire.codec import (
     decode,
@@ -79,7 +80,7 @@ def answer(
 
 
 class Api:
-    def __init__(self, exchange: Exchange) -> None:
+    def __init__(self, exchange: Game) -> None:
         self.exchange = exchange
         self.max_body = exchange.config.server.max_body_bytes
         self.remembered: dict[TeamId, OrderedDict[str, Remembered]] = {}
@@ -374,7 +375,7 @@ class Api:
         if limit is None or not 1 <= limit <= MAX_FILLS_PAGE:
             message = f"limit must be 1 to {MAX_FILLS_PAGE}"
             raise ApiError("INVALID_FIELD", message, {"field": "limit"})
-        fills = self.exchange.publisher.team_fills(team.team_id, since, limit)
+        fills = self.exchange.release.team_fills(team.team_id, since, limit)
         # Only released fills are listed: a fill is served once it is durable.
         return answer([views.fill_view(f, cid) for f, cid in fills], request_id)
 
@@ -397,7 +398,7 @@ class Api:
                 raise ApiError("NOT_FOUND", f"no team {wanted!r}")
             raise ApiError("FORBIDDEN", "a team sees only its own positions")
         e = self.exchange
-        account = e.publisher.durable_account(team.team_id)
+        account = e.release.durable_account(team.team_id)
         return answer(views.positions_view(account, e.venue.instruments, e.marks()), request_id)
 
     async def leaderboard(self, request: Request, request_id: str) -> Response:

@@ -19,10 +19,10 @@ from starlette.routing import Route, WebSocketRoute
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from exchange import logs
-from exchange.app import Exchange
 from exchange.web import dashboard
 from exchange.web.admin import admin_routes
 from exchange.web.edge import edge_protocol
+from exchange.web.game import Game
 from exchange.web.metrics import metrics_route
 from exchange.web.routes import JSON, Api, new_request_id
 from exchange.web.ws import StreamEndpoint
@@ -35,7 +35,7 @@ log = logging.getLogger("exchange.web")
 ROUTING_ERRORS = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 
 
-def create_app(exchange: Exchange) -> Starlette:
+def create_app(exchange: Game) -> Starlette:
     api = Api(exchange)
     schema = openapi.encoded()
     stream_schema = asyncapi.encoded()
@@ -56,7 +56,7 @@ def create_app(exchange: Exchange) -> Starlette:
 
     stream = StreamEndpoint(exchange)
     exchange.control.on_reissue.append(stream.tickets.drop)
-    exchange.on_renew += [stream.tickets.clear, api.remembered.clear]
+    exchange.on_renew.extend([stream.tickets.clear, api.remembered.clear])
     routes = [
         *api.routes(),
         *admin_routes(api),

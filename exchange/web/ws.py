@@ -25,12 +25,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from exchange.app import Exchange
 from exchange.control import KEY_REISSUED_CLOSE, TEAM_DISABLED_CLOSE
 from exchange.domain.types import TeamId
 from exchange.pipeline.fanout import PUBLIC, Books, Connection
+from exchange.teams import Team
 from exchange.web import subscriptions
-from exchange.web.auth import Team
+from exchange.web.game import Game
 from exchange.web.routes import Api, answer
 from exchange.wire import views
 from exchange.wire.codec import game_time, whole_number
@@ -102,7 +102,7 @@ class Tickets:
 
 
 class StreamEndpoint:
-    def __init__(self, exchange: Exchange) -> None:
+    def __init__(self, exchange: Game) -> None:
         self.exchange = exchange
         self.tickets = Tickets()
 
@@ -224,7 +224,7 @@ class StreamEndpoint:
 
     def position_snapshot(self, team_id: str) -> PositionSnapshot:
         e = self.exchange
-        account = e.publisher.durable_account(team_id)  # type: ignore[arg-type]
+        account = e.release.durable_account(team_id)  # type: ignore[arg-type]
         working = e.venue.open_orders(team_id) + e.inflight.pending(team_id)  # type: ignore[arg-type]
         working.sort(key=lambda o: o.order_id)
         return PositionSnapshot(

@@ -27,7 +27,7 @@ from exchange.domain.positions import Ledger
 from exchange.store.db import Database
 from exchange.store.restore import restore_ledger, state_hash
 from exchange.store.schema import MIGRATIONS, VERSION, configure, migrate, user_version
-from exchange.web.auth import hash_key
+from exchange.teams import hash_key
 from tests.persistence import (
     Member,
     Roster,
@@ -390,7 +390,7 @@ def test_the_clock_resumes_no_earlier_than_the_last_commit(tmp_path: Path) -> No
     )
     from exchange.store import rows as store_rows
     from exchange.store.db import Database
-    from exchange.web.auth import Team
+    from exchange.teams import Team
 
     db = tmp_path / "late.db"
     snapshot_at, order_at = 1_796_000_000_000_000_000, 1_796_000_600_000_000_000

@@ -21,7 +21,7 @@ from exchange.replay.quality import SpreadStats
 from exchange.store import rows
 from exchange.store.db import Database
 from exchange.store.rows import Batch
-from exchange.web.auth import Team
+from exchange.teams import Team
 from tests.server.conftest import assert_ok
 from tests.server.harness import Bot, run_server, sandbox
 

@@ -33,7 +33,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from exchange.config import load_config
-from exchange.control import TEAM_DISABLED_CLOSE, GameState
+from exchange.control import TEAM_DISABLED_CLOSE
+from exchange.domain.game_state import GameState
 from exchange.domain.types import Phase, Role
 from exchange.pipeline.fanout import SLOW_CONSUMER
 from exchange.web.ws import POLICY_VIOLATION

@@ -60,5 +60,5 @@ def broken_tap(_: object) -> None:
 def test_an_exception_a_task_catches_fails_the_test_too() -> None:
     """The publisher catches what a tap raises and carries on: still a bug, and caught."""
     with pytest.raises(pytest.fail.Exception, match="a tap made to fail"), serve() as served:
-        served.exchange.publisher.taps.append(broken_tap)
+        served.exchange.release.taps.append(broken_tap)
         Bot(served.base, "hedge_fund").close()  # its registration is released

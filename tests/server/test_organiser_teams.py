@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from exchange.config import ADMIN_TOKEN_ENV, GameConfig
-from exchange.web.auth import hash_key
+from exchange.teams import hash_key
 from tests.server.conftest import assert_error, assert_ok, stream
 from tests.server.harness import Bot, run_server, sandbox
 

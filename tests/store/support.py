@@ -24,7 +24,7 @@ from exchange.domain.types import (
     TradeId,
 )
 from exchange.store.rows import Batch, team_row
-from exchange.web.auth import Team, Teams
+from exchange.teams import Team, Teams
 
 SPX = InstrumentId("SPX")
 CALL = make_option("SPX", OptionKind.CALL, 440_000, dt.date(2026, 12, 4))
