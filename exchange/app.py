@@ -31,19 +31,19 @@ from exchange.pipeline.expiry import Expiry
 from exchange.pipeline.fanout import Fanout, periodic
 from exchange.pipeline.history import MarketHistory
 from exchange.pipeline.house import HouseRunner
+from exchange.pipeline.items import InFlight, Matched, Outbox, VenueChanged
 from exchange.pipeline.marketdata import MarketDataPublisher
 from exchange.pipeline.matcher import Matcher
 from exchange.pipeline.metrics import Metrics
-from exchange.pipeline.publisher import Outbox, Publisher, Release
+from exchange.pipeline.publisher import Publisher, Release
 from exchange.pipeline.queues import FairQueue
 from exchange.pipeline.scheduler import Scheduler
 from exchange.pipeline.scoring import ScoreKeeper
 from exchange.pipeline.simulated import HouseView, SimulatedMarket
 from exchange.pipeline.simulator import Simulator
 from exchange.pipeline.supervisor import Supervisor
-from exchange.pipeline.validator import InFlight, Validator
+from exchange.pipeline.validator import Validator
 from exchange.pipeline.watchdog import Watchdog
-from exchange.pipeline.work import Matched
 from exchange.pipeline.writer import DbQueues, StorageFailing, Writer
 from exchange.store import rows
 from exchange.store.arrivals import ArrivalLog
@@ -330,7 +330,7 @@ class Exchange:
         """A venue change made outside the matchers, into the log behind those before it
         (the row's seq was taken with the change; TradeQueue keeps the order)."""
         if row is not None:
-            await self.trades.put(Matched("venue", [], "", TimeNs(row[1]), row))
+            await self.trades.put(VenueChanged(request_id="", at=TimeNs(row[1]), arrival=row))
 
     async def stop(self) -> None:
         await self.supervisor.stop()

@@ -39,12 +39,11 @@ from exchange.domain.validation import Rejection
 from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline.events import publish_news
 from exchange.pipeline.fanout import Fanout
+from exchange.pipeline.items import CancelTeam, InFlight, PhaseStep
 from exchange.pipeline.publisher import Publisher
 from exchange.pipeline.scoring import SaveRow, ScoreKeeper
 from exchange.pipeline.simulated import SimulatedMarket
 from exchange.pipeline.supervisor import Supervisor
-from exchange.pipeline.validator import InFlight
-from exchange.pipeline.work import CancelAll, PhaseStep
 from exchange.pipeline.writer import Writer
 from exchange.results import collect
 from exchange.store import rounds, rows
@@ -564,7 +563,7 @@ class GameControl:
         for _ in range(CANCEL_ATTEMPTS):
             reply: asyncio.Future[Any] = loop.create_future()
             await self.exchange.orders.put(
-                CancelAll(team_id, None, reply, f"admin-{reason.value}", reason)
+                CancelTeam(team_id, None, reply, f"admin-{reason.value}", reason)
             )
             result = await reply
             if not isinstance(result, Rejection):

@@ -90,6 +90,19 @@ class Order(msgspec.Struct, gc=False):
         return self.status in LIVE
 
 
+def order_from(
+    request: NewOrder, order_id: OrderId, now: TimeNs, status: OrderStatus = OrderStatus.NEW
+) -> Order:
+    """The order a request places under `order_id` at `now`, nothing filled yet: the one
+    constructor of an `Order` from a request (the venue's, the validator's record of an
+    order in flight, the matcher's report of one the venue refused)."""
+    return Order(
+        order_id, request.team_id, request.instrument_id, request.side, request.order_type,
+        request.quantity, request.price, now, request.client_order_id, 0, request.quantity,
+        status,
+    )  # fmt: skip
+
+
 class Trade(msgspec.Struct, frozen=True, gc=False):
     """One execution between a buy and a sell order at one price.
 

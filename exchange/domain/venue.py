@@ -30,6 +30,7 @@ from exchange.domain.orders import (
     QuoteResult,
     Trade,
     cancelled_event,
+    order_from,
     rejected,
 )
 from exchange.domain.phases import PHASE_RULES, Schedule, transitions
@@ -332,10 +333,7 @@ class ExchangeVenue:
         return None
 
     def _new_order(self, r: NewOrder, now: TimeNs, order_id: OrderId | None) -> Order:
-        return Order(
-            order_id or self.next_order_id(), r.team_id, r.instrument_id, r.side, r.order_type,
-            r.quantity, r.price, now, r.client_order_id, 0, r.quantity,
-        )  # fmt: skip
+        return order_from(r, order_id or self.next_order_id(), now)
 
     def _match(self, order: Order, now: TimeNs) -> list[Trade]:
         engine = self._engines[PHASE_RULES[self.book_phase[order.instrument_id]].matching]

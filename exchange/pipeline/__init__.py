@@ -3,9 +3,9 @@
     web/ --OrderQueue--> validator --MatchQueue[i]--> matcher[i] --TradeQueue--> publisher
           (Submit,        (context,    one per         (sole writer   (ledger,     |
            Cancel,         rules,      instrument)      of book i)     reports)    v
-           CancelAll)      future)                                              fanout --> /ws
+           CancelTeam)     future)                                              fanout --> /ws
                                                                                    |
-    scheduler --PhaseStep--> every MatchQueue      watchdog --CancelAll--> OrderQueue
+    scheduler --PhaseStep--> every MatchQueue      watchdog --CancelTeam--> OrderQueue
 
 Each task is a short loop: take an item, call the domain, put what happened on the next
 queue. Queues are bounded: the API answers 503 when OrderQueue or a MatchQueue is full,

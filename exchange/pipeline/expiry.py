@@ -22,8 +22,8 @@ from exchange.domain.instruments import ChainSpec, Instrument, intrinsic_value, 
 from exchange.domain.ticks import round_to_tick
 from exchange.domain.types import InstrumentId, TimeNs
 from exchange.domain.venue import ExchangeVenue
+from exchange.pipeline.items import Expire
 from exchange.pipeline.simulator import sleep_until
-from exchange.pipeline.work import Expire
 
 log = logging.getLogger("exchange.expiry")
 

@@ -29,8 +29,8 @@ from exchange.domain.positions import Fill
 from exchange.domain.ratelimit import SlidingWindow
 from exchange.domain.strategy import Action, MarketSnapshot, Rejection, TradingStrategy
 from exchange.domain.types import TeamId
-from exchange.pipeline import work
-from exchange.pipeline.publisher import Outbox
+from exchange.pipeline import items
+from exchange.pipeline.items import Outbox
 
 log = logging.getLogger("exchange.house")
 
@@ -137,11 +137,11 @@ class HouseRunner:
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         request_id = f"house-{next(self._ids)}"
         if isinstance(action, CancelAll):
-            item: Any = work.CancelAll(action.team_id, action.instrument_id, reply, request_id)
+            item: Any = items.CancelTeam(action.team_id, action.instrument_id, reply, request_id)
         elif isinstance(action, CancelOrder):
-            item = work.Cancel(action.team_id, action.order_id, reply, request_id)
+            item = items.Cancel(action.team_id, action.order_id, reply, request_id)
         else:
-            item = work.Submit(action, reply, request_id)
+            item = items.Submit(action, reply, request_id)
         return item, reply
 
     def _answered(
@@ -151,7 +151,7 @@ class HouseRunner:
             if reply.cancelled() or reply.exception() is not None:
                 return
             outcome = reply.result()
-            if isinstance(outcome, work.Refused):
+            if isinstance(outcome, items.Refused):
                 r = outcome.rejection
                 rejection = Rejection(self.clock.now(), action, r.code, r.message)
                 self.act(team, self.strategies[team].on_reject(rejection))

@@ -12,11 +12,26 @@ import logging
 from typing import Any
 
 from exchange.clock import Clock
-from exchange.domain.orders import CancelOrder, NewOrder, NewQuote, Order, rejected
-from exchange.domain.types import InstrumentId, OrderId, OrderStatus, TimeNs
+from exchange.domain.orders import CancelOrder, NewQuote, order_from, rejected
+from exchange.domain.types import InstrumentId, OrderStatus, TimeNs
 from exchange.domain.venue import ExchangeVenue
-from exchange.pipeline.validator import InFlight
-from exchange.pipeline.work import Cancel, CancelAll, Expire, Matched, PhaseStep, Submit, answer
+from exchange.pipeline.items import (
+    Cancel,
+    CancelTeam,
+    Expire,
+    Expired,
+    InFlight,
+    Matched,
+    OrderCancelledOne,
+    OrderPlaced,
+    PhaseEntered,
+    PhaseStep,
+    QuotePlaced,
+    Submit,
+    TeamCancelled,
+    VenueRefused,
+    answer,
+)
 from exchange.store.arrivals import ArrivalLog
 
 log = logging.getLogger("exchange.matcher")
@@ -56,7 +71,7 @@ class Matcher:
             if outcome is not None:
                 await self.trades.put(outcome)
 
-    def handle(self, item: Submit | Cancel | CancelAll | PhaseStep | Expire) -> Matched | None:
+    def handle(self, item: Submit | Cancel | CancelTeam | PhaseStep | Expire) -> Matched | None:
         venue, now, iid, log = self.venue, self.clock.now(), self.instrument_id, self.arrivals
         if isinstance(item, Submit):
             matched = self.submit(item, now)
@@ -69,24 +84,24 @@ class Matcher:
             if not cancelled.accepted:
                 return None
             row = log.cancel(now, item.team_id, iid, item.order_id)
-            return Matched("cancel", cancelled, item.request_id, now, row)
-        if isinstance(item, CancelAll):
+            return OrderCancelledOne(cancelled, request_id=item.request_id, at=now, arrival=row)
+        if isinstance(item, CancelTeam):
             events = venue.cancel_all(item.team_id, now, iid, item.reason)
             if item.reply is not None:
                 answer(item.reply, events)
             if not events:
                 return None
             row = log.cancel_all(now, item.team_id, iid, item.reason)
-            return Matched("cancels", events, item.request_id, now, row)
+            return TeamCancelled(events, request_id=item.request_id, at=now, arrival=row)
         if isinstance(item, Expire):
             item.cancels = venue.expire(iid, item.at)
             row = log.expire(item.at, iid, item.value)
-            return Matched("expiry", item, "", item.at, row)
+            return Expired(item, request_id="", at=item.at, arrival=row)
         # What decides an uncross, as it is before the book enters the phase.
         reference, halted = venue.reference(iid), iid in venue.halted
         change = venue.enter_phase(iid, item.phase, item.at)
         row = log.phase(item.at, iid, item.phase, reference, halted)
-        return Matched("phase", change, "", item.at, row)
+        return PhaseEntered(change, request_id="", at=item.at, arrival=row)
 
     def submit(self, item: Submit, now: TimeNs) -> Matched:
         self.inflight.done(item)
@@ -96,23 +111,16 @@ class Matcher:
             quote = self.venue.submit_quote(request, now, (bid_id, ask_id))
             if quote.accepted:
                 row = log.quote(now, request, item.order_ids)
-                return Matched("quote", quote, item.request_id, now, row)
+                return QuotePlaced(quote, request_id=item.request_id, at=now, arrival=row)
             result = rejected(quote.error_code or "", quote.error_message or "")
             leg = request.legs()[0]
         else:
             result = self.venue.submit_order(request, now, item.order_ids[0])
             if result.accepted:
                 row = log.order(now, request, item.order_ids[0])
-                return Matched("order", result, item.request_id, now, row)
+                return OrderPlaced(result, request_id=item.request_id, at=now, arrival=row)
             leg = request
         # Accepted by the validator, refused here: the phase moved on while it queued.
         # The order (a quote by its bid leg's id) is reported rejected on the stream.
-        result.order = _refused_order(leg, item.order_ids[0], now)
-        return Matched("refused", result, item.request_id, now)
-
-
-def _refused_order(leg: NewOrder, order_id: OrderId, now: TimeNs) -> Order:
-    return Order(
-        order_id, leg.team_id, leg.instrument_id, leg.side, leg.order_type, leg.quantity,
-        leg.price, now, leg.client_order_id, 0, leg.quantity, OrderStatus.REJECTED,
-    )  # fmt: skip
+        result.order = order_from(leg, item.order_ids[0], now, OrderStatus.REJECTED)
+        return VenueRefused(result, request_id=item.request_id, at=now)

@@ -24,49 +24,33 @@ import asyncio
 import bisect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import assert_never
 
-from exchange.domain.orders import Order, OrderCancelled, OrderResult, QuoteResult, Trade
-from exchange.domain.positions import Account, Fill, Settlement
+from exchange.domain.orders import Order, OrderCancelled, OrderResult, Trade
+from exchange.domain.positions import Account, Fill
 from exchange.domain.session import TradingSession
-from exchange.domain.types import InstrumentId, OrderId, TeamId
-from exchange.domain.venue import PhaseChanged
+from exchange.domain.types import OrderId, TeamId
 from exchange.pipeline.fanout import Fanout
-from exchange.pipeline.work import Expire, Matched, answer
+from exchange.pipeline.items import (
+    Expire,
+    Expired,
+    Matched,
+    OrderCancelledOne,
+    OrderPlaced,
+    Outbox,
+    PhaseEntered,
+    QuotePlaced,
+    TeamCancelled,
+    VenueChanged,
+    VenueRefused,
+    answer,
+)
 from exchange.store import rows
 from exchange.store.restore import multiplier_of
 from exchange.wire import views
 from exchange.wire.codec import utc_now
 
 log = logging.getLogger("exchange.publisher")
-
-
-class Outbox:
-    """What one matcher outcome tells the world, held until it is durable."""
-
-    __slots__ = (
-        "answers", "cancels", "done", "expired", "messages", "orders", "prints", "rows",
-        "settlements", "touched", "trades",
-    )  # fmt: skip
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[TeamId, str, Any]] = []
-        self.prints: list[Any] = []
-        self.touched: set[InstrumentId] = set()
-        self.orders: list[Order] = []
-        """Orders acknowledged (new rows)."""
-        self.trades: list[tuple[Trade, Fill, Fill, str | None, str | None]] = []
-        """Each trade with the buyer's and seller's fills and client order ids."""
-        self.cancels: list[OrderCancelled] = []
-        self.settlements: list[Settlement] = []
-        self.expired: list[InstrumentId] = []
-        """Instruments settled: they leave every account."""
-        self.rows: list[tuple[str, tuple[Any, ...]]] = []
-        """Other rows that must be durable before the release (a new team, say)."""
-        self.done: asyncio.Future[None] | None = None
-        """Resolved on release: a caller can wait until the outbox is durable."""
-        self.answers: list[tuple[asyncio.Future[Any], Any]] = []
-        """Replies to requests answered on release (an order's 201 waits for its commit)."""
 
 
 Sink = Callable[[Outbox], Awaitable[None]]
@@ -200,22 +184,33 @@ class Publisher:
             out.answers.append(item.held)
         if item.arrival is not None:
             out.rows.append(("arrivals", item.arrival))
-        result = item.result
-        if isinstance(result, PhaseChanged):
-            self._trades(out, result.trades)
-            self._cancels(out, result.cancels)
-        elif isinstance(result, QuoteResult):
-            self._cancels(out, result.cancels)
-            for leg in (result.bid, result.ask):
-                if leg is not None:
-                    self._ack(out, leg)
-            self._trades(out, result.trades)
-        elif isinstance(result, OrderResult):
-            self._order(out, item.kind, result)
-        elif isinstance(result, Expire):
-            self._expire(out, result)
-        else:
-            self._cancels(out, result)
+        match item:
+            case OrderPlaced(result=result):
+                if result.order is not None:
+                    self._ack(out, result.order)
+                self._trades(out, result.trades)
+                self._cancels(out, result.cancels)
+            case QuotePlaced(result=quote):
+                self._cancels(out, quote.cancels)
+                for leg in (quote.bid, quote.ask):
+                    if leg is not None:
+                        self._ack(out, leg)
+                self._trades(out, quote.trades)
+            case OrderCancelledOne(result=result):
+                self._cancels(out, result.cancels)
+            case TeamCancelled(events=events):
+                self._cancels(out, events)
+            case PhaseEntered(change=change):
+                self._trades(out, change.trades)
+                self._cancels(out, change.cancels)
+            case Expired(expiry=expiry):
+                self._expire(out, expiry)
+            case VenueRefused(result=result):
+                self._refused(out, result)
+            case VenueChanged():
+                pass
+            case _:
+                assert_never(item)
         return out
 
     async def durable(self, out: Outbox | None = None) -> None:
@@ -229,18 +224,13 @@ class Publisher:
         await self.sink(out)
         await out.done
 
-    def _order(self, out: Outbox, kind: str, result: OrderResult) -> None:
+    def _refused(self, out: Outbox, result: OrderResult) -> None:
+        """The validator accepted it, then the venue refused it (the phase moved on)."""
         order = result.order
-        if kind == "refused" and order is not None:
-            # The validator accepted it, then the venue refused it (the phase moved on).
+        if order is not None:
             code, message = result.error_code or "", result.error_message or ""
             report = views.reject_report(order, code, message)
             out.messages.append((order.team_id, "execution_report", report))
-            return
-        if kind == "order" and order is not None:
-            self._ack(out, order)
-        self._trades(out, result.trades)
-        self._cancels(out, result.cancels)
 
     def _ack(self, out: Outbox, order: Order) -> None:
         self.orders[order.order_id] = order

@@ -15,7 +15,7 @@ from exchange.clock import Clock
 from exchange.domain.phases import Schedule
 from exchange.domain.types import InstrumentId, Phase, TimeNs
 from exchange.domain.venue import ExchangeVenue
-from exchange.pipeline.work import PhaseStep
+from exchange.pipeline.items import PhaseStep
 
 MAX_NAP = 0.5
 """Seconds between looks at the clock, so a change of clock speed is noticed quickly."""

@@ -32,7 +32,7 @@ from exchange.store import rows
 from exchange.wire.codec import game_time
 
 if TYPE_CHECKING:
-    from exchange.pipeline.publisher import Outbox
+    from exchange.pipeline.items import Outbox
 
 log = logging.getLogger("exchange.scoring")
 

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from exchange.clock import Clock
-from exchange.domain.orders import NewQuote, Order
+from exchange.domain.orders import NewQuote
 from exchange.domain.session import TradingSession
 from exchange.domain.types import InstrumentId, OrderId, TeamId, TimeNs
 from exchange.domain.validation import Rejection
-from exchange.pipeline.work import Accepted, Cancel, CancelAll, Refused, Submit, answer
+from exchange.pipeline.items import Accepted, Cancel, CancelTeam, InFlight, Refused, Submit, answer
 
 log = logging.getLogger("exchange.validator")
 
@@ -29,38 +29,6 @@ STORAGE = Rejection(
     "the exchange cannot write to its database; new orders are refused until it can",
     "storage",
 )
-
-
-class InFlight:
-    """Orders accepted by the validator and not yet placed by their matcher."""
-
-    def __init__(self) -> None:
-        self.orders: dict[TeamId, dict[OrderId, Order]] = {}
-        self.quotes: dict[tuple[TeamId, InstrumentId], tuple[OrderId, ...]] = {}
-
-    def add(self, item: Submit, now: TimeNs) -> None:
-        request = item.request
-        legs = request.legs() if isinstance(request, NewQuote) else (request,)
-        team = self.orders.setdefault(request.team_id, {})
-        for order_id, leg in zip(item.order_ids, legs, strict=True):
-            team[order_id] = Order(
-                order_id, leg.team_id, leg.instrument_id, leg.side, leg.order_type,
-                leg.quantity, leg.price, now, leg.client_order_id, 0, leg.quantity,
-            )  # fmt: skip
-        if isinstance(request, NewQuote):
-            self.quotes[(request.team_id, request.instrument_id)] = item.order_ids
-
-    def done(self, item: Submit) -> None:
-        """The matcher has placed the item: the book (or the fills) now hold it."""
-        team = self.orders.get(item.request.team_id, {})
-        for order_id in item.order_ids:
-            team.pop(order_id, None)
-        key = (item.request.team_id, item.request.instrument_id)
-        if self.quotes.get(key) == item.order_ids:
-            del self.quotes[key]
-
-    def pending(self, team_id: TeamId) -> list[Order]:
-        return list(self.orders.get(team_id, {}).values())
 
 
 class Validator:
@@ -101,7 +69,7 @@ class Validator:
                 if reply is not None and not reply.done():
                     reply.set_exception(RuntimeError("internal error in the validator"))
 
-    def handle(self, item: Submit | Cancel | CancelAll) -> None:
+    def handle(self, item: Submit | Cancel | CancelTeam) -> None:
         if isinstance(item, Submit):
             self.submit(item)
         elif isinstance(item, Cancel):
@@ -163,8 +131,8 @@ class Validator:
             return
         queue.put_nowait(item)
 
-    def cancel_all(self, item: CancelAll) -> None:
-        """One CancelAll per book holding the team's orders; the reply gathers them."""
+    def cancel_all(self, item: CancelTeam) -> None:
+        """One CancelTeam per book holding the team's orders; the reply gathers them."""
         team = item.team_id
         working = self.session.venue.open_orders(team) + self.inflight.pending(team)
         held = {o.instrument_id for o in working}
@@ -180,7 +148,7 @@ class Validator:
         for instrument_id, queue in zip(sorted(held), queues, strict=True):
             part = loop.create_future()
             queue.put_nowait(
-                CancelAll(item.team_id, instrument_id, part, item.request_id, item.reason)
+                CancelTeam(item.team_id, instrument_id, part, item.request_id, item.reason)
             )
             parts.append(part)
         if item.reply is not None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from exchange.domain.types import CancelReason, TeamId
-from exchange.pipeline.work import CancelAll
+from exchange.pipeline.items import CancelTeam
 
 log = logging.getLogger("exchange.watchdog")
 
@@ -52,7 +52,7 @@ class Watchdog:
                 continue
             try:
                 self.orders.put_nowait(
-                    CancelAll(
+                    CancelTeam(
                         team_id, None, None, "dead-mans-switch", CancelReason.DEAD_MANS_SWITCH
                     )
                 )

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from exchange.pipeline.publisher import Outbox
+from exchange.pipeline.items import Outbox
 from exchange.store.db import Database
 from exchange.store.rows import Batch
 

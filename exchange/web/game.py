@@ -19,11 +19,11 @@ from exchange.domain.types import InstrumentId, Role, TeamId, Ticks
 from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline.fanout import Fanout
 from exchange.pipeline.history import MarketHistory
+from exchange.pipeline.items import InFlight
 from exchange.pipeline.metrics import Metrics
 from exchange.pipeline.publisher import Release
 from exchange.pipeline.scoring import ScoreKeeper
 from exchange.pipeline.supervisor import Supervisor
-from exchange.pipeline.validator import InFlight
 from exchange.pipeline.watchdog import Watchdog
 from exchange.pipeline.writer import Writer
 from exchange.teams import Team, Teams

@@ -26,7 +26,7 @@ from exchange.domain.orders import NewOrder, NewQuote, OrderCancelled, OrderResu
 from exchange.domain.phases import PHASE_RULES
 from exchange.domain.types import InstrumentId, OrderId, OrderType, Role, TeamId
 from exchange.domain.validation import Rejection
-from exchange.pipeline.work import Accepted, Cancel, CancelAll, Refused, Submit
+from exchange.pipeline.items import Accepted, Cancel, CancelTeam, Refused, Submit
 from exchange.pipeline.writer import StorageFailing
 from exchange.teams import NameTaken, Team
 from exchange.web.game import Game
@@ -348,7 +348,7 @@ class Api:
             raise ApiError("MARKET_CLOSED", f"cancels are not accepted in {phase}")
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         target = None if instrument is None else InstrumentId(instrument)
-        self.enqueue(CancelAll(team.team_id, target, reply, request_id))
+        self.enqueue(CancelTeam(team.team_id, target, reply, request_id))
         result = await asyncio.shield(reply)
         if isinstance(result, Rejection):
             raise rejection_error(result)

@@ -27,7 +27,7 @@ from exchange.app import Exchange
 from exchange.config import GameConfig, load_config
 from exchange.domain.orders import NewOrder, NewQuote
 from exchange.domain.types import TeamId
-from exchange.pipeline.work import Accepted, Submit
+from exchange.pipeline.items import Accepted, Submit
 from exchange.web.server import create_app, uvicorn_config
 
 _names = itertools.count(1)

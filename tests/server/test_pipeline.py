@@ -17,10 +17,10 @@ import pytest
 
 from exchange.domain.phases import TradingDaySchedule
 from exchange.domain.types import CancelReason, Phase, TeamId, TimeNs
+from exchange.pipeline.items import PhaseStep
 from exchange.pipeline.scheduler import Scheduler
 from exchange.pipeline.supervisor import Supervisor
 from exchange.pipeline.watchdog import Watchdog
-from exchange.pipeline.work import PhaseStep
 from tests.server.harness import Bot, run_server, sandbox
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -171,10 +171,10 @@ async def test_a_change_between_reading_the_phase_and_starting_the_scheduler_is_
     schedule = TradingDaySchedule(CHICAGO)
     scheduler = Scheduler(
         schedule,
-        clock,
-        Venue(),
+        clock,  # type: ignore[arg-type]
+        Venue(),  # type: ignore[arg-type]
         {},
-        lambda _, phase, __: announced.append(phase),  # type: ignore[arg-type]
+        lambda _, phase, __: announced.append(phase),
         TimeNs(game_ns("09:29:20")),
     )
     task = asyncio.get_running_loop().create_task(scheduler.run())
