@@ -28,7 +28,10 @@ def to_ticks(price: float | int | str | Decimal) -> Ticks:
         raise PriceError(f"not a number: {price!r}") from exc
     if not value.is_finite():
         raise PriceError(f"not a finite price: {price!r}")
-    scaled = value * TICKS_PER_UNIT
+    try:
+        scaled = value * TICKS_PER_UNIT
+    except ArithmeticError as exc:  # past Decimal's exponent range: no price at all
+        raise PriceError(f"not a price: {price!r}") from exc
     if scaled != scaled.to_integral_value():
         raise PriceError(f"{price!r} is not a multiple of the tick size {TICK}")
     return Ticks(int(scaled))
