@@ -18,7 +18,7 @@ from exchange.domain.instruments import ChainSpec, build_chain
 from exchange.domain.market.retail import retail_orders
 from exchange.domain.market.simulator import MarketModel, MarketStreams, fair_values
 from exchange.domain.pricing import chain_greeks
-from exchange.domain.types import TeamId
+from exchange.domain.types import NS_PER_SECOND, TeamId
 from exchange.pipeline.simulator import expiry_close
 
 START = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
@@ -32,10 +32,10 @@ def main() -> None:
     chain = build_chain(ChainSpec(), START.date())
     options = [i for i in chain if i.is_option]
     expiry = expiry_close(dt.UTC, dt.time(15, 0))
-    model = MarketModel(start_ns=int(START.timestamp() * 1e9))
+    model = MarketModel(start_ns=int(START.timestamp() * NS_PER_SECOND))
     streams = MarketStreams.from_seed(args.seed)
-    now = int(START.timestamp() * 1e9)
-    tick_ns = model.config.tick_seconds * 1_000_000_000
+    now = int(START.timestamp() * NS_PER_SECOND)
+    tick_ns = model.config.tick_seconds * NS_PER_SECOND
     pricing_ns: list[int] = []
     started = time.perf_counter()
     for _ in range(args.ticks):

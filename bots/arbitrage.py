@@ -25,13 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bots.chain import NS, marketable, spot_of
+from bots.chain import marketable, spot_of
 from bots.cli import run_strategy
 from exchange.domain.instruments import Instrument
 from exchange.domain.orders import CancelAll, NewOrder
 from exchange.domain.positions import Fill
 from exchange.domain.strategy import Action, MarketSignal, MarketSnapshot, Strategy
-from exchange.domain.types import InstrumentId, Phase, Role, Side, TeamId
+from exchange.domain.types import NS_PER_SECOND, InstrumentId, Phase, Role, Side, TeamId
 
 SPX, SPY = InstrumentId("SPX"), InstrumentId("SPY")
 MAX_ORDER = 500
@@ -53,8 +53,8 @@ class ArbitrageDesk(Strategy):
         if spx_units < 1 or ratio <= 0 or tolerance < 0:
             raise ValueError("spx_units >= 1, ratio > 0 and tolerance >= 0, please")
         self.spx_units, self.ratio, self.exit_pct = spx_units, ratio, exit_pct
-        self.max_hold_ns = round(max_hold_seconds * NS)
-        self.cooldown_ns = round(cooldown_seconds * NS)
+        self.max_hold_ns = round(max_hold_seconds * NS_PER_SECOND)
+        self.cooldown_ns = round(cooldown_seconds * NS_PER_SECOND)
         self.tolerance, self.slippage = tolerance, slippage
         self._reset()
 

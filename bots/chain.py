@@ -12,9 +12,7 @@ from collections.abc import Iterable, Mapping
 from exchange.domain.instruments import Instrument, parse_instrument_id
 from exchange.domain.strategy import MarketSnapshot, Top
 from exchange.domain.ticks import TICKS_PER_UNIT
-from exchange.domain.types import InstrumentId, OptionKind, Side, Ticks
-
-NS = 1_000_000_000
+from exchange.domain.types import NS_PER_SECOND, InstrumentId, OptionKind, Side, Ticks
 
 
 class Listing:
@@ -42,7 +40,7 @@ class Listing:
 
 
 def today(now_ns: int) -> dt.date:
-    return dt.datetime.fromtimestamp(now_ns / NS, dt.UTC).date()
+    return dt.datetime.fromtimestamp(now_ns / NS_PER_SECOND, dt.UTC).date()
 
 
 def expiries(options: Iterable[Instrument], on_or_after: dt.date) -> list[dt.date]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bots.chain import NS, Listing, clamp, marketable, spot_of
+from bots.chain import Listing, clamp, marketable, spot_of
 from exchange.domain.orders import CancelAll, NewOrder
 from exchange.domain.positions import Fill
 from exchange.domain.strategy import Action, MarketSnapshot
-from exchange.domain.types import InstrumentId, Side, TeamId
+from exchange.domain.types import NS_PER_SECOND, InstrumentId, Side, TeamId
 
 
 def portfolio_delta(
@@ -65,7 +65,7 @@ class Hedger:
             raise ValueError("threshold > 0, max_units >= 0 and max_order >= 1, please")
         self.underlying = InstrumentId(underlying)
         self.threshold, self.max_units, self.max_order = threshold, max_units, max_order
-        self.cooldown_ns = round(cooldown_seconds * NS)
+        self.cooldown_ns = round(cooldown_seconds * NS_PER_SECOND)
         self.slippage = slippage
         self.sent_at: int | None = None
 

@@ -23,7 +23,7 @@ from exchange.domain.house import house_teams
 from exchange.domain.instruments import Instrument, build_chain
 from exchange.domain.phases import PHASE_RULES, Schedule, from_ns
 from exchange.domain.session import TradingSession
-from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
+from exchange.domain.types import NS_PER_SECOND, InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
 from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline import scoring
 from exchange.pipeline.events import EventDelivery
@@ -64,7 +64,7 @@ def make_clock(config: GameConfig, saved_ns: int | None = None) -> ScaledClock:
         start = config.schedule.day_start(dt.datetime.now(dt.UTC))
     start_ns = saved_ns
     if start_ns is None and start is not None:
-        start_ns = int(start.timestamp() * 1e9)
+        start_ns = int(start.timestamp() * NS_PER_SECOND)
     return ScaledClock(None if start_ns is None else TimeNs(start_ns), config.clock.speed)
 
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from exchange.domain.types import TimeNs
-
-NS_PER_S = 1_000_000_000
+from exchange.domain.types import NS_PER_SECOND, TimeNs
 
 
 class Clock(Protocol):
@@ -77,7 +75,7 @@ class ScaledClock:
     def wall_seconds_until(self, game_ns: int) -> float:
         if self._paused_at is not None:
             return float("inf")
-        return max(0.0, (game_ns - self.now()) / self._speed / NS_PER_S)
+        return max(0.0, (game_ns - self.now()) / self._speed / NS_PER_SECOND)
 
     def _rebase(self) -> None:
         if self._paused_at is None:

@@ -11,11 +11,9 @@ from collections.abc import Collection, Mapping
 from exchange.client.convert import fill_of, fill_of_view, ticks, top_of, underlying_of
 from exchange.domain.positions import Fill
 from exchange.domain.strategy import MarketSnapshot, Top
-from exchange.domain.types import InstrumentId, Phase, Side, TeamId, Ticks, TimeNs
+from exchange.domain.types import NS_PER_SECOND, InstrumentId, Phase, Side, TeamId, Ticks, TimeNs
 from exchange.wire.messages import ExecutionReport, MarketData, PositionSnapshot, PositionUpdate
 from exchange.wire.models import FillView, PricesView
-
-NS_PER_SECOND = 1_000_000_000
 
 
 class GameClock:

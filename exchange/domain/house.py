@@ -29,9 +29,16 @@ from exchange.domain.strategy import (
     TradingStrategy,
 )
 from exchange.domain.ticks import TICKS_PER_UNIT
-from exchange.domain.types import InstrumentId, OrderType, Phase, Role, Side, TeamId, Ticks
-
-NS = 1_000_000_000
+from exchange.domain.types import (
+    NS_PER_SECOND,
+    InstrumentId,
+    OrderType,
+    Phase,
+    Role,
+    Side,
+    TeamId,
+    Ticks,
+)
 
 LIQUIDITY, OPTIONS = "House liquidity", "House options"
 MAX_CATCH_UP = 12
@@ -220,13 +227,13 @@ class RetailTrader(HouseStrategy):
         rng: np.random.Generator,
         config: RetailConfig | None = None,
         tick_seconds: int = 300,
-        min_gap_ns: int = NS,
+        min_gap_ns: int = NS_PER_SECOND,
     ) -> None:
         self.rng, self.config = rng, config or RetailConfig()
         if self.config.max_total_position is None:  # the role's portfolio limit
             limit = self.config.max_position
             self.config = msgspec.structs.replace(self.config, max_total_position=limit)
-        self.tick_ns, self.min_gap_ns = tick_seconds * NS, min_gap_ns
+        self.tick_ns, self.min_gap_ns = tick_seconds * NS_PER_SECOND, min_gap_ns
         self.rate = self.config.orders_per_tick / self.config.traders
         self.options: dict[InstrumentId, Instrument] = {}
         self.positions: dict[InstrumentId, int] = {}

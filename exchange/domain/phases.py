@@ -11,9 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple, Protocol
 
-from exchange.domain.types import Phase, TimeNs
-
-NS = 1_000_000_000
+from exchange.domain.types import NS_PER_SECOND, Phase, TimeNs
 
 
 class PhaseRules(NamedTuple):
@@ -120,11 +118,11 @@ def next_open(schedule: Schedule, now: TimeNs) -> TimeNs | None:
 
 
 def from_ns(now: int, tz: dt.tzinfo) -> dt.datetime:
-    return dt.datetime.fromtimestamp(now / NS, tz)
+    return dt.datetime.fromtimestamp(now / NS_PER_SECOND, tz)
 
 
 def to_ns(moment: dt.datetime) -> int:
-    return int(moment.timestamp()) * NS + moment.microsecond * 1000
+    return int(moment.timestamp()) * NS_PER_SECOND + moment.microsecond * 1000
 
 
 def transitions(schedule: Schedule, start: TimeNs, end: TimeNs) -> list[tuple[TimeNs, Phase]]:

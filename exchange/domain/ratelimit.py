@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 
-ONE_SECOND_NS = 1_000_000_000
+from exchange.domain.types import NS_PER_SECOND
 
 
 class SlidingWindow:
@@ -17,7 +17,7 @@ class SlidingWindow:
 
     __slots__ = ("_events", "limit", "window_ns")
 
-    def __init__(self, limit: int, window_ns: int = ONE_SECOND_NS) -> None:
+    def __init__(self, limit: int, window_ns: int = NS_PER_SECOND) -> None:
         if limit < 1 or window_ns < 1:
             raise ValueError(f"limit and window must be positive, got {limit}, {window_ns}")
         self.limit = limit

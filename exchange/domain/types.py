@@ -15,6 +15,8 @@ OrderId = NewType("OrderId", int)
 TradeId = NewType("TradeId", int)
 TimeNs = NewType("TimeNs", int)
 """Game time: nanoseconds since the Unix epoch on the game clock."""
+NS_PER_SECOND = 1_000_000_000
+"""One second in nanoseconds, the unit of every `TimeNs` (defined here only)."""
 
 
 class Side(StrEnum):

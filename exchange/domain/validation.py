@@ -1,9 +1,12 @@
 """The validation vocabulary: what a check sees, what it answers (SPEC section 5).
 
-The caller (the validator task) gathers a `ValidationContext` from the team's state;
-a validator answers None (accepted) or a `Rejection`. Validation never changes state:
-on a rejection nothing happened, and the caller records the order in the rate window
-only once it is accepted.
+The caller (`TradingSession.check`, for the validator task) gathers a
+`ValidationContext` from the team's state; a validator answers None (accepted) or a
+`Rejection`. Validation changes nothing: on a rejection no book or account moved. The
+rate window is the caller's: `TradingSession.check` counts every request it screens,
+accepted or refused by another rule, except one refused by the rate limit itself (so
+a refused retry does not push the window on), in the clock's rate time (the wall's in
+a live game, the game's in a replay).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from exchange.config import MarketHistoryConfig
+from exchange.domain.types import NS_PER_SECOND
 from exchange.wire.codec import game_time
 from exchange.wire.messages import Event, PhaseChange, Tape
 from exchange.wire.models import (
@@ -34,7 +35,7 @@ Kept = deque[tuple[int, Any]]
 class MarketHistory:
     def __init__(self, config: MarketHistoryConfig, now: Callable[[], int]) -> None:
         self.now = now
-        self.every_ns = max(1, int(config.sample_seconds * 1e9))
+        self.every_ns = max(1, int(config.sample_seconds * NS_PER_SECOND))
         self.prices: Kept = deque(maxlen=config.prices)
         self.trades: Kept = deque(maxlen=config.trades)
         self.news: Kept = deque(maxlen=config.news)

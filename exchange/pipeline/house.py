@@ -28,7 +28,7 @@ from exchange.domain.orders import CancelAll, CancelOrder, NewOrder, NewQuote
 from exchange.domain.positions import Fill
 from exchange.domain.ratelimit import SlidingWindow
 from exchange.domain.strategy import Action, MarketSnapshot, Rejection, TradingStrategy
-from exchange.domain.types import TeamId
+from exchange.domain.types import NS_PER_SECOND, TeamId
 from exchange.pipeline import items
 from exchange.pipeline.items import Outbox
 
@@ -61,7 +61,7 @@ class HouseRunner:
         self.clock = clock
         self.interval = interval
         self.windows = {
-            team: SlidingWindow(limit, int(1e9 * PACE_MARGIN))
+            team: SlidingWindow(limit, int(NS_PER_SECOND * PACE_MARGIN))
             for team, limit in rate_limits.items()
         }
         self.held: dict[TeamId, deque[Action]] = {team: deque() for team in self.strategies}

@@ -23,7 +23,7 @@ from exchange.domain.instruments import Instrument
 from exchange.domain.market.simulator import TickOutcome
 from exchange.domain.pricing import Greeks, chain_greeks, implied_vol
 from exchange.domain.ticks import TICKS_PER_UNIT, round_to_tick
-from exchange.domain.types import InstrumentId, Phase, Side, Ticks
+from exchange.domain.types import NS_PER_SECOND, InstrumentId, Phase, Side, Ticks
 from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline.fanout import Fanout
 from exchange.pipeline.history import MarketHistory
@@ -66,7 +66,7 @@ class MarketDataPublisher:
         """The spots of the last repricing: a message's underlying_price is the one its
         fair value was computed from."""
         self.last_row = 0.0
-        self.top_rows_ns = max(1, top_rows_every) * 1_000_000_000
+        self.top_rows_ns = max(1, top_rows_every) * NS_PER_SECOND
         self.top_slot: int | None = None
         """The game-time slot (of `top_rows_every` seconds) whose tops were last stored."""
         self.history = history

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from exchange.clock import Clock
 from exchange.domain.instruments import Instrument
 from exchange.domain.scoring import Leaderboard, Scorer, ScoringConfig, TeamReport
-from exchange.domain.types import InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
+from exchange.domain.types import NS_PER_SECOND, InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
 from exchange.domain.validation import Rejection
 from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline.simulator import MarketCache, sleep_until
@@ -62,7 +62,7 @@ class ScoreKeeper:
         self.clock = clock
         self.greeks = greeks
         self.cache = cache
-        self.tick_ns = tick_seconds * 1_000_000_000
+        self.tick_ns = tick_seconds * NS_PER_SECOND
         self.broadcast = broadcast
         self.save_row = save_row
         self.marks: dict[InstrumentId, Ticks] = {}

@@ -1,12 +1,14 @@
-"""The market simulator task and the event generator's delivery (SPEC section 6).
+"""The market simulator task, the `MarketCache` it fills, and the game-time helpers it
+shares with the other tasks (`sleep_until`, `expiry_close`) (SPEC section 6).
 
 How it works. At each tick boundary of game time the simulator advances the pure
-`MarketModel` by one tick (300 game seconds) and publishes the outcome through
-PriceQueue; news go on EventQueue and signals on SignalQueue. The tick is computed at
-its start, so its second-by-second SPX and SPY paths lie ahead: the market data task
-reads the price of the present second from the `MarketCache` as game time passes, and
-the event tasks hold each headline and signal until the game time it belongs to. While
-the market is CLOSED nothing moves.
+`MarketModel` by one tick (`market.model.tick_seconds`, 300 game seconds by default)
+and publishes the outcome through PriceQueue; news go on EventQueue and signals on
+SignalQueue. The tick is computed at its start, so its second-by-second SPX and SPY
+paths lie ahead: the market data task reads the price of the present second from the
+`MarketCache` as game time passes, and the event delivery (`pipeline/events.py`) holds
+each headline and signal until the game time it belongs to. While the market is CLOSED
+(or the organiser has suspended trading) nothing moves.
 """
 
 from __future__ import annotations
@@ -22,11 +24,10 @@ import numpy as np
 from exchange.clock import Clock
 from exchange.domain.market.regimes import Regime
 from exchange.domain.market.simulator import MarketModel, MarketStreams, TickOutcome
-from exchange.domain.types import Phase, TimeNs
+from exchange.domain.types import NS_PER_SECOND, Phase, TimeNs
 
 log = logging.getLogger("exchange.market")
 
-NS = 1_000_000_000
 MAX_NAP = 0.5
 
 
@@ -43,7 +44,7 @@ class MarketCache:
         self.spots_at_start = dict(spots)
         self.paths: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
         self.start_ns = 0
-        self.step_ns = NS
+        self.step_ns = NS_PER_SECOND
         self.vol = vol
         """The volatility from the loaded tick's start (see `vol_at`)."""
         self.regime = regime
@@ -94,7 +95,7 @@ class Simulator:
         self.prices = prices
         self.events = events
         self.signals = signals
-        self.tick_ns = model.config.tick_seconds * NS
+        self.tick_ns = model.config.tick_seconds * NS_PER_SECOND
 
     async def run(self) -> None:
         start = self.clock.now() // self.tick_ns * self.tick_ns
@@ -129,6 +130,6 @@ def expiry_close(tz: dt.tzinfo, close: dt.time) -> Callable[[dt.date], int]:
 
     def at(date: dt.date) -> int:
         moment = dt.datetime.combine(date, close, tz)
-        return int(moment.timestamp()) * NS
+        return int(moment.timestamp()) * NS_PER_SECOND
 
     return at

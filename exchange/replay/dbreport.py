@@ -27,12 +27,10 @@ import msgspec
 from exchange.config import GameConfig, load_config
 from exchange.domain.instruments import Instrument, parse_instrument_id
 from exchange.domain.phases import from_ns
-from exchange.domain.types import Phase, Role, TimeNs
+from exchange.domain.types import NS_PER_SECOND, Phase, Role, TimeNs
 from exchange.replay import quality
 from exchange.replay.quality import MarketQuality, OptionTop, Tally
 from exchange.store.db import Database
-
-NS = 1_000_000_000
 
 
 class GameReport(msgspec.Struct):
@@ -82,7 +80,7 @@ def report_from_db(path: str | Path) -> GameReport:
     start = int(state["start_ns"])
     end = max(int(state.get("game_time_ns", start)), reader.last_ns)
     tick_seconds = config.market.model.tick_seconds
-    ticks = quality.continuous_ticks(reader.continuous, start, end, tick_seconds * NS)
+    ticks = quality.continuous_ticks(reader.continuous, start, end, tick_seconds * NS_PER_SECOND)
     house = [
         quality.inventory(names[t], t, pnl.get(t), reader.held[t], reader.options_in(t))
         for t in reader.house
@@ -90,7 +88,7 @@ def report_from_db(path: str | Path) -> GameReport:
     zone = getattr(reader.schedule, "tz", dt.UTC)
     return GameReport(
         str(path), from_ns(TimeNs(start), zone).isoformat(),
-        from_ns(TimeNs(end), zone).isoformat(), (end - start) // NS, reader.trade_count,
+        from_ns(TimeNs(end), zone).isoformat(), (end - start) // NS_PER_SECOND, reader.trade_count,
         quality.market_quality(retail, reader.tally, ticks, tick_seconds, house),
     )  # fmt: skip
 

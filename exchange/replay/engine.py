@@ -42,6 +42,7 @@ from exchange.domain.session import Executed, TradingSession
 from exchange.domain.strategy import Action, MarketSnapshot, News, TradingStrategy
 from exchange.domain.ticks import TICKS_PER_UNIT, to_ticks
 from exchange.domain.types import (
+    NS_PER_SECOND,
     InstrumentId,
     Liquidity,
     OrderId,
@@ -53,7 +54,7 @@ from exchange.domain.types import (
     Ticks,
     TimeNs,
 )
-from exchange.replay.market import NS, ReplayMarket
+from exchange.replay.market import ReplayMarket
 from exchange.replay.quality import OptionTop, RetailCounts, Tally
 from exchange.replay.record import Recorder
 from exchange.replay.scenario import Scenario, ScriptedAction, moment, seconds
@@ -89,7 +90,7 @@ class Replay:
             raise ValueError("the scenario needs a start (or a config with clock.start)")
         self.start_at = start
         self.start, self.end = TimeNs(to_ns(start)), TimeNs(to_ns(start) + _duration(scenario))
-        self.step_ns = scenario.step_seconds * NS
+        self.step_ns = scenario.step_seconds * NS_PER_SECOND
         seeds = np.random.SeedSequence(config.seed).spawn(4)
         self.schedule = config.schedule.build()
         tz = getattr(self.schedule, "tz", dt.UTC)
@@ -170,7 +171,7 @@ class Replay:
             step_to = TimeNs(min(self.end, now + self.step_ns))
             self.step(step_to)
             if progress is not None:
-                progress((step_to - now) // NS)
+                progress((step_to - now) // NS_PER_SECOND)
             now = step_to
         self.observe(now)
         return self
@@ -287,7 +288,7 @@ class Replay:
         ledger = self.session.ledger
         problems = check_invariants(ledger) + self.scorer.invariants()
         problems += self.scorer.compare_with(ledger)
-        moment = dt.datetime.fromtimestamp(now / NS, self.start_at.tzinfo).isoformat()
+        moment = dt.datetime.fromtimestamp(now / NS_PER_SECOND, self.start_at.tzinfo).isoformat()
         for problem in problems[: MAX_BREACHES - len(self.broken)]:
             self.broken.setdefault(problem, moment)
 
@@ -367,7 +368,7 @@ def _ticks(price: float | None) -> Ticks:
 
 
 def _duration(scenario: Scenario) -> int:
-    return seconds(scenario.duration) * NS
+    return seconds(scenario.duration) * NS_PER_SECOND
 
 
 def dump(value: Any) -> bytes:

@@ -23,10 +23,9 @@ from exchange.domain.market.simulator import MarketModel, MarketStreams
 from exchange.domain.pricing import chain_greeks
 from exchange.domain.strategy import MarketSignal, News, Pricing
 from exchange.domain.ticks import round_to_tick
-from exchange.domain.types import InstrumentId, Role, Ticks, TimeNs
+from exchange.domain.types import NS_PER_SECOND, InstrumentId, Role, Ticks, TimeNs
 from exchange.pipeline.simulator import MarketCache, expiry_close
 
-NS = 1_000_000_000
 Delivery = News | tuple[Role, MarketSignal]
 
 
@@ -38,7 +37,7 @@ class ReplayMarket:
         self.cache = MarketCache(
             self.model.spots(), self.model.vol, self.model.regime.value, settings.regimes.vol
         )
-        self.tick_ns = settings.tick_seconds * NS
+        self.tick_ns = settings.tick_seconds * NS_PER_SECOND
         self.next_tick = start // self.tick_ns * self.tick_ns
         schedule = config.schedule
         zone = dt.UTC if schedule.always_open else ZoneInfo(schedule.timezone)

@@ -25,7 +25,7 @@ from exchange.config import merge
 from exchange.domain.orders import Order
 from exchange.domain.phases import from_ns
 from exchange.domain.ticks import to_price
-from exchange.domain.types import CancelReason, OrderStatus, OrderType, Role, Side
+from exchange.domain.types import NS_PER_SECOND, CancelReason, OrderStatus, OrderType, Role, Side
 from exchange.replay.scenario import Participant, Scenario, ScriptedAction
 from exchange.store import rows
 from exchange.store.db import Database
@@ -66,7 +66,7 @@ def scenario_from_db(path: str | Path, step_seconds: int = 1) -> Scenario:
         description=f"the game recorded in {Path(path).name}",
         config=config,
         start=from_ns(start_ns, zone),
-        duration=max(1, (end_ns - start_ns) // 1_000_000_000 + step_seconds),
+        duration=max(1, (end_ns - start_ns) // NS_PER_SECOND + step_seconds),
         step_seconds=step_seconds,
         participants=[Participant(names[t[0]], Role(t[2])) for t in teams],
         script=list(_script(orders, names, start_ns)),
@@ -139,7 +139,7 @@ def _at(ts_ns: int, start_ns: int) -> str:
 
 
 def _offset_of(action: ScriptedAction) -> int:
-    return round(float(action.at[1:-1]) * 1e9)
+    return round(float(action.at[1:-1]) * NS_PER_SECOND)
 
 
 def _offset(config: Mapping[str, Any]) -> int:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from exchange.domain.ticks import TICKS_PER_UNIT
-from exchange.domain.types import Phase, Role, TimeNs
+from exchange.domain.types import NS_PER_SECOND, Phase, Role, TimeNs
 from exchange.replay import quality
 from exchange.replay.quality import MarketQuality
 from exchange.replay.scenario import Expectations, TeamExpectation
@@ -62,7 +62,7 @@ def build_report(replay: Replay) -> Report:
     report = Report(
         replay.scenario.name, replay.config.seed, replay.start_at.isoformat(),
         replay.start_at.fromtimestamp(replay.end / 1e9, replay.start_at.tzinfo).isoformat(),
-        (replay.end - replay.start) // 1_000_000_000, rec.trades, rec.volume,
+        (replay.end - replay.start) // NS_PER_SECOND, rec.trades, rec.volume,
         rec.news_count, dict(sorted(rec.signals_by_role.items())),
         dict(sorted(rec.rejections.items())), board.to_wire(), teams, problems,
         digest(replay),
@@ -80,7 +80,7 @@ def market_quality(replay: Replay) -> MarketQuality:
     tick_seconds = replay.config.market.model.tick_seconds
     ticks = quality.continuous_ticks(
         lambda t: replay.schedule.phase_at(TimeNs(t)) is Phase.CONTINUOUS,
-        replay.start, replay.end, tick_seconds * 1_000_000_000,
+        replay.start, replay.end, tick_seconds * NS_PER_SECOND,
     )  # fmt: skip
     options = {str(i) for i, v in replay.venue.instruments.items() if v.is_option}
     house = []

@@ -21,7 +21,7 @@ from typing import Any
 from exchange.domain.fees import NO_FEES
 from exchange.domain.positions import Ledger
 from exchange.domain.ticks import to_decimal
-from exchange.domain.types import Role, TeamId
+from exchange.domain.types import NS_PER_SECOND, Role, TeamId
 from exchange.store.db import Database
 from exchange.store.restore import restore_ledger
 from exchange.store.schema import COLUMNS
@@ -40,7 +40,7 @@ def money(ticks: int) -> str:
 
 def iso_utc(ns: int) -> str:
     """Nanoseconds since the epoch as `2026-11-24T15:30:00.123456789Z`: nothing rounded."""
-    seconds, fraction = divmod(ns, 1_000_000_000)
+    seconds, fraction = divmod(ns, NS_PER_SECOND)
     return f"{dt.datetime.fromtimestamp(seconds, dt.UTC):%Y-%m-%dT%H:%M:%S}.{fraction:09d}Z"
 
 

@@ -24,7 +24,7 @@ from starlette.routing import Route
 from exchange.domain.fees import NO_FEES
 from exchange.domain.orders import NewOrder, NewQuote, OrderCancelled, OrderResult
 from exchange.domain.phases import PHASE_RULES
-from exchange.domain.types import InstrumentId, OrderId, OrderType, Role, TeamId
+from exchange.domain.types import NS_PER_SECOND, InstrumentId, OrderId, OrderType, Role, TeamId
 from exchange.domain.validation import Rejection
 from exchange.pipeline.items import Accepted, Cancel, CancelTeam, Refused, Submit
 from exchange.pipeline.writer import StorageFailing
@@ -516,7 +516,7 @@ def to_new_order(req: OrderRequest, team: Team) -> NewOrder:
 def rejection_error(rejection: Rejection, retry_after_ns: int = 0) -> ApiError:
     headers = {}
     if rejection.code == "RATE_LIMIT_EXCEEDED":
-        headers["Retry-After"] = str(max(1, -(-retry_after_ns // 1_000_000_000)))
+        headers["Retry-After"] = str(max(1, -(-retry_after_ns // NS_PER_SECOND)))
     details = dict(rejection.details)
     if retry_after_ns:
         details["retry_after_ms"] = -(-retry_after_ns // 1_000_000)

@@ -26,7 +26,7 @@ from starlette.routing import Route
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from exchange.control import KEY_REISSUED_CLOSE, TEAM_DISABLED_CLOSE
-from exchange.domain.types import TeamId
+from exchange.domain.types import NS_PER_SECOND, TeamId
 from exchange.pipeline.fanout import PUBLIC, Books, Connection
 from exchange.teams import Team
 from exchange.web import subscriptions
@@ -48,7 +48,7 @@ TICKETS_PER_TEAM = 8
 class Tickets:
     """Single-use stand-ins for an API key, each good for `TICKET_SECONDS`."""
 
-    def __init__(self, lifetime_ns: int = TICKET_SECONDS * 1_000_000_000) -> None:
+    def __init__(self, lifetime_ns: int = TICKET_SECONDS * NS_PER_SECOND) -> None:
         self.lifetime_ns = lifetime_ns
         self._live: OrderedDict[str, tuple[TeamId, int]] = OrderedDict()
         self._by_team: dict[TeamId, deque[str]] = {}

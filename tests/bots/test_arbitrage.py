@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from bots.arbitrage import ArbitrageDesk
 from exchange.domain.orders import CancelAll, NewOrder
 from exchange.domain.strategy import Action, MarketSignal
+from exchange.domain.types import NS_PER_SECOND as NS
 from exchange.domain.types import Phase, Role, Side
 from tests.bots.support import CHAIN, NOW, SPX, SPY, TEAM, fill, forecast, market, tracking
-
-NS = 1_000_000_000
 
 
 def started(**params: object) -> ArbitrageDesk:

@@ -11,11 +11,11 @@ import pytest
 from bots.hedge_fund import HedgeFund, forecast_view
 from exchange.domain.orders import CancelAll, NewOrder
 from exchange.domain.strategy import Action, MarketSignal, Top
+from exchange.domain.types import NS_PER_SECOND as NS
 from exchange.domain.types import InstrumentId, Phase, Role, Side, Ticks
 from tests.bots.support import CHAIN, NOW, SPX, TEAM, fill, forecast, market
 
 CALL, PUT = InstrumentId("SPX_CALL_4400_20261211"), InstrumentId("SPX_PUT_4400_20261211")
-NS = 1_000_000_000
 
 
 def started(**params: object) -> HedgeFund:

@@ -75,7 +75,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def served(installed: Path) -> Iterator[str]:
     """`python -m exchange serve --preset sandbox` of the installed package."""
     port = free_port()
-    command = [installed, "-m", "exchange", "serve", "--preset", "sandbox", "--port", str(port)]
+    command = [str(installed), "-m", "exchange", "serve", "--preset", "sandbox"]
+    command += ["--port", str(port)]
     log = installed.parents[2] / "serve.log"
     with log.open("w") as output:
         process = subprocess.Popen(

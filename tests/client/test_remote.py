@@ -26,6 +26,9 @@ from exchange.domain.strategy import (
     Strategy,
 )
 from exchange.domain.types import (
+    NS_PER_SECOND as NS,
+)
+from exchange.domain.types import (
     InstrumentId,
     OrderId,
     OrderType,
@@ -39,7 +42,6 @@ from exchange.domain.types import (
 from exchange.wire.messages import Message
 from tests.server.harness import Bot, run_server, sandbox
 
-NS = 1_000_000_000
 CALL = "SPX_CALL_4400_20261204"
 _names = itertools.count(1)
 
@@ -219,12 +221,13 @@ async def test_refusals_are_counted_and_told_and_other_teams_actions_ignored(
     instrument = next(options)
     team, key = await register(server, "market_maker")
     strategy = Recorder()
-    strategy.on_next_market = strategy_sent = [
+    strategy_sent: list[Action] = [
         NewOrder(team, instrument, Side.BUY, 5000, Ticks(100)),  # over the role's size
         NewQuote(team, instrument, Ticks(500), 10, Ticks(1000), 10),  # spread over 10%
         NewOrder(TeamId("T9999"), instrument, Side.BUY, 1, Ticks(100)),
         NewOrder(team, instrument, Side.BUY, 1, None, OrderType.MARKET),  # nothing to take
     ]
+    strategy.on_next_market = strategy_sent
     smaller = NewOrder(team, instrument, Side.BUY, 5, Ticks(100))
     strategy.on_next_reject = [smaller]  # the answer to the first refusal
     runner = RemoteRunner(strategy, server, key, interval=0.2, cancel_on_stop=False)

@@ -8,11 +8,21 @@ import pytest
 from exchange.client.convert import game_ns, underlying_of
 from exchange.client.state import FillTracker, GameClock, MarketPicture, RatePacer
 from exchange.domain.strategy import Top
-from exchange.domain.types import InstrumentId, Liquidity, Phase, Side, TeamId, Ticks, TimeNs
+from exchange.domain.types import (
+    NS_PER_SECOND as NS,
+)
+from exchange.domain.types import (
+    InstrumentId,
+    Liquidity,
+    Phase,
+    Side,
+    TeamId,
+    Ticks,
+    TimeNs,
+)
 from exchange.wire.messages import ExecutionReport, MarketData, PositionSnapshot, PositionUpdate
 from exchange.wire.models import FillView, PositionLine, PositionsView, PriceLine, PricesView
 
-NS = 1_000_000_000
 CALL = "SPX_CALL_4400_20261204"
 T = TeamId("T0007")
 

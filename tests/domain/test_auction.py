@@ -13,7 +13,7 @@ from exchange.domain.uncross import clearing_price
 from .support import SPX, buy, cancel, make_venue, play, px, sell
 
 
-def auction(venue, *orders):  # type: ignore[no-untyped-def]
+def auction(venue, *orders):
     play(venue, *orders)
     return venue.set_phase(Phase.OPENING_AUCTION, TimeNs(1_000))
 
@@ -131,7 +131,7 @@ levels = st.lists(st.tuples(st.integers(1, 40), st.integers(1, 50)), min_size=1,
 
 
 @given(levels, levels, st.none() | st.integers(1, 40))
-def test_clearing_price_maximises_volume_by_brute_force(bids, asks, ref) -> None:  # type: ignore[no-untyped-def]
+def test_clearing_price_maximises_volume_by_brute_force(bids, asks, ref) -> None:
     bid_levels = sorted(_merge(bids).items(), reverse=True)
     ask_levels = sorted(_merge(asks).items())
     result = clearing_price(bid_levels, ask_levels, ref)

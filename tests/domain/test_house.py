@@ -16,10 +16,20 @@ from exchange.domain.house import (
 from exchange.domain.market.retail import RetailConfig
 from exchange.domain.orders import CancelAll, NewOrder, NewQuote
 from exchange.domain.strategy import Action, Rejection
-from exchange.domain.types import InstrumentId, OrderType, Phase, Role, Side, Ticks, TimeNs
+from exchange.domain.types import (
+    NS_PER_SECOND as NS,
+)
+from exchange.domain.types import (
+    InstrumentId,
+    OrderType,
+    Phase,
+    Role,
+    Side,
+    Ticks,
+    TimeNs,
+)
 from tests.bots.support import BY_ID, CHAIN, NOW, TEAM, fill, market
 
-NS = 1_000_000_000
 TICK = 300 * NS
 
 

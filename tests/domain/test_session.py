@@ -20,6 +20,7 @@ from exchange.domain.strategy import Action, MarketSnapshot, Rejection, Strategy
 from exchange.domain.types import (
     InstrumentId,
     Liquidity,
+    OrderId,
     OrderStatus,
     OrderType,
     Phase,
@@ -194,7 +195,7 @@ def test_in_process_strategies_trade_through_a_whole_day_on_a_virtual_clock() ->
 def test_a_strategy_cannot_act_for_another_team() -> None:
     class Impostor(Strategy):
         def on_market(self, snapshot: MarketSnapshot) -> Sequence[Action]:
-            return [CancelOrder(MM, 1), order(MM, Side.BUY, 1, 10.0)]
+            return [CancelOrder(MM, OrderId(1)), order(MM, Side.BUY, 1, 10.0)]
 
     session = make_session()
     runner = StrategyRunner(session, AlwaysOpen(), TimeNs(0))
@@ -211,7 +212,10 @@ def test_a_strategy_hears_of_its_refusals_and_may_answer_them() -> None:
             self.refusals: list[Rejection] = []
 
         def on_market(self, snapshot: MarketSnapshot) -> Sequence[Action]:
-            return [order(self.team_id, Side.BUY, 5000, 10.0), CancelOrder(self.team_id, 999)]
+            return [
+                order(self.team_id, Side.BUY, 5000, 10.0),
+                CancelOrder(self.team_id, OrderId(999)),
+            ]
 
         def on_reject(self, rejection: Rejection) -> Sequence[Action]:
             self.refusals.append(rejection)

@@ -21,7 +21,7 @@ from .support import CALL, SPX, SPY, buy, cancel, make_venue, play, play_quote, 
 T = TimeNs(50)
 
 
-def snapshot(venue) -> tuple[object, ...]:  # type: ignore[no-untyped-def]
+def snapshot(venue) -> tuple[object, ...]:
     return tuple((i, b.depth(10), len(b)) for i, b in venue.books.items())
 
 

@@ -153,7 +153,8 @@ class VenueMachine(RuleBasedStateMachine):
         if gathering and phase in (Phase.OPENING_AUCTION, Phase.CONTINUOUS):
             for i in INSTRUMENTS:
                 volume = sum(t.quantity for t in change.trades if t.instrument_id == i)
-                assert volume == (expected[i].volume if expected[i] else 0)
+                cleared = expected[i]
+                assert volume == (cleared.volume if cleared is not None else 0)
                 assert len({t.price for t in change.trades if t.instrument_id == i}) <= 1
         if phase is Phase.CLOSED:
             assert all(len(b) == 0 for b in self.venue.books.values())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bots.conftest import fast_demo
+from tests.bots.support import fast_demo
 from tests.server.harness import run_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,6 +79,7 @@ def readme_example(base: str) -> str:
     """client/README.md's Python example, pointed at `base` and run for a few seconds."""
     text = (ROOT / "client" / "README.md").read_text()
     (code,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert isinstance(code, str)
     assert '"http://127.0.0.1:8000"' in code and "seconds=60" in code
     return code.replace('"http://127.0.0.1:8000"', repr(base)).replace(
         "seconds=60", f"seconds={BOT_SECONDS}"

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,9 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from exchange.config import GameConfig
 from exchange.store.schema import COLUMNS
-
-Message = dict[str, Any]
+from tests.server.harness import UNTHROTTLED, sandbox
 
 
 class Member:
@@ -171,35 +170,6 @@ def cents(amount: float) -> int:
     return value
 
 
-def receive(ws: ClientConnection, seconds: float) -> list[Message]:
-    """Every message that arrives within `seconds` (a bounded look, not a timing claim)."""
-    seen: list[Message] = []
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            seen.append(json.loads(ws.recv(timeout=left)))
-        except TimeoutError:
-            break
-    return seen
-
-
-def recv_until(
-    ws: ClientConnection, predicate: Callable[[Message], bool], timeout: float = 5.0
-) -> list[Message]:
-    """Messages until one satisfies `predicate`, that one last; fail after `timeout`."""
-    seen: list[Message] = []
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            message = json.loads(ws.recv(timeout=left))
-        except TimeoutError:
-            break
-        seen.append(message)
-        if predicate(message):
-            return seen
-    pytest.fail(f"no matching message within {timeout}s; saw {[m['type'] for m in seen]}")
-
-
 def read(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Rows from the database file, read by a connection of the test's own."""
     with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
@@ -237,3 +207,12 @@ def taken_order_ids(first: int, count: int = 1) -> list[tuple[Any, ...]]:
 
 def failed_writes(base: str) -> int:
     return int(health(base)["database"]["write_failures"])
+
+
+def unthrottled(**server: Any) -> GameConfig:
+    """The sandbox without the order rate rule (these tests send orders back to back),
+    with the given `server` settings."""
+    overrides: dict[str, Any] = dict(UNTHROTTLED)
+    if server:
+        overrides["server"] = server
+    return sandbox(**overrides)

@@ -18,8 +18,8 @@ from tests.persistence import (
     settle,
     taken_order_ids,
 )
-from tests.server.conftest import UNTHROTTLED, wait_for
-from tests.server.harness import run_server, sandbox
+from tests.server.harness import UNTHROTTLED, run_server, sandbox
+from tests.support import wait_for
 
 
 def test_health_names_the_failing_database_without_its_path(tmp_path: Path) -> None:

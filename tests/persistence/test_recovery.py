@@ -28,18 +28,9 @@ from exchange.store.db import Database
 from exchange.store.restore import restore_ledger, state_hash
 from exchange.store.schema import MIGRATIONS, VERSION, configure, migrate, user_version
 from exchange.teams import hash_key
-from tests.persistence import (
-    Member,
-    Roster,
-    cents,
-    health,
-    options,
-    read,
-    recv_until,
-    settle,
-)
-from tests.server.conftest import UNTHROTTLED
-from tests.server.harness import run_server, sandbox
+from tests.persistence import Member, Roster, cents, health, options, read, settle
+from tests.server.harness import UNTHROTTLED, run_server, sandbox
+from tests.support import recv_until
 
 CONFIG = sandbox(**UNTHROTTLED)
 ROLES = ("market_maker", "hedge_fund", "arbitrage", "market_maker", "retail")

@@ -21,39 +21,14 @@ from typing import Any
 import httpx
 import pytest
 
-from exchange.config import GameConfig
-from tests.persistence import (
-    Roster,
-    accepted_id,
-    health,
-    options,
-    order_in,
-    read,
-    recv_until,
-)
-from tests.server.conftest import UNTHROTTLED, assert_error, wait_for
-from tests.server.harness import run_server, sandbox
+from tests.persistence import Roster, accepted_id, health, options, order_in, read, unthrottled
+from tests.server.harness import run_server
+from tests.support import assert_error, recv_until, wait_for
 
 MAX_PAGES = 600
 """About 2.4 MB: the cap on the writer's connection; the junk takes the file past it."""
 JUNK_ROW = 3500
 """Bytes of each junk row: about one page each."""
-
-
-def config(**server: Any) -> GameConfig:
-    return sandbox(**UNTHROTTLED, server=server)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "game.db"
-
-
-@pytest.fixture
-def enrol() -> Iterator[Roster]:
-    roster = Roster()
-    yield roster
-    roster.close()
 
 
 @contextlib.contextmanager
@@ -81,7 +56,7 @@ def failing(base: str) -> bool:
 def is_ack(order_id: int) -> Any:
     def match(message: dict[str, Any]) -> bool:
         data = message["data"]
-        return message["type"] == "new_order_ack" and data.get("order_id") == str(order_id)
+        return bool(message["type"] == "new_order_ack" and data.get("order_id") == str(order_id))
 
     return match
 
@@ -94,7 +69,7 @@ def position(data: dict[str, Any], instrument: str) -> int:
 def test_a_full_database_refuses_new_orders_quotes_and_teams_until_it_takes_writes_again(
     enrol: Roster, db: Path
 ) -> None:
-    with run_server(config(db_max_pages=MAX_PAGES), db_path=db) as base:
+    with run_server(unthrottled(db_max_pages=MAX_PAGES), db_path=db) as base:
         chosen = options(base)[:10]
         option = chosen[0]
         a = enrol(base, "full maker", "market_maker")
@@ -112,7 +87,7 @@ def test_a_full_database_refuses_new_orders_quotes_and_teams_until_it_takes_writ
             for n in range(300):
                 who, side = (a, "buy") if n % 2 == 0 else (b, "sell")
                 placing = order_in(pool, who, chosen[n // 2 % 10], side, 1, 10.0)
-                wait_for(lambda p=placing: p.done() or failing(base), timeout=10)
+                wait_for(lambda: placing.done() or failing(base), timeout=10)  # noqa: B023
                 if not placing.done() or placing.result().status_code != 201:
                     break  # in the failing batch, or refused (503) after it
                 answered.append(accepted_id(placing.result()))
@@ -156,8 +131,8 @@ def test_a_full_database_refuses_new_orders_quotes_and_teams_until_it_takes_writ
             recv_until(ws, lambda m: m["type"] == "position_snapshot")
             again = a.placed(option, "buy", 1, 8.0)
             recv_until(ws, is_ack(again))
-        stored = {r[0] for r in read(db, "SELECT order_id FROM orders")}
-        assert set(answered) <= stored  # every order answered 201 is in the file
+        in_file = {r[0] for r in read(db, "SELECT order_id FROM orders")}
+        assert set(answered) <= in_file  # every order answered 201 is in the file
         sold = read(db, "SELECT COUNT(*) FROM trades WHERE seller = ?", (b.team_id,))
         assert sold == [(len(answered[1::2]),)]  # each sell answered filled a buy
         assert sum(position(a.positions(), i) for i in chosen) == len(answered[1::2])
@@ -201,7 +176,7 @@ def test_the_wal_stays_bounded_under_a_stream_of_commits(enrol: Roster, db: Path
             with contextlib.suppress(OSError):
                 largest[0] = max(largest[0], wal.stat().st_size)
 
-    cfg = config(
+    cfg = unthrottled(
         wal_checkpoint_bytes=WAL_BYTES, checkpoint_interval=600.0, linger=0.001, batch_rows=50
     )
     with run_server(cfg, db_path=db) as base:

@@ -28,7 +28,7 @@ from websockets.sync.client import ClientConnection
 from tests.persistence import Member, health, options, read
 from tests.persistence.test_crash import UNLIMITED, ServerProcess
 from tests.persistence.test_storage_faults import MAX_PAGES, disk_full
-from tests.server.conftest import assert_error, wait_for
+from tests.support import assert_error, wait_for
 
 PAIRS = 200
 """Crossing pairs in the burst: more than the full file takes before it refuses."""

@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 
-from exchange.config import GameConfig
 from tests.persistence import (
     Member,
     Roster,
@@ -31,42 +30,22 @@ from tests.persistence import (
     options,
     order_in,
     read,
-    receive,
-    recv_until,
     refused,
     settle,
     taken_order_ids,
+    unthrottled,
 )
-from tests.server.conftest import UNTHROTTLED, wait_for
-from tests.server.harness import run_server, sandbox
+from tests.server.harness import run_server
+from tests.support import receive, recv_until, wait_for
 
 PRIVATE = {"new_order_ack", "execution_report", "order_cancelled", "position_update"}
 LOOK = 0.3
 """Seconds a test keeps looking for what must not have arrived (a bound, not a timing)."""
 
 
-def config(**server: Any) -> GameConfig:
-    overrides: dict[str, Any] = dict(UNTHROTTLED)
-    if server:
-        overrides["server"] = server
-    return sandbox(**overrides)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "game.db"
-
-
-@pytest.fixture
-def enrol() -> Iterator[Roster]:
-    roster = Roster()
-    yield roster
-    roster.close()
-
-
 @pytest.fixture
 def server(db: Path) -> Iterator[str]:
-    with run_server(config(), db_path=db) as base:
+    with run_server(unthrottled(), db_path=db) as base:
         yield base
 
 
@@ -103,7 +82,7 @@ def committed_order(member: Member, instrument: str, ws: Any) -> int:
 
 
 def test_teams_orders_trades_and_cancels_are_read_back_exactly(enrol: Roster, db: Path) -> None:
-    with run_server(config(), db_path=db) as base:
+    with run_server(unthrottled(), db_path=db) as base:
         option = options(base)[0]
         a = enrol(base, "writer alpha", "market_maker")
         b = enrol(base, "writer beta", "hedge_fund")
@@ -298,7 +277,7 @@ def test_a_burst_waiting_for_the_writer_goes_in_batches_of_at_most_batch_rows(
     # A long linger lets the whole burst gather before the writer takes it: only
     # `batch_rows` ends a batch. (Rows no longer pile up behind a failing commit: that
     # closes order entry.)
-    with run_server(config(batch_rows=batch_rows, linger=1.0), db_path=db) as base:
+    with run_server(unthrottled(batch_rows=batch_rows, linger=1.0), db_path=db) as base:
         a = enrol(base, "queued maker", "market_maker")
         b = enrol(base, "queued taker", "market_maker")
         before = writes(base)
@@ -348,7 +327,7 @@ def ledger(positions: dict[str, Any]) -> dict[str, Any]:
 def test_fills_and_positions_after_a_restart_are_the_ones_from_before(
     enrol: Roster, db: Path
 ) -> None:
-    with run_server(config(), db_path=db) as base:
+    with run_server(unthrottled(), db_path=db) as base:
         chosen = options(base)[:3]
         a = enrol(base, "fills maker", "market_maker")
         b = enrol(base, "fills taker", "hedge_fund")
@@ -361,7 +340,7 @@ def test_fills_and_positions_after_a_restart_are_the_ones_from_before(
         paged = a.get(f"/fills?since_trade_id={before[a.team_id][0][0]['trade_id']}")
     assert len(before[a.team_id][0]) == 6 and len(before[b.team_id][0]) == 6
 
-    with run_server(config(), db_path=db) as base:
+    with run_server(unthrottled(), db_path=db) as base:
         a, b = a.at(base), b.at(base)
         after = {m.team_id: (m.fills(), ledger(m.positions())) for m in (a, b)}
         assert a.get(f"/fills?since_trade_id={after[a.team_id][0][0]['trade_id']}") == paged
@@ -372,7 +351,7 @@ def test_order_ids_after_a_restart_are_above_every_id_answered_before(
     enrol: Roster, db: Path
 ) -> None:
     answered = []
-    with run_server(config(), db_path=db) as base:
+    with run_server(unthrottled(), db_path=db) as base:
         option = options(base)[0]
         a = enrol(base, "ids a", "market_maker")
         for n in range(5):
@@ -387,7 +366,7 @@ def test_order_ids_after_a_restart_are_above_every_id_answered_before(
     assert len(set(answered)) == len(answered)
 
     for _ in range(2):  # and again after a second restart
-        with run_server(config(), db_path=db) as base:
+        with run_server(unthrottled(), db_path=db) as base:
             a = a.at(base)
             new = [a.placed(option, side, 1, 7.00) for side in ("buy", "sell", "buy")]
             assert min(new) > max(answered), (new, max(answered))

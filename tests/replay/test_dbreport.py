@@ -15,6 +15,7 @@ import pytest
 
 from exchange.__main__ import main
 from exchange.config import load_config
+from exchange.domain.types import NS_PER_SECOND as NS
 from exchange.domain.types import Role, TeamId
 from exchange.replay.dbreport import report_from_db
 from exchange.replay.quality import SpreadStats
@@ -22,11 +23,10 @@ from exchange.store import rows
 from exchange.store.db import Database
 from exchange.store.rows import Batch
 from exchange.teams import Team
-from tests.server.conftest import assert_ok
 from tests.server.harness import Bot, run_server, sandbox
+from tests.support import assert_ok
 
 CALL = "SPX_CALL_4400_20261204"
-NS = 1_000_000_000
 SPEED = 600
 """Game seconds per wall second: a market tick (300 s), so a stored top, twice a second."""
 CONFIG = sandbox(

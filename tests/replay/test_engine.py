@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from exchange.domain.types import NS_PER_SECOND, InstrumentId, TimeNs
 from exchange.replay.cli import write_digest
 from exchange.replay.engine import Replay
 from exchange.replay.report import build_report
@@ -41,7 +42,7 @@ def test_scripted_orders_meet_at_their_times_and_the_ledger_balances() -> None:
     replay = Replay(scenario(participants=SCRIPTED, script=script, config=config)).run()
     report = build_report(replay)
     buyer = replay.session.ledger.account(replay.ids["Buyer"])
-    assert buyer.positions["SPX"] == 7 and report.trades == 1
+    assert buyer.positions[InstrumentId("SPX")] == 7 and report.trades == 1
     assert report.invariants == [] and report.failures == []
 
 
@@ -65,7 +66,9 @@ def test_a_swap_replaces_one_bot_and_leaves_the_market_as_it_was() -> None:
     parts = [{"team": "Maker", "role": "market_maker",
               "strategy": "bots.market_maker:MarketMaker"}]  # fmt: skip
     plain = Replay(scenario(participants=parts, duration="2h")).run()
-    swap = {"Maker": ("exchange.domain.strategy:Strategy", {})}
+    swap: dict[str, tuple[str, dict[str, Any]]] = {
+        "Maker": ("exchange.domain.strategy:Strategy", {})
+    }
     idle = Replay(scenario(participants=parts, duration="2h"), swap).run()
     assert plain.recorder.fills_by_team["Maker"] > 0
     assert idle.recorder.fills_by_team["Maker"] == 0
@@ -147,11 +150,16 @@ def test_invariants_are_checked_at_every_tick_and_a_breach_mid_day_is_reported(
     replay = Replay(scenario(participants=SCRIPTED))
     buyer = replay.session.ledger.account(replay.ids["Buyer"])
     buyer.cash_ticks += 100  # money from nowhere, as a bug would make it
-    replay.check_invariants(replay.start + seconds("1m") * 1_000_000_000)
+    replay.check_invariants(TimeNs(replay.start + seconds("1m") * NS_PER_SECOND))
     buyer.cash_ticks -= 100  # gone again by the end of the day
     checked: list[int] = []
     check = replay.check_invariants
-    monkeypatch.setattr(replay, "check_invariants", lambda now: checked.append(now) or check(now))
+
+    def counted(now: TimeNs) -> None:
+        checked.append(now)
+        check(now)
+
+    monkeypatch.setattr(replay, "check_invariants", counted)
     report = build_report(replay.run())
     assert len(checked) >= 6  # 30 minutes: a check at each 5-minute tick
     breaches = [p for p in report.invariants if p.startswith("at 2026-12-01T09:21:00-06:00: ")]

@@ -23,10 +23,10 @@ from exchange.config import load_config, merge
 from exchange.replay.engine import Replay
 from exchange.replay.logged import Recorded, play, reproduce, tape
 from exchange.replay.recorded import scenario_from_db
-from tests.bots.conftest import FAST_DEMO
+from tests.bots.support import FAST_DEMO
 from tests.persistence.test_crash import ServerProcess
-from tests.server.conftest import assert_ok
 from tests.server.harness import Bot, run_server
+from tests.support import assert_ok
 
 LIVE = merge(FAST_DEMO, {"clock": {"start": "2026-12-01T08:03:00-06:00", "speed": 600,
                                    "start_paused": False}})  # fmt: skip

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from exchange.domain.types import NS_PER_SECOND as NS
 from exchange.replay import quality
 from exchange.replay.cli import summary
 from exchange.replay.engine import Replay
@@ -14,7 +15,6 @@ from exchange.replay.quality import OptionTop, RetailCounts, Tally
 from exchange.replay.report import _drawn, build_report
 from exchange.replay.scenario import Scenario
 
-NS = 1_000_000_000
 SPOT = 4400 * 100.0  # ticks
 
 

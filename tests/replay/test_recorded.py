@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from exchange.domain.types import InstrumentId
 from exchange.replay.engine import Replay
 from exchange.replay.recorded import scenario_from_db
 from exchange.replay.report import build_report
 from exchange.store.db import Database
-from tests.server.conftest import assert_ok
 from tests.server.harness import Bot, run_server, sandbox
+from tests.support import assert_ok
 
 CALL = "SPX_CALL_4400_20261204"
 CONFIG = sandbox(clock={"start": "2026-12-01T10:00:00-06:00"})
@@ -45,14 +47,16 @@ def test_a_recorded_game_replays_trade_for_trade(tmp_path: Path) -> None:
     report = build_report(replay)
     assert report.trades == trades == 2 and report.invariants == []
     fund = replay.session.ledger.account(replay.ids["Fund"])
-    assert fund.positions[CALL] == 4 - 3
+    assert fund.positions[InstrumentId(CALL)] == 4 - 3
     assert replay.venue.open_orders(replay.ids["Fund"]) == []  # the cancel came back too
 
 
 def test_a_swapped_team_trades_against_the_recorded_market(tmp_path: Path) -> None:
     db = tmp_path / "game.db"
     record_a_game(db)
-    idle = {"Fund": ("exchange.domain.strategy:Strategy", {})}
+    idle: dict[str, tuple[str, dict[str, Any]]] = {
+        "Fund": ("exchange.domain.strategy:Strategy", {})
+    }
     replay = Replay(scenario_from_db(db), idle).run()
     assert replay.recorder.fills_by_team["Fund"] == 0  # its new bot never trades
     maker = replay.venue.open_orders(replay.ids["Maker"])

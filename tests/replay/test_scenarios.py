@@ -41,5 +41,6 @@ def test_the_command_line_replays_a_file_and_reports(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert load_scenario(path).expect.digest in done.stdout
+    digest = load_scenario(path).expect.digest
+    assert digest is not None and digest in done.stdout
     assert (tmp_path / "opening-auction.report.json").exists()

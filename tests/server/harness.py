@@ -16,12 +16,13 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 import httpx
 import pytest
 import uvicorn
+from websockets.sync.client import ClientConnection, connect
 
 from exchange.app import Exchange
 from exchange.config import GameConfig, load_config
@@ -47,12 +48,12 @@ class Served(NamedTuple):
     base: str
     exchange: Exchange
 
-    def on_loop(self, action: Callable[[], T | Awaitable[T]]) -> T:
+    def on_loop(self, action: Callable[[], Any]) -> Any:
         """Run `action` on the server's event loop, between two of its awaits, as its own
         tasks run (awaiting what it returns, if awaitable); wait for its result. The hook
         for tests that must reach inside, such as making a task crash."""
 
-        async def run() -> T:
+        async def run() -> Any:
             result = action()
             if inspect.isawaitable(result):
                 return await result
@@ -216,3 +217,14 @@ class InProcess:
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.orders.put_nowait(Submit(request, reply, "in-process"))
         return isinstance(await reply, Accepted)
+
+
+UNTHROTTLED = {"disabled_constraints": ["order_rate"]}
+"""Sandbox overrides without the order rate rule, for modules whose tests send orders
+back to back and are not about the rate limit (which counts in real time)."""
+
+
+def stream(bot: Bot, since: int | None = None) -> ClientConnection:
+    """An open WebSocket for the bot's team (use it in a `with` block)."""
+    url = bot.ws_url if since is None else f"{bot.ws_url}?since={since}"
+    return connect(url, additional_headers={"X-API-Key": bot.key}, open_timeout=5)

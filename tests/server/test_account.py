@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 
 from exchange.client import Client
-from tests.server.conftest import assert_error, assert_ok
 from tests.server.harness import Bot, run_server, sandbox
+from tests.support import assert_error, assert_ok
 
 
 def test_a_market_maker_sees_its_team_limits_and_fees(server: str) -> None:

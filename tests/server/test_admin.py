@@ -19,16 +19,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from exchange.config import ADMIN_TOKEN_ENV, GameConfig, load_config
-from tests.server.conftest import (
-    UNTHROTTLED,
-    assert_error,
-    assert_ok,
-    is_type,
-    recv_until,
-    stream,
-    wait_for,
-)
-from tests.server.harness import Bot, run_server, sandbox
+from tests.server.harness import UNTHROTTLED, Bot, run_server, sandbox, stream
+from tests.support import assert_error, assert_ok, is_type, recv_until, wait_for
 
 TOKEN = "organiser-secret-42"
 ROOT = Path(__file__).resolve().parents[2]

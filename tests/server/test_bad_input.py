@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exchange.wire.errors import ERRORS
-from tests.server.conftest import UNTHROTTLED, assert_error, assert_ok
-from tests.server.harness import Bot, run_server, sandbox
+from tests.server.harness import UNTHROTTLED, Bot, run_server, sandbox
+from tests.support import assert_error, assert_ok
 
 Fresh = Callable[[], str]
 

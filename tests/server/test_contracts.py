@@ -42,8 +42,8 @@ from exchange.wire.asyncapi import PAYLOADS
 from exchange.wire.errors import ERRORS
 from exchange.wire.messages import SNAPSHOT_TYPES, STREAM_TYPES
 from exchange.wire.openapi import ENDPOINTS
-from tests.server.conftest import assert_ok, wait_for
 from tests.server.harness import Bot, run_server, sandbox
+from tests.support import assert_ok, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / "node_modules" / ".bin"

@@ -13,9 +13,9 @@ from websockets.sync.client import ClientConnection, connect
 
 from exchange.app import Exchange
 from exchange.pipeline.fanout import NOT_READING, SLOW_CONSUMER
-from tests.server.conftest import assert_ok
 from tests.server.harness import Bot, run_server, sandbox
 from tests.server.test_stream import RawStream
+from tests.support import assert_ok
 
 TOKEN = "organiser-secret-42"
 CROWD = 300

@@ -28,7 +28,7 @@ def expiring_soon() -> Exchange:
     )
 
 
-async def wait_for(probe, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+async def wait_for(probe, timeout: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not probe():
         assert asyncio.get_running_loop().time() < deadline, "timed out"

@@ -17,8 +17,8 @@ import pytest
 
 from exchange.config import ADMIN_TOKEN_ENV, load_config
 from exchange.domain.phases import next_open, to_ns
-from tests.server.conftest import assert_ok
 from tests.server.harness import run_server
+from tests.support import assert_ok
 
 TOKEN = "organiser-secret-42"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

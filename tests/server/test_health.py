@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.server.conftest import assert_ok, wait_for
 from tests.server.harness import Bot, Served, serve
+from tests.support import assert_ok, wait_for
 
 
 async def _always_fails() -> None:

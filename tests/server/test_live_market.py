@@ -13,8 +13,8 @@ import httpx
 from websockets.sync.client import connect
 
 from exchange.config import load_config
-from tests.server.conftest import assert_ok
 from tests.server.harness import run_server
+from tests.support import assert_ok
 
 WATCH_SECONDS = 30.0
 """Wall seconds watched: at 300x, 30 five-minute ticks of continuous trading."""

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from exchange.web.dashboard import PAGE_HEADERS
-from tests.server.conftest import assert_error
 from tests.server.harness import Bot
+from tests.support import assert_error
 
 ORIGINAL = "Alpha Desk"
 LOOKALIKES = {

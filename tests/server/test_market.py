@@ -29,6 +29,9 @@ from exchange.domain.house import LIQUIDITY, OPTIONS, retail_name
 from exchange.domain.market.simulator import TickOutcome, fair_values
 from exchange.domain.orders import NewOrder, NewQuote
 from exchange.domain.types import (
+    NS_PER_SECOND as NS,
+)
+from exchange.domain.types import (
     InstrumentId,
     OrderType,
     Phase,
@@ -38,8 +41,8 @@ from exchange.domain.types import (
     Ticks,
     TimeNs,
 )
-from tests.server.conftest import Message, assert_error, assert_ok, stream
-from tests.server.harness import Bot, InProcess, run_server
+from tests.server.harness import Bot, InProcess, run_server, stream
+from tests.support import Message, assert_error, assert_ok
 
 FREQUENT_SIGNALS: dict[str, Any] = {
     "clock": {"speed": 600},
@@ -60,7 +63,6 @@ signal on nearly every crossing of 0.01%."""
 SIGNAL_KINDS = {"hedge_fund": "volatility_forecast", "arbitrage": "tracking_error"}
 FORECAST_KEYS = {"current_regime", "predicted_regime", "transition_probabilities"}
 TRACKING_KEYS = {"spx", "spy", "theoretical_spy", "error_pct", "direction", "z_score"}
-NS = 1_000_000_000
 MARKET = OrderType.MARKET
 
 

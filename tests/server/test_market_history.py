@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from exchange.config import ADMIN_TOKEN_ENV
-from tests.server.conftest import UNTHROTTLED, assert_error, assert_ok
-from tests.server.harness import Bot, run_server, sandbox
+from tests.server.harness import UNTHROTTLED, Bot, run_server, sandbox
+from tests.support import assert_error, assert_ok
 
 TOKEN = "organiser-history-7"
 FAST = {"sample_seconds": 0.01, "trades": 3, "prices": 6}

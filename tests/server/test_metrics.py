@@ -13,9 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
 from exchange.web.metrics import restarts
-from tests.server.conftest import UNTHROTTLED, is_type, recv_until
-from tests.server.harness import Bot, run_server, sandbox, serve
+from tests.server.harness import UNTHROTTLED, Bot, run_server, sandbox, serve
 from tests.server.test_health import crash_loop
+from tests.support import is_type, recv_until
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -25,8 +25,8 @@ from exchange.web import dashboard
 from exchange.web.server import create_app
 from exchange.wire.errors import ERRORS
 from exchange.wire.openapi import ENDPOINTS
-from tests.server.conftest import UNTHROTTLED, assert_error, assert_ok
-from tests.server.harness import Bot, run_server, sandbox
+from tests.server.harness import UNTHROTTLED, Bot, run_server, sandbox
+from tests.support import assert_error, assert_ok
 
 # The documents themselves (/asyncapi.json describes /ws, a WebSocket, not REST), the
 # Prometheus text at /metrics, and the dashboard's page and files.
@@ -177,7 +177,7 @@ def test_schemathesis(
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )  # fmt: skip
     @given(case=operation.as_strategy(mode))
-    def call(case: schemathesis.Case) -> None:
+    def call(case: Any) -> None:
         case.call_and_validate(base_url=server, headers={"X-API-Key": key}, checks=CHECKS)
 
     call()

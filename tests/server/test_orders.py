@@ -14,17 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server.conftest import (
-    UNTHROTTLED,
-    assert_error,
-    assert_ok,
-    is_type,
-    messages_of_type,
-    recv_until,
-    stream,
-    wait_for,
-)
-from tests.server.harness import Bot, run_server, sandbox
+from tests.server.harness import UNTHROTTLED, Bot, run_server, sandbox, stream
+from tests.support import assert_error, assert_ok, is_type, messages_of_type, recv_until, wait_for
 
 Bots = Callable[[str], Bot]
 Fresh = Callable[[], str]

@@ -21,8 +21,8 @@ from websockets.sync.client import connect
 
 from exchange.config import ADMIN_TOKEN_ENV, GameConfig
 from exchange.teams import hash_key
-from tests.server.conftest import assert_error, assert_ok, stream
-from tests.server.harness import Bot, run_server, sandbox
+from tests.server.harness import Bot, run_server, sandbox, stream
+from tests.support import assert_error, assert_ok
 
 TOKEN = "organiser-secret-42"
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from exchange.config import ADMIN_TOKEN_ENV, GameConfig
-from tests.server.conftest import assert_error, assert_ok
 from tests.server.harness import Bot, run_server, sandbox
+from tests.support import assert_error, assert_ok
 
 TOKEN = "organiser-secret-42"
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from exchange.config import ADMIN_TOKEN_ENV, load_config
-from tests.server.conftest import assert_ok, wait_for
 from tests.server.harness import Bot, run_server
+from tests.support import assert_ok, wait_for
 
 TOKEN = "organiser-secret-42"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

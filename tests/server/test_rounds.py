@@ -17,9 +17,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from exchange.config import ADMIN_TOKEN_ENV, GameConfig, load_config
-from tests.server.conftest import assert_error, assert_ok, stream, wait_for
-from tests.server.harness import Bot, run_server, sandbox
+from tests.server.harness import Bot, run_server, sandbox, stream
 from tests.server.test_results import play
+from tests.support import assert_error, assert_ok, wait_for
 
 TOKEN = "organiser-secret-42"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

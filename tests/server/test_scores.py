@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from tests.server.conftest import assert_error, assert_ok, is_type, recv_until, stream
-from tests.server.harness import Bot, run_server, sandbox
+from tests.server.harness import Bot, run_server, sandbox, stream
+from tests.support import assert_error, assert_ok, is_type, recv_until
 
 CALL = "SPX_CALL_4400_20261204"
 FAST_BOARD: dict[str, Any] = {"scoring": {"leaderboard_interval": 0.2},

@@ -17,8 +17,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from exchange.domain.types import TeamId
 from exchange.pipeline.fanout import PUBLIC, SLOW_CONSUMER, Fanout
-from tests.server.conftest import has_print, is_type, recv_until, stream
-from tests.server.harness import Bot, run_server, sandbox
+from tests.server.harness import Bot, run_server, sandbox, stream
+from tests.support import has_print, is_type, recv_until
 
 PRIVATE_TYPES = {
     "new_order_ack", "execution_report", "order_cancelled", "position_update",

@@ -21,8 +21,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from exchange.config import GameConfig, load_config
 from exchange.wire.messages import SNAPSHOT_TYPES, STREAM_TYPES
-from tests.server.conftest import Message, has_print, is_type, recv_until, stream, trade_prints
-from tests.server.harness import Bot, run_server, sandbox
+from tests.server.harness import Bot, run_server, sandbox, stream
+from tests.support import Message, has_print, is_type, recv_until, trade_prints
 
 NO_RATE_LIMIT = ["order_rate"]
 PRIVATE_TYPES = {"new_order_ack", "execution_report", "order_cancelled", "position_update"}

@@ -20,8 +20,8 @@ from websockets.sync.client import ClientConnection, connect
 from exchange.config import load_config
 from exchange.domain.types import TeamId
 from exchange.pipeline.fanout import MAX_REPLIES, SLOW_CONSUMER, Books, Fanout
-from tests.server.conftest import Message, has_print, is_type, recv_until
 from tests.server.harness import Bot, run_server
+from tests.support import Message, has_print, is_type, recv_until
 
 WATCH_SECONDS = 8.0
 """Wall seconds both connections of the live-market test are read for."""
@@ -220,6 +220,7 @@ def test_unknown_ids_are_refused_with_a_reason(server: str) -> None:
             ({"type": "subscribe", "instrument": ["SPX"]}, "INVALID_FIELD", "instrument"),
         ]
         for request, code, named in cases:
+            assert isinstance(request, dict)
             error = send(ws, **request)
             assert error["type"] == "error", (request, error)
             assert error["data"]["code"] == code and named in error["data"]["message"]

@@ -29,8 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from exchange.domain.market.gbm import draw_jump
-
-NS_PER_SECOND = 1_000_000_000
+from exchange.domain.types import NS_PER_SECOND
 
 
 class NewsKind(StrEnum):

@@ -45,10 +45,9 @@ from exchange.domain.market.tracking import (
 )
 from exchange.domain.pricing import chain_greeks
 from exchange.domain.ticks import round_to_tick
-from exchange.domain.types import InstrumentId, Ticks
+from exchange.domain.types import NS_PER_SECOND, InstrumentId, Ticks
 
 Array = NDArray[np.float64]
-NS_PER_SECOND = 1_000_000_000
 
 
 class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -22,11 +22,10 @@ from exchange.domain.scoring.state import (
     push_bounded,
 )
 from exchange.domain.ticks import TICKS_PER_UNIT
-from exchange.domain.types import InstrumentId, Role
+from exchange.domain.types import NS_PER_SECOND, InstrumentId, Role
 
 # Floating sums of deltas are not exact; a breach must clear the limit by more than noise.
 EPSILON = 1e-9
-NS_PER_SECOND = 1_000_000_000
 
 
 def penalty_ticks(currency: float) -> int:
