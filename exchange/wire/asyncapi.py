@@ -63,6 +63,8 @@ CLOSE_CODES = (
     CloseCode(1008, "missing or wrong API key", "a key was sent and is wrong: fix it"),
     CloseCode(1008, "unknown, used or expired ticket", "get a new ticket (POST /ws/ticket)"),
     CloseCode(1008, "since must be a whole number", "send a whole number, or no since"),
+    CloseCode(1008, "unknown instrument or underlying: ...",
+              "ask for listed books only (GET /instruments)"),
     CloseCode(4001, "the organiser reissued this team's key",
               "reconnect with the new key the organiser gives you (and since)"),
     CloseCode(4002, "a new round begins: reconnect",
@@ -92,6 +94,16 @@ QUERY = {
     "api_key": {
         "type": "string",
         "description": "The team's key; prefer the X-API-Key header (a URL gets logged)",
+    },
+    "instruments": {
+        "type": "string",
+        "description": "Market data for these instruments only (ids separated by commas); "
+        "the team's own messages and the other broadcasts still come",
+    },
+    "underlyings": {
+        "type": "string",
+        "description": "Market data for these underlyings and every option on them "
+        "(ids separated by commas); with instruments, the union of both",
     },
 }  # fmt: skip
 HEADERS = {

@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from exchange.config import load_config
-from exchange.control import TEAM_DISABLED_CLOSE, GameState
+from exchange.control import KEY_REISSUED_CLOSE, NEW_ROUND_CLOSE, TEAM_DISABLED_CLOSE, GameState
 from exchange.domain.types import Phase, Role
 from exchange.pipeline.fanout import SLOW_CONSUMER
 from exchange.web.ws import POLICY_VIOLATION
@@ -148,11 +148,16 @@ def test_every_message_type_has_a_message_and_an_envelope_schema(
 
 def test_connect_parameters_and_close_codes_are_documented(asyncapi: dict[str, Any]) -> None:
     binding = asyncapi["channels"]["stream"]["bindings"]["ws"]
-    assert set(binding["query"]["properties"]) == {"since", "ticket", "api_key"}
+    assert set(binding["query"]["properties"]) == {
+        "since", "ticket", "api_key", "instruments", "underlyings",
+    }  # fmt: skip
     assert set(binding["headers"]["properties"]) == {"X-API-Key"}
     codes = {c["code"] for c in asyncapi["channels"]["stream"]["x-close-codes"]}
-    assert {POLICY_VIOLATION, TEAM_DISABLED_CLOSE, SLOW_CONSUMER} <= codes
+    server = {POLICY_VIOLATION, TEAM_DISABLED_CLOSE, SLOW_CONSUMER, KEY_REISSUED_CLOSE}
+    assert server | {NEW_ROUND_CLOSE} <= codes
     assert all(f"| {code} |" in asyncapi["info"]["description"] for code in codes)
+    api_doc = (ROOT / "docs" / "api.md").read_text()
+    assert all(f"| {code} |" in api_doc for code in codes)
     schemes = asyncapi["components"]["securitySchemes"]
     assert {(s["in"], s["name"]) for s in schemes.values()} == {
         ("header", "X-API-Key"), ("query", "api_key"), ("query", "ticket"),
