@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from exchange.__main__ import main
 from exchange.tournament.days import DayResult, build_days
 from exchange.tournament.results import Results, results
 from exchange.tournament.run import connect, run_days
@@ -129,3 +130,49 @@ def test_a_worker_killed_mid_run_costs_nothing_but_time(tmp_path: Path) -> None:
         done = play(path, client, kill_a_busy_worker)
     assert killed
     assert encoded(done) == encoded(expected)
+
+
+def test_the_command_writes_csv_json_and_a_self_contained_html_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tournament_file(tmp_path, "field")
+    out = tmp_path / "out"
+    assert main(["tournament", str(path), "--workers", "0", "--quiet", "--out", str(out)]) == 0
+    stored = msgspec.json.decode((out / "small-field.json").read_bytes(), type=Results)
+    assert encoded(stored) == encoded(play(path))
+    standings = (out / "small-field.standings.csv").read_text().splitlines()
+    assert standings[0].startswith("format,team,role,days,lost_days,pnl_mean")
+    assert len(standings) == 4
+    days = (out / "small-field.days.csv").read_text().splitlines()
+    assert len(days) == 1 + 4 * 3
+    html = (out / "small-field.html").read_text()
+    assert "<svg" in html and "Alpha" in html and stored.days[0].digest in html
+    assert "<script" not in html and "src=" not in html and "href=" not in html
+    assert "Alpha" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("group_size: 9\n", "group_size must be from 1 to the 3 teams"),
+        ("seeds: [2, 2]\n", "without repeats"),
+        ("colour: red\n", "colour"),
+    ],
+)
+def test_a_bad_file_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, message: str
+) -> None:
+    path = tournament_file(tmp_path, "groups", extra=line)
+    assert main(["tournament", str(path), "--workers", "0", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and message in err
+
+
+def test_a_team_file_that_does_not_compile_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "broken.py").write_text("class Broken(:\n")
+    teams = TEAMS + '  - {name: Delta, role: hedge_fund, strategy: "broken.py:Broken"}\n'
+    path = tournament_file(tmp_path, "field", teams)
+    assert main(["tournament", str(path), "--workers", "0", "--out", str(tmp_path)]) == 2
+    assert "team Delta" in capsys.readouterr().err
