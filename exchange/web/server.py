@@ -54,7 +54,7 @@ def create_app(exchange: Exchange) -> Starlette:
         finally:
             await exchange.stop()
 
-    stream = StreamEndpoint(exchange)
+    stream = StreamEndpoint(exchange, api)
     exchange.control.on_reissue.append(stream.tickets.drop)
     exchange.on_renew += [stream.tickets.clear, api.remembered.clear]
     routes = [

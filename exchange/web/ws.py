@@ -32,6 +32,7 @@ from exchange.pipeline.fanout import PUBLIC, Books, Connection
 from exchange.web import subscriptions
 from exchange.web.auth import Team
 from exchange.web.routes import Api, answer
+from exchange.web.stream_orders import OrderEntry
 from exchange.wire import views
 from exchange.wire.codec import game_time, whole_number
 from exchange.wire.messages import ConnectionStatus, PositionSnapshot, ResyncRequired
@@ -102,8 +103,9 @@ class Tickets:
 
 
 class StreamEndpoint:
-    def __init__(self, exchange: Exchange) -> None:
+    def __init__(self, exchange: Exchange, api: Api) -> None:
         self.exchange = exchange
+        self.api = api
         self.tickets = Tickets()
 
     def ticket_route(self, api: Api) -> Route:
@@ -158,6 +160,7 @@ class StreamEndpoint:
         if "instruments" in websocket.query_params or "underlyings" in websocket.query_params:
             self.choose(conn, books)
         log.info("stream connected", extra={"team_id": team_id, "since": since_text})
+        entry = OrderEntry(self.api, fanout, conn, team)
         try:
             while True:
                 message = await websocket.receive()
@@ -166,11 +169,12 @@ class StreamEndpoint:
                 if team is not None:
                     self.exchange.watchdog.seen(team.team_id)
                 text = message.get("text") or message.get("bytes")
-                if text is not None:
+                if text is not None and not await entry.handled(text):
                     self.request(conn, text)
         except WebSocketDisconnect:
             pass
         finally:
+            entry.close()
             fanout.detach(conn)
             log.info("stream disconnected", extra={"team_id": team_id})
 
