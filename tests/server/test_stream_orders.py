@@ -4,6 +4,7 @@ messages that cannot be requests get an `error` and change nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Iterator
@@ -14,6 +15,8 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from exchange.config import ADMIN_TOKEN_ENV
+from exchange.domain.types import TeamId
+from exchange.pipeline.fanout import MAX_ANSWERS, SLOW_CONSUMER, Fanout
 from tests.server.conftest import (
     UNTHROTTLED,
     Message,
@@ -321,3 +324,63 @@ def test_leaving_with_requests_in_flight_harms_nothing(bots: Bots, fresh_option:
         snapshot = recv_until(ws, is_type("position_snapshot"))[-1]
         assert len(snapshot["data"]["open_orders"]) <= 20
         assert ask(ws, "cancel_all", "all")[-1]["type"] == "cancel_all_accepted"
+
+
+# -- the answer queue of a connection (the fan-out itself) -------------------------------
+
+
+class Recording:
+    """A peer that takes every frame at once; its sends can be held back."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.go = asyncio.Event()
+        self.go.set()
+        self.closed_with: int | None = None
+
+    async def send_text(self, data: str) -> None:
+        await self.go.wait()
+        self.sent.append(json.loads(data))
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.closed_with = code
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_an_answer_waits_for_the_stream_messages_before_it() -> None:
+    """The connection is still sending an older message when the order's ack and its
+    answer are queued: the ack goes first, then the answer, then what came after."""
+    fanout, team = Fanout(100, 50), TeamId("T0001")
+    peer = Recording()
+    conn = fanout.attach(peer, team)
+    peer.go.clear()  # the peer is slow to take frames
+    fanout.stream(team, "event", {"n": 1})
+    await settle()  # the sender is now waiting on the peer with event 1
+    fanout.stream(team, "new_order_ack", {"n": 2})
+    fanout.answer(conn, "order_accepted", {"client_id": "a"})
+    fanout.stream(team, "execution_report", {"n": 3})
+    peer.go.set()
+    await settle()
+    assert [(m["type"], m["seq"]) for m in peer.sent] == [
+        ("event", 1), ("new_order_ack", 2), ("order_accepted", 2), ("execution_report", 3),
+    ]  # fmt: skip
+
+
+async def test_a_client_that_reads_no_answers_is_cut_off() -> None:
+    fanout, team = Fanout(100, 50), TeamId("T0001")
+    peer = Recording()
+    conn = fanout.attach(peer, team)
+    peer.go.clear()
+    fanout.answer(conn, "order_accepted", {"client_id": "first"})
+    await settle()  # the sender waits on the peer from then on
+    for n in range(MAX_ANSWERS):
+        fanout.answer(conn, "order_accepted", {"client_id": str(n)})
+    assert not conn.closed and len(conn.answers) == MAX_ANSWERS
+    fanout.answer(conn, "order_accepted", {"client_id": "one too many"})
+    assert conn.closed and not conn.answers
+    await settle()
+    assert peer.closed_with == SLOW_CONSUMER
