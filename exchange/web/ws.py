@@ -7,6 +7,9 @@ accepted and closed at once with 1008, so the client sees a close code, not a ba
 No key at all makes a spectator (the dashboard): the public stream only, read-only, with
 `connection_status` (team null, role `spectator`) and no position snapshot.
 
+What a client sends is a subscription (`subscriptions`) or, from a team, an order
+request (`stream_orders`: `new_order`, `quote`, `cancel`, `cancel_all`).
+
 A browser cannot set `X-API-Key` on a WebSocket, and a key in the URL ends up in the
 logs of every server and proxy on the way. So the page first asks `POST /ws/ticket`
 (key in the header) for a ticket, then connects with `/ws?ticket=...`: a ticket is
