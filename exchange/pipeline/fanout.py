@@ -67,6 +67,9 @@ NOT_READING = "slow consumer: not reading"
 _NO_SEQ = b'{"seq":0'
 MAX_REPLIES = 64
 """Unsent answers to a connection's own requests (`reply`) before it is cut off."""
+MAX_ANSWERS = 256
+"""Unsent answers to a connection's order requests (`answer`) before it is cut off: room
+for every request it may have in flight, and for a burst of them read late."""
 
 
 def tail_of(kind: str, timestamp: str, data: Any) -> bytes:
@@ -171,8 +174,8 @@ class Books:
 
 class Connection:
     __slots__ = (
-        "books", "busy", "closed", "cursor", "greeting", "mark", "market", "progress", "seen",
-        "sender", "socket", "team_id", "wake",
+        "answers", "books", "busy", "closed", "cursor", "greeting", "mark", "market", "progress",
+        "seen", "sender", "socket", "team_id", "wake",
     )  # fmt: skip
 
     def __init__(self, socket: Socket, team_id: TeamId, stream: TeamStream) -> None:
@@ -180,6 +183,8 @@ class Connection:
         self.team_id = team_id
         self.greeting: deque[bytes] = deque()
         """Snapshots of the moment of connecting; sent before any stream message."""
+        self.answers: deque[tuple[int, bytes]] = deque()
+        """Answers to its orders, each sent once the stream messages up to its seq are."""
         self.cursor = stream.seq + 1
         """The next stream seq to send."""
         self.mark = stream.total
@@ -358,6 +363,20 @@ class Fanout:
         else:
             self.snapshot(conn, kind, data)
 
+    def answer(self, conn: Connection, kind: str, data: Any) -> None:
+        """The answer to an order request of the connection: sent after every stream
+        message the team has now (its order's `new_order_ack` and first fills among
+        them), and carrying the seq of the last one. A client that sends orders
+        faster than it reads the answers is cut off."""
+        if conn.closed:
+            return
+        if len(conn.answers) >= MAX_ANSWERS:
+            self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
+            return
+        seq = self.streams[conn.team_id].seq
+        conn.answers.append((seq, encoder.encode(Message(seq, kind, utc_now(), data))))
+        conn.wake.set()
+
     def snapshot_all(self, kind: str, data: Any, slot: str, underlying: str | None = None) -> None:
         """A snapshot for every connection; with `underlying` (market data for the book
         `slot`), only for the connections that want that book."""
@@ -431,6 +450,7 @@ class Fanout:
         conn.closed = True
         self.streams[conn.team_id].connections.discard(conn)
         conn.greeting.clear()
+        conn.answers.clear()
         conn.market.clear()
         if conn.sender is not None and conn.sender is not asyncio.current_task():
             conn.sender.cancel()
@@ -469,8 +489,12 @@ class Fanout:
         the latest snapshot of each slot; None when nothing is left."""
         if conn.greeting:
             return conn.greeting.popleft().decode()
-        s = self.streams[conn.team_id]
-        while conn.cursor <= s.seq:
+        s, answers = self.streams[conn.team_id], conn.answers
+        while True:
+            if answers and answers[0][0] < conn.cursor:
+                return answers.popleft()[1].decode()
+            if conn.cursor > s.seq:
+                break
             if conn.cursor < s.oldest():  # the limits cut it off before this can happen
                 self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
                 return None

@@ -290,30 +290,37 @@ class Api:
     async def post_order(self, request: Request, request_id: str) -> Response:
         team = self.auth(request)
         req = decode(await self.body(request), OrderRequest)
+        data = await self.place_order(team, req, request_id)
+        return answer(data, req.request_id or request_id, 201, data.order_id)
+
+    async def place_order(self, team: Team, req: OrderRequest, request_id: str) -> OrderAck:
+        """An order through the pipeline, answered once its arrival is committed (REST
+        and the stream alike); ApiError for a refusal."""
         order = to_new_order(req, team)
         outcome = await self.submit(team, order, req.request_id or request_id, req.request_id)
-        accepted = self.accepted_or_raise(outcome)
-        order_id = str(accepted.order_ids[0])
-        data = OrderAck(
+        order_id = str(self.accepted_or_raise(outcome).order_ids[0])
+        return OrderAck(
             order_id, order.instrument_id, order.side, order.order_type.value, order.quantity,
             req.price, "accepted", order.client_order_id,
         )  # fmt: skip
-        return answer(data, req.request_id or request_id, 201, order_id)
 
     async def post_quote(self, request: Request, request_id: str) -> Response:
         team = self.auth(request)
         req = decode(await self.body(request), QuoteRequest)
+        data = await self.place_quote(team, req, request_id)
+        return answer(data, req.request_id or request_id, 201, data.bid_order_id)
+
+    async def place_quote(self, team: Team, req: QuoteRequest, request_id: str) -> QuoteAck:
         quote = NewQuote(
             team.team_id, InstrumentId(req.instrument_id), price_ticks(req.bid_price, "bid_price"),
             req.bid_quantity, price_ticks(req.ask_price, "ask_price"), req.ask_quantity,
         )  # fmt: skip
         outcome = await self.submit(team, quote, req.request_id or request_id, req.request_id)
         bid_id, ask_id = (str(i) for i in self.accepted_or_raise(outcome).order_ids)
-        data = QuoteAck(
+        return QuoteAck(
             req.instrument_id, bid_id, ask_id, req.bid_price, req.bid_quantity, req.ask_price,
             req.ask_quantity, "accepted",
         )  # fmt: skip
-        return answer(data, req.request_id or request_id, 201, bid_id)
 
     def accepted_or_raise(self, outcome: Accepted | Refused) -> Accepted:
         if isinstance(outcome, Accepted):
@@ -322,7 +329,12 @@ class Api:
 
     async def cancel_one(self, request: Request, request_id: str) -> Response:
         team = self.auth(request)
-        order_id = parse_order_id(request.path_params["order_id"])
+        ack = await self.cancel_order(team, request.path_params["order_id"], request_id)
+        return answer(ack, request_id, 200, ack.order_id)
+
+    async def cancel_order(self, team: Team, order_text: str, request_id: str) -> CancelAck:
+        """Take one of the team's orders out of its book; ApiError if it cannot."""
+        order_id = parse_order_id(order_text)
         if order_id is None:
             raise ApiError("ORDER_NOT_FOUND", "no open order with that id")
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -335,11 +347,17 @@ class Api:
         assert isinstance(result, OrderResult)
         if not result.accepted:
             raise ApiError(result.error_code or "ORDER_NOT_FOUND", result.error_message or "")
-        return answer(cancel_ack(result.cancels[0]), request_id, 200, str(order_id))
+        return cancel_ack(result.cancels[0])
 
     async def cancel_all(self, request: Request, request_id: str) -> Response:
         team = self.auth(request)
         instrument = request.query_params.get("instrument_id")
+        return answer(await self.cancel_orders(team, instrument, request_id), request_id)
+
+    async def cancel_orders(
+        self, team: Team, instrument: str | None, request_id: str
+    ) -> CancelAllAck:
+        """Take the team's open orders (of one instrument, if named) out of the books."""
         if instrument is not None and instrument not in self.exchange.venue.instruments:
             raise ApiError("INVALID_INSTRUMENT", f"unknown instrument {instrument!r}")
         phase = self.exchange.venue.phase
@@ -352,7 +370,7 @@ class Api:
         if isinstance(result, Rejection):
             raise rejection_error(result)
         acks = [cancel_ack(e) for e in sorted(result, key=lambda e: e.order_id)]
-        return answer(CancelAllAck(acks, len(acks)), request_id)
+        return CancelAllAck(acks, len(acks))
 
     async def open_orders(self, request: Request, request_id: str) -> Response:
         team = self.auth(request)

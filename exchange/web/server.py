@@ -16,7 +16,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from exchange import logs
 from exchange.app import Exchange
@@ -26,6 +25,7 @@ from exchange.web.edge import edge_protocol
 from exchange.web.metrics import metrics_route
 from exchange.web.routes import JSON, Api, new_request_id
 from exchange.web.ws import StreamEndpoint
+from exchange.web.wsframes import CoalescingProtocol
 from exchange.wire import asyncapi, openapi
 from exchange.wire.codec import failed
 from exchange.wire.errors import ApiError
@@ -54,7 +54,7 @@ def create_app(exchange: Exchange) -> Starlette:
         finally:
             await exchange.stop()
 
-    stream = StreamEndpoint(exchange)
+    stream = StreamEndpoint(exchange, api)
     exchange.control.on_reissue.append(stream.tickets.drop)
     exchange.on_renew += [stream.tickets.clear, api.remembered.clear]
     routes = [
@@ -100,9 +100,10 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return Response(failed(error, request_id), 500, media_type=JSON)
 
 
-class StreamProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's WebSocket protocol, except that the server's close frame is queued at
-    once, behind what is already on its way, even while the peer reads nothing.
+class StreamProtocol(CoalescingProtocol):
+    """uvicorn's WebSocket protocol (with the frames of a loop turn written together,
+    `wsframes`), except that the server's close frame is queued at once, behind what
+    is already on its way, even while the peer reads nothing.
 
     uvicorn would hold the close until its write buffer drained, which for a peer that
     does not read is never: its keepalive would then fail the connection with 1011 and
