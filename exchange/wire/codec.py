@@ -14,6 +14,7 @@ standard library to know for sure.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -136,12 +137,45 @@ def parse_order_id(text: str) -> int | None:
     return whole_number(text)
 
 
+class _TurnStamp:
+    """The wall-clock time of the event loop's current turn, as text.
+
+    Every answer and stream message carries a timestamp, and a busy turn of the loop
+    answers many requests: reading the clock and formatting it once per turn (on its
+    first use, forgotten when the loop next turns) saves that work for all but one."""
+
+    __slots__ = ("loop", "text")
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.text = ""
+
+    def now(self) -> str:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return iso(dt.datetime.now(dt.UTC))  # no loop, no turn to share
+        if loop is not self.loop:
+            self.text = iso(dt.datetime.now(dt.UTC))
+            self.loop = loop
+            loop.call_soon(self.forget)  # runs in the next turn, not this one
+        return self.text
+
+    def forget(self) -> None:
+        self.loop = None
+
+
+_stamp = _TurnStamp()
+
+
 def utc_now() -> str:
-    return iso(dt.datetime.now(dt.UTC))
+    """Now, in UTC (`2026-12-01T14:30:00.123456Z`): one reading per turn of the loop."""
+    return _stamp.now()
 
 
 def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text = moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    return text[:-6] + "Z"  # "+00:00" as "Z"
 
 
 def game_time(ns: int) -> str:

@@ -1,0 +1,75 @@
+"""What the lean order path keeps: request ids without a syscall each, one timestamp per
+turn of the loop, headers read as Starlette reads them, and a heap the collector does
+not walk while serving (the long-lived startup objects, every stream's history)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from exchange.wire.codec import utc_now
+from tests.server.harness import Bot, run_server, sandbox
+
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with run_server(sandbox()) as base:
+        yield base
+
+
+def test_generated_request_ids_are_16_hex_digits_a_process_prefix_and_a_counter(
+    server: str,
+) -> None:
+    with httpx.Client(base_url=server) as http:
+        ids = [http.get("/health").json()["request_id"] for _ in range(5)]
+    assert all(re.fullmatch(r"[0-9a-f]{16}", i) for i in ids), ids
+    assert len({i[:8] for i in ids}) == 1  # drawn once per process
+    counters = [int(i[8:], 16) for i in ids]
+    assert counters == sorted(counters) and len(set(counters)) == 5
+
+
+def test_an_error_envelope_gets_a_generated_id_of_the_same_form(server: str) -> None:
+    with httpx.Client(base_url=server) as http:
+        reply = http.post("/orders", content=b"{", headers={"content-type": "application/json"})
+    assert reply.status_code == 401
+    assert re.fullmatch(r"[0-9a-f]{16}", reply.json()["request_id"])
+
+
+def test_the_first_of_a_repeated_header_counts(server: str) -> None:
+    bot = Bot(server)
+    headers = [("X-Request-Id", "first"), ("X-Request-Id", "second")]
+    reply = bot.http.get("/orders", headers=httpx.Headers(headers))
+    bot.close()
+    assert reply.json()["request_id"] == "first"
+    assert int(reply.headers["X-RateLimit-Limit"]) >= int(reply.headers["X-RateLimit-Remaining"])
+    # The key is read as before; a wrong one first is refused even if a right one follows.
+    wrong = httpx.Headers([("X-API-Key", "wrong"), ("X-API-Key", bot.key)])
+    assert httpx.get(f"{server}/orders", headers=wrong).status_code == 401
+
+
+def test_a_declared_media_type_is_still_judged(server: str) -> None:
+    bot = Bot(server)
+    body = b'{"instrument_id": "SPX", "side": "buy", "quantity": 1, "price": 1.0}'
+    reply = bot.http.post("/orders", content=body, headers={"content-type": "text/plain"})
+    bot.close()
+    assert reply.status_code == 415
+    assert reply.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+async def test_one_timestamp_per_turn_of_the_loop() -> None:
+    first = utc_now()
+    assert utc_now() is first  # the same turn: read and formatted once
+    assert STAMP.fullmatch(first)
+    await asyncio.sleep(0.002)
+    later = utc_now()
+    assert STAMP.fullmatch(later) and later > first
+
+
+def test_a_timestamp_outside_a_loop_is_read_afresh() -> None:
+    assert STAMP.fullmatch(utc_now())
