@@ -5,12 +5,15 @@ not walk while serving (the long-lived startup objects, every stream's history).
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from exchange.domain.types import TeamId
+from exchange.pipeline.fanout import Fanout
 from exchange.wire.codec import utc_now
 from tests.server.harness import Bot, run_server, sandbox
 
@@ -62,6 +65,13 @@ def test_a_declared_media_type_is_still_judged(server: str) -> None:
     assert reply.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
 
 
+def test_the_heap_is_frozen_while_serving_and_handed_back_at_shutdown() -> None:
+    with run_server(sandbox()) as base:
+        assert httpx.get(f"{base}/health").status_code == 200
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+
+
 async def test_one_timestamp_per_turn_of_the_loop() -> None:
     first = utc_now()
     assert utc_now() is first  # the same turn: read and formatted once
@@ -73,3 +83,18 @@ async def test_one_timestamp_per_turn_of_the_loop() -> None:
 
 def test_a_timestamp_outside_a_loop_is_read_afresh() -> None:
     assert STAMP.fullmatch(utc_now())
+
+
+async def test_a_streams_history_gives_the_collector_nothing_to_walk() -> None:
+    fanout = Fanout(10_000, 100, 10_000_000, 1_000_000)
+    team = TeamId("T0001")
+    fanout.add_team(team)
+    fanout.stream(team, "position_update", {"n": 0})
+    gc.collect()
+    before = len(gc.get_objects())
+    for n in range(1, 2_001):
+        fanout.stream(team, "position_update", {"n": n})
+        if n % 3 == 0:
+            fanout.broadcast("event", {"headline": f"news {n}"})
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100  # not one object per message kept
