@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from exchange.domain.types import TeamId
 from exchange.pipeline.fanout import Fanout
+from exchange.web.edge import Cork
 from exchange.wire.codec import utc_now
 from tests.server.harness import Bot, run_server, sandbox
 
@@ -98,3 +102,75 @@ async def test_a_streams_history_gives_the_collector_nothing_to_walk() -> None:
             fanout.broadcast("event", {"headline": f"news {n}"})
     gc.collect()
     assert len(gc.get_objects()) - before < 100  # not one object per message kept
+
+
+class Socket(asyncio.Transport):
+    """The socket's transport: what was sent, in how many sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[bytes] = []
+        self.closed = self.aborted = False
+
+    def write(self, data: Any) -> None:
+        self.sent.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def is_closing(self) -> bool:
+        return self.closed or self.aborted
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+async def test_a_turns_writes_leave_in_one_send_in_order() -> None:
+    socket = Socket()
+    cork = Cork(socket, asyncio.get_running_loop())
+    cork.write(b"HTTP/1.1 201 Created\r\n\r\n")
+    cork.write(memoryview(b"{}"))
+    cork.write(b"")
+    assert socket.sent == [] and cork.get_write_buffer_size() == 26
+    await asyncio.sleep(0)
+    assert socket.sent == [b"HTTP/1.1 201 Created\r\n\r\n{}"]
+    cork.write(b"next")
+    await asyncio.sleep(0)
+    assert socket.sent[1:] == [b"next"]
+
+
+async def test_closing_sends_what_is_gathered_first_and_aborting_drops_it() -> None:
+    loop = asyncio.get_running_loop()
+    closed, aborted = Socket(), Socket()
+    cork = Cork(closed, loop)
+    cork.write(b"last words")
+    cork.close()
+    assert closed.sent == [b"last words"] and closed.closed
+    cork = Cork(aborted, loop)
+    cork.write(b"never sent")
+    cork.abort()
+    await asyncio.sleep(0)
+    assert aborted.sent == [] and aborted.aborted
+
+
+async def test_nothing_is_sent_on_a_socket_already_closing() -> None:
+    socket = Socket()
+    cork = Cork(socket, asyncio.get_running_loop())
+    cork.write(b"too late")
+    socket.closed = True  # the peer went away within the turn
+    await asyncio.sleep(0)
+    assert socket.sent == []
+
+
+def test_an_answer_and_a_stream_arrive_whole_through_the_cork(server: str) -> None:
+    bot = Bot(server)
+    with connect(bot.ws_url, additional_headers={"X-API-Key": bot.key}) as ws:
+        placed = bot.order("SPX", "buy", 2, 1.0, client_order_id="corked")
+        assert placed.status_code == 201, placed.text
+        kinds = []
+        while "new_order_ack" not in kinds:
+            kinds.append(json.loads(ws.recv(timeout=5))["type"])
+    bot.close()
