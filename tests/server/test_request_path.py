@@ -5,6 +5,7 @@ not walk while serving (the long-lived startup objects, every stream's history).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gc
 import json
 import re
@@ -86,7 +87,12 @@ async def test_one_timestamp_per_turn_of_the_loop() -> None:
 
 
 def test_a_timestamp_outside_a_loop_is_read_afresh() -> None:
-    assert STAMP.fullmatch(utc_now())
+    for _ in range(3):
+        before = dt.datetime.now(dt.UTC)
+        stamp = utc_now()
+        after = dt.datetime.now(dt.UTC)
+        assert STAMP.fullmatch(stamp)
+        assert before <= dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")) <= after
 
 
 async def test_a_streams_history_gives_the_collector_nothing_to_walk() -> None:
