@@ -141,17 +141,18 @@ class Broadcasts:
             self.first += 1
 
 
-class Span:
+class Span(msgspec.Struct, gc=False):
     """Seqs `seq` .. `seq + count - 1` of a stream: one message of the team's own
-    (`tail`, count 1), or that many consecutive broadcasts from number `number`."""
+    (`tail`, count 1), or that many consecutive broadcasts from number `number`.
 
-    __slots__ = ("count", "number", "seq", "tail")
+    Untracked by the garbage collector (it refers to no container, so it can be in no
+    reference cycle): every team's history holds thousands of them, and each full
+    collection would otherwise walk them all while the loop waits."""
 
-    def __init__(self, seq: int, tail: bytes | None, number: int = 0) -> None:
-        self.seq = seq
-        self.tail = tail
-        self.number = number
-        self.count = 1
+    seq: int
+    tail: bytes | None
+    number: int = 0
+    count: int = 1
 
 
 def _first_seq(span: Span) -> int:

@@ -4,6 +4,7 @@ that starts and stops the exchange's tasks inside uvicorn's event loop."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -49,10 +50,12 @@ def create_app(exchange: Exchange) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await exchange.start()
+        freeze_heap()
         try:
             yield
         finally:
             await exchange.stop()
+            gc.unfreeze()
 
     stream = StreamEndpoint(exchange, api)
     exchange.control.on_reissue.append(stream.tickets.drop)
@@ -82,6 +85,16 @@ def create_app(exchange: Exchange) -> Starlette:
     )
     app.state.exchange = exchange
     return app
+
+
+def freeze_heap() -> None:
+    """Move what exists once the exchange has started (modules, classes, functions,
+    config, books) out of the garbage collector's sight, so a full collection while
+    serving walks only what was made since: it lives as long as the server, and
+    walking it held the loop for tens of milliseconds at every full collection.
+    `gc.unfreeze()` at shutdown hands it back, so nothing stays uncollectable (garbage
+    frozen with it waits until then: a start makes little)."""
+    gc.freeze()
 
 
 async def routing_error(request: Request, exc: Exception) -> Response:
