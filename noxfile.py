@@ -106,7 +106,9 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "benchmarks.market")
     session.run("python", "-m", "benchmarks.market_quality")
     session.run("python", "-m", "benchmarks.starter_bots")
+    session.run("python", "-m", "benchmarks.tournament")
     session.run("python", "-m", "benchmarks.e2e", *session.posargs)
+    session.run("python", "-m", "benchmarks.ws_orders")
 
 
 @nox.session

@@ -8,6 +8,11 @@ limits) in its own process; the load generator is this process. On a 2-core mach
 share the two cores, so the figures are for that: a server alone on its core with a
 faster client would do better.
 
+The floor (`benchmarks.floor`: a Starlette app that only decodes the order and answers
+the envelope, under the same uvicorn, uvloop and httptools) is driven the same way in the
+same run, so each exchange line also says `floor_orders_per_s` and `ratio_to_floor`: a
+ratio holds up on a shared machine where the absolute rates drift with the neighbours.
+
 Requests are written as bytes and answers parsed with httptools (the parser uvicorn
 uses): a general HTTP client would measure itself more than the server.
 """
@@ -80,27 +85,37 @@ class Bot:
         )
         return cid, head.encode() + body
 
-    async def run(self, until: float) -> None:
+    async def run(self, until: float, stream: bool = True) -> None:
+        """Send orders until `until`; with `stream`, listen for reports on `/ws` too."""
         reader, writer = await asyncio.open_connection(HOST, self.port)
+        if not stream:
+            await self.send_orders(reader, writer, until)
+            writer.close()
+            return
         url = f"ws://{HOST}:{self.port}/ws"
         async with websockets.connect(url, additional_headers={"X-API-Key": self.key}) as ws:
             listener = asyncio.create_task(self.listen(ws))
-            k = 0
-            while time.perf_counter() < until:
-                k += 1
-                cid, raw = self.request(k)
-                started = time.perf_counter()
-                self.sent[cid] = started
-                writer.write(raw)
-                status = await read_answer(reader)
-                self.stats.answer_ms.append((time.perf_counter() - started) * 1000)
-                if status == 201:
-                    self.stats.accepted += 1
-                else:
-                    self.stats.refused += 1
+            await self.send_orders(reader, writer, until)
             await asyncio.sleep(0.2)  # let the last reports arrive
             listener.cancel()
         writer.close()
+
+    async def send_orders(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, until: float
+    ) -> None:
+        k = 0
+        while time.perf_counter() < until:
+            k += 1
+            cid, raw = self.request(k)
+            started = time.perf_counter()
+            self.sent[cid] = started
+            writer.write(raw)
+            status = await read_answer(reader)
+            self.stats.answer_ms.append((time.perf_counter() - started) * 1000)
+            if status == 201:
+                self.stats.accepted += 1
+            else:
+                self.stats.refused += 1
 
     async def listen(self, ws: Any) -> None:
         decode = msgspec.json.decode
@@ -133,6 +148,13 @@ async def read_answer(reader: asyncio.StreamReader) -> int:
 def server(port: int, preset: str, extra: list[str]) -> Iterator[None]:
     command = [sys.executable, "-m", "exchange", "serve", "--preset", preset, "--port",
                str(port), "--log-level", "warning", *extra]  # fmt: skip
+    with process(port, command):
+        yield
+
+
+@contextlib.contextmanager
+def process(port: int, command: list[str]) -> Iterator[None]:
+    """Run a server command and wait until its /health answers."""
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 20
@@ -158,19 +180,21 @@ def register(port: int, bots: int, tag: str) -> list[str]:
     return keys
 
 
-async def drive(port: int, keys: list[str], seconds: float) -> Stats:
+async def drive(port: int, keys: list[str], seconds: float, stream: bool = True) -> Stats:
     stats = Stats()
     until = time.perf_counter() + seconds
     bots = [Bot(n, port, key, stats, seed=n) for n, key in enumerate(keys)]
-    await asyncio.gather(*(b.run(until) for b in bots))
+    await asyncio.gather(*(b.run(until, stream) for b in bots))
     return stats
 
 
-def summary(bots: int, seconds: float, stats: Stats, db: bool) -> dict[str, Any]:
+def summary(bots: int, seconds: float, stats: Stats, db: bool | None) -> dict[str, Any]:
+    """One run's figures; `db` None is the floor."""
     answers = np.array(stats.answer_ms)
     fills = np.array(stats.fill_ms) if stats.fill_ms else np.array([float("nan")])
     return {
-        "bench": "e2e", "bots": bots, "db": db, "seconds": seconds,
+        "bench": "e2e" if db is not None else "e2e_floor", "bots": bots, "db": db,
+        "seconds": seconds,
         "orders_per_s": round(stats.accepted / seconds), "refused": stats.refused,
         "p50_ms": round(float(np.percentile(answers, 50)), 2),
         "p99_ms": round(float(np.percentile(answers, 99)), 2),
@@ -193,12 +217,26 @@ def main() -> None:
     modes = {"off": [False], "on": [True], "both": [False, True]}[args.db]
     lines = []
     for bots in args.bots:
+        floor = run_floor(args, bots)
+        print("  ".join(f"{k}={v}" for k, v in floor.items()))
         for db in modes:
             line = run_once(args, bots, db)
+            line["floor_orders_per_s"] = floor["orders_per_s"]
+            line["ratio_to_floor"] = round(line["orders_per_s"] / max(1, floor["orders_per_s"]), 3)
             lines.append(line)
             print("  ".join(f"{k}={v}" for k, v in line.items()))
     for line in lines:
         print(json.dumps(line))
+
+
+def run_floor(args: argparse.Namespace, bots: int) -> dict[str, Any]:
+    """The same load against the framework floor (`benchmarks.floor`), no stream."""
+    port = args.port + 1
+    command = [sys.executable, "-m", "benchmarks.floor", "--port", str(port)]
+    with process(port, command):
+        keys = [f"floor-{n}" for n in range(bots)]
+        stats = asyncio.run(drive(port, keys, args.seconds, stream=False))
+    return summary(bots, args.seconds, stats, None)
 
 
 def run_once(args: argparse.Namespace, bots: int, db: bool) -> dict[str, Any]:

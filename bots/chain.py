@@ -21,6 +21,8 @@ class Listing:
 
     def __init__(self, instruments: Iterable[Instrument] = ()) -> None:
         self.by_id: dict[InstrumentId, Instrument] = {i.id: i for i in instruments}
+        """Only ever grows (`learn`): its size tells whether `options` must look again."""
+        self._options: dict[str, tuple[int, list[Instrument]]] = {}
 
     def learn(self, snapshot: MarketSnapshot) -> None:
         for instrument_id in sorted(snapshot.tops.keys() - self.by_id.keys()):
@@ -30,9 +32,14 @@ class Listing:
                 continue  # not an id this code understands: leave it alone
 
     def options(self, underlying: str) -> list[Instrument]:
-        """By id, so every run walks them in the same order (str hashes vary by process)."""
-        chosen = [i for i in self.by_id.values() if i.is_option and i.underlying == underlying]
-        return sorted(chosen, key=lambda i: i.id)
+        """By id, so every run walks them in the same order (str hashes vary by process).
+        Sorted once per listing, not at every snapshot: a copy, so callers may change it."""
+        known = self._options.get(underlying)
+        if known is None or known[0] != len(self.by_id):
+            chosen = [i for i in self.by_id.values() if i.is_option and i.underlying == underlying]
+            known = (len(self.by_id), sorted(chosen, key=lambda i: i.id))
+            self._options[underlying] = known
+        return list(known[1])
 
     def multiplier(self, instrument_id: InstrumentId) -> int:
         instrument = self.by_id.get(instrument_id)

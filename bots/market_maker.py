@@ -107,6 +107,9 @@ class MarketMaker(Strategy):
         """Books where a fill took some of the quote: requote first."""
         self.sent: dict[InstrumentId, Action] = {}
         """The latest order or quote sent to each book, to recognise its refusal."""
+        self.exposure: int | None = None
+        """The worst case summed over every book, while `on_market` prices the quotes it
+        wants (nothing it sums changes meanwhile); None: sum it afresh."""
         self.hedger = None if self.new_hedger is None else self.new_hedger()
 
     def on_start(self, team_id: TeamId, role: Role, instruments: Sequence[Instrument]) -> None:
@@ -154,7 +157,11 @@ class MarketMaker(Strategy):
         for gone in sorted(self.shown.keys() - set(books)):
             out.append(CancelAll(self.team_id, gone))
             del self.shown[gone]
-        wanted = {i: self.quote_for(snapshot, i) for i in books}
+        self.exposure = sum(self._worst(i) for i in self.shown.keys() | self.positions.keys())
+        try:
+            wanted = {i: self.quote_for(snapshot, i) for i in books}
+        finally:
+            self.exposure = None
         changed = [i for i, q in wanted.items() if self._should_requote(i, q)]
         changed.sort(key=lambda i: (i in self.shown and i not in self.stale,
                                     -self._moved(i, wanted[i]), i))  # fmt: skip
@@ -209,8 +216,11 @@ class MarketMaker(Strategy):
         `max_position` and the worst case over all books within `max_portfolio`."""
         bid_qty = self.size if position + self.size <= self.max_position else 0
         ask_qty = self.size if position - self.size >= -self.max_position else 0
-        others = sum(self._worst(i) for i in self.shown.keys() | self.positions.keys()
-                     if i != instrument_id)  # fmt: skip
+        if self.exposure is not None:  # the same sum, less this book's (0 if not in it)
+            others = self.exposure - self._worst(instrument_id)
+        else:
+            others = sum(self._worst(i) for i in self.shown.keys() | self.positions.keys()
+                         if i != instrument_id)  # fmt: skip
         if others + max(abs(position + bid_qty), abs(position - ask_qty)) > self.max_portfolio:
             # Only the side that reduces the position, sized not to flip it.
             reduce = min(self.size, abs(position))

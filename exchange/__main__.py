@@ -18,6 +18,7 @@ from exchange.domain.ticks import to_price
 from exchange.replay import cli as replay_cli
 from exchange.replay import dbreport
 from exchange.store.schema import StoreError
+from exchange.tournament import cli as tournament_cli
 from exchange.wire.admin import MAX_SPEED, MIN_SPEED
 
 
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay_cli.add_parser(commands)
     dbreport.add_parser(commands)
     results_cli.add_parser(commands)
+    tournament_cli.add_parser(commands)
     config = commands.add_parser("config", help="print the effective game config as YAML")
     config_arguments(config)
     config.set_defaults(run=cmd_config)

@@ -37,7 +37,11 @@ most once. The stream reconnects with capped, jittered exponential backoff until
 closed (or `max_attempts` fail in a row); it raises and stops on a close that
 reconnecting cannot mend (1008, 4003).
 
-Modules: `rest` (the `Client`), `stream` (the resuming `Stream`), `backoff`, `errors`, `remote`
+Orders, quotes and cancels take `via="ws"` to travel as messages on a WebSocket the
+client keeps for them (`ws_orders`), with the same answers and errors.
+
+Modules: `rest` (the `Client`), `stream` (the resuming `Stream`), `ws_orders`, `backoff`,
+`errors`, `remote`
 (`RemoteRunner`), and beside it `sender` (actions as requests, `RunStats`), `state`
 (what the runner knows between messages) and `convert` (wire values to domain values).
 """

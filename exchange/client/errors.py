@@ -138,6 +138,12 @@ def error_for(status: int, code: str, message: str, details: dict[str, Any]) -> 
     return error_class(status, code)(code, message, details, status)
 
 
+def stream_error(code: str, message: str, details: dict[str, Any]) -> ExchangeError:
+    """A refusal answered on the stream (`request_rejected`, status 0): by its code; a
+    code the table does not know is a configured rule's, so a `RejectedError`."""
+    return BY_CODE.get(code, RejectedError)(code, message, details, 0)
+
+
 TEAM_DISABLED_CLOSE = 4003
 POLICY_VIOLATION = 1008
 

@@ -14,7 +14,8 @@ the same time.
   seconds, skipping a beat while earlier actions still wait to go out.
 - The sender (`sender.py`) performs the actions in order, one request at a time: `NewOrder`
   -> `POST /orders`, `NewQuote` -> `POST /quotes`, `CancelOrder` -> `DELETE /orders/{id}`,
-  `CancelAll` -> `DELETE /orders`; orders and quotes are paced to the role's rate.
+  `CancelAll` -> `DELETE /orders` (with `via="ws"`, the same requests as messages on an
+  order stream); orders and quotes are paced to the role's rate.
 
 What differs from the embedded runner, and only this: actions take a round trip, fills
 and refusals (`on_reject`) come back when the answer or the stream brings them, game
@@ -35,7 +36,7 @@ import msgspec
 
 from exchange.client.convert import game_ns, instrument_of, news_of, signal_of
 from exchange.client.errors import AuthError, ConnectionLostError, ExchangeError, ServerError
-from exchange.client.rest import Client
+from exchange.client.rest import Client, Via
 from exchange.client.sender import RunStats, Sender
 from exchange.client.state import ROLE_RATES, FillTracker, GameClock, MarketPicture
 from exchange.client.stream import Stream
@@ -70,7 +71,8 @@ class RemoteRunner:
     the longest wait between attempts, and how many attempts in a row may fail before
     the run ends with `ConnectionLostError` (None: keep trying as long as the run lasts).
     `instruments`: the books whose market data the strategy is shown (None: every book);
-    its fills and positions come whatever it watches.
+    its fills and positions come whatever it watches. `via="ws"`: the actions go as
+    messages on an order stream instead of REST calls (see `Client.place_order`).
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class RemoteRunner:
         max_backoff: float = 5.0,
         max_attempts: int | None = None,
         instruments: Iterable[str] | None = None,
+        via: Via = "http",
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
@@ -105,7 +108,7 @@ class RemoteRunner:
         self.instruments: list[Instrument] = []
         self.team_id: TeamId | None = None
         self.tracker = FillTracker(TeamId(""))
-        self.sender = Sender(self.stats, max_rate, on_refused=self._refused)
+        self.sender = Sender(self.stats, max_rate, on_refused=self._refused, via=via)
         self._started = asyncio.Event()
         self._resync = False
         self._start_ns = TimeNs(0)
@@ -308,10 +311,12 @@ async def run_remote(
     interval: float = 1.0,
     max_rate: int | None = None,
     cancel_on_stop: bool = True,
+    via: Via = "http",
 ) -> RunStats:
-    """Run `strategy` against the exchange at `base_url` as the team of `api_key`."""
+    """Run `strategy` against the exchange at `base_url` as the team of `api_key`;
+    `via="ws"` sends its orders on the stream."""
     runner = RemoteRunner(
         strategy, base_url, api_key, interval=interval, max_rate=max_rate,
-        cancel_on_stop=cancel_on_stop,
+        cancel_on_stop=cancel_on_stop, via=via,
     )  # fmt: skip
     return await runner.run(seconds)

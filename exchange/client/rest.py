@@ -17,7 +17,7 @@ import secrets
 import ssl
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, Self, TypeVar, cast
+from typing import Any, Literal, Self, TypeVar, cast
 
 import httpx
 import msgspec
@@ -27,11 +27,13 @@ from exchange.client.backoff import Backoff
 from exchange.client.errors import (
     AuthError,
     ConnectionLostError,
+    RateLimitedError,
     ServerError,
     closed_error,
     error_for,
 )
 from exchange.client.stream import Stream, close_ws, open_ws
+from exchange.client.ws_orders import OrderStream
 from exchange.wire.messages import Message
 from exchange.wire.models import (
     AccountView,
@@ -52,6 +54,9 @@ from exchange.wire.models import (
 )
 
 T = TypeVar("T")
+Via = Literal["http", "ws"]
+"""How an order request travels: a REST call, or a message on the order stream."""
+RETRIED = ("RATE_LIMIT_EXCEEDED", "SERVICE_UNAVAILABLE")
 
 
 def new_request_id() -> str:
@@ -96,6 +101,7 @@ class Client:
             base_url=self.base_url, timeout=timeout, headers=headers, verify=tls_context()
         )
         self._streams: list[Stream] = []
+        self._orders: OrderStream | None = None
 
     async def __aenter__(self) -> Self:
         return self
@@ -113,6 +119,8 @@ class Client:
         for s in self._streams:
             await s.aclose()
         self._streams.clear()
+        if self._orders is not None:
+            await self._orders.aclose()
         await self._http.aclose()
 
     @property
@@ -163,6 +171,24 @@ class Client:
             message = f"{method} {path}: {type(exc).__name__}: {exc}".rstrip(": ")
             raise ConnectionLostError("CONNECTION_LOST", message) from exc
 
+    async def _by_stream(self, kind: str, fields: dict[str, Any], answer: type[T]) -> T:
+        """One order request on the order stream (`via="ws"`), retried like a 429 or a
+        503 over HTTP (after `retry_after_ms`, with the same `request_id`)."""
+        if self._orders is None:
+            self._orders = OrderStream(self.ws_url, self.api_key, self._http.timeout.read or 10.0)
+        attempt = 0
+        while True:
+            try:
+                data = await self._orders.request(kind, fields)
+            except (RateLimitedError, ServerError) as exc:
+                if exc.code not in RETRIED or attempt >= self.max_retries:
+                    raise
+                attempt += 1
+                wait = exc.details.get("retry_after_ms", 0) / 1000 or 0.1 * 2.0 ** (attempt - 1)
+                await asyncio.sleep(min(wait, self.max_retry_wait))
+                continue
+            return msgspec.convert(data, answer)
+
     def _note_budget(self, reply: httpx.Response) -> None:
         with contextlib.suppress(KeyError, ValueError):
             self.rate_limit = int(reply.headers["X-RateLimit-Limit"])
@@ -207,9 +233,12 @@ class Client:
         client_order_id: str | None = None,
         request_id: str | None = None,
         order_type: str | None = None,
+        via: Via = "http",
     ) -> OrderAck:
         """Submit a limit order (with `price`) or a market order (without). A `request_id`
-        is generated when none is given, so a retry cannot place the order twice."""
+        is generated when none is given, so a retry cannot place the order twice. With
+        `via="ws"` it goes as a `new_order` message on the client's order stream: the
+        same answer, errors and retries, without an HTTP exchange per order."""
         body: dict[str, Any] = {
             "instrument_id": instrument_id,
             "side": side,
@@ -222,6 +251,8 @@ class Client:
             body["client_order_id"] = client_order_id
         if order_type is not None:
             body["order_type"] = order_type
+        if _by_ws(via):
+            return await self._by_stream("new_order", body, OrderAck)
         return await self._call("POST", "/orders", OrderAck, json=body)
 
     async def quote(
@@ -232,8 +263,10 @@ class Client:
         ask_price: float,
         ask_quantity: int,
         request_id: str | None = None,
+        via: Via = "http",
     ) -> QuoteAck:
-        """Market makers: replace the team's quote in `instrument_id`."""
+        """Market makers: replace the team's quote in `instrument_id` (`via` as for
+        `place_order`)."""
         body = {
             "instrument_id": instrument_id,
             "bid_price": bid_price,
@@ -242,13 +275,21 @@ class Client:
             "ask_quantity": ask_quantity,
             "request_id": request_id or new_request_id(),
         }
+        if _by_ws(via):
+            return await self._by_stream("quote", body, QuoteAck)
         return await self._call("POST", "/quotes", QuoteAck, json=body)
 
-    async def cancel(self, order_id: str) -> CancelAck:
+    async def cancel(self, order_id: str, via: Via = "http") -> CancelAck:
+        if _by_ws(via):
+            return await self._by_stream("cancel", {"order_id": order_id}, CancelAck)
         return await self._call("DELETE", f"/orders/{order_id}", CancelAck)
 
-    async def cancel_all(self, instrument_id: str | None = None) -> CancelAllAck:
+    async def cancel_all(
+        self, instrument_id: str | None = None, via: Via = "http"
+    ) -> CancelAllAck:
         params = None if instrument_id is None else {"instrument_id": instrument_id}
+        if _by_ws(via):
+            return await self._by_stream("cancel_all", params or {}, CancelAllAck)
         return await self._call("DELETE", "/orders", CancelAllAck, params=params)
 
     async def open_orders(self) -> list[OrderView]:
@@ -333,3 +374,9 @@ class Client:
                    instruments=instruments, underlyings=underlyings)  # fmt: skip
         self._streams.append(s)
         return s
+
+
+def _by_ws(via: str) -> bool:
+    if via not in ("http", "ws"):
+        raise ValueError(f"via must be 'http' or 'ws', not {via!r}")
+    return via == "ws"

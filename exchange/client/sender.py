@@ -2,7 +2,9 @@
 the order the strategy gave them, orders and quotes paced to the role's rate.
 
 `NewOrder` -> `POST /orders`, `NewQuote` -> `POST /quotes`, `CancelOrder` ->
-`DELETE /orders/{id}`, `CancelAll` -> `DELETE /orders[?instrument_id=]`. A refusal is an
+`DELETE /orders/{id}`, `CancelAll` -> `DELETE /orders[?instrument_id=]`; with
+`via="ws"` the same requests as messages on the client's order stream (`new_order`,
+`quote`, `cancel`, `cancel_all`), with the same answers and errors. A refusal is an
 outcome, not a failure: it is counted by error code in `RunStats.rejected`, logged, and
 handed to `on_refused` when the exchange itself said no (a `RejectedError`,
 `InvalidRequestError` or `AuthError`; after a `ConnectionLostError` or a `ServerError`
@@ -20,7 +22,7 @@ import msgspec
 
 from exchange.client.convert import price_of
 from exchange.client.errors import AuthError, ExchangeError, InvalidRequestError, RejectedError
-from exchange.client.rest import Client
+from exchange.client.rest import Client, Via
 from exchange.client.state import RatePacer
 from exchange.domain.orders import CancelAll, CancelOrder, NewQuote
 from exchange.domain.strategy import Action
@@ -66,10 +68,12 @@ class Sender:
         stats: RunStats,
         max_rate: int | None = None,
         on_refused: Callable[[Action, ExchangeError], None] | None = None,
+        via: Via = "http",
     ) -> None:
         self.stats = stats
         self.max_rate = max_rate
         self.on_refused = on_refused
+        self.via: Via = via
         self.team_id: TeamId | None = None
         """Set once the stream has said whose key this is; other teams' actions are dropped."""
         self.pacer = RatePacer(max_rate or 1, RATE_WINDOW)
@@ -96,24 +100,25 @@ class Sender:
 
     async def perform(self, client: Client, action: Action) -> None:
         """One action as its request; raises the client's error for a refusal."""
+        via = self.via
         if isinstance(action, CancelOrder):
-            await client.cancel(str(action.order_id))
+            await client.cancel(str(action.order_id), via=via)
             self.stats.cancels += 1
             return
         if isinstance(action, CancelAll):
-            answer = await client.cancel_all(action.instrument_id)
+            answer = await client.cancel_all(action.instrument_id, via=via)
             self.stats.cancels += answer.count
             return
         await self._pace(client)
         if isinstance(action, NewQuote):
             await client.quote(
                 action.instrument_id, to_price(action.bid_price), action.bid_quantity,
-                to_price(action.ask_price), action.ask_quantity,
+                to_price(action.ask_price), action.ask_quantity, via=via,
             )  # fmt: skip
         else:
             await client.place_order(
                 action.instrument_id, action.side.value, action.quantity, price_of(action),
-                action.client_order_id,
+                action.client_order_id, via=via,
             )  # fmt: skip
         self.stats.orders += 1
 

@@ -154,6 +154,10 @@ class HouseOptionsMaker(HouseStrategy):
         self.position: dict[InstrumentId, int] = {}
         self.quoted: dict[InstrumentId, tuple[int, int]] = {}
         """Each option's quoted (centre, half-width)."""
+        self.settled: dict[InstrumentId, tuple[int, float, int]] = {}
+        """Each option's (fair, vol, position) when a snapshot last looked at its quote:
+        while they and the quote stand, the answer stands (no requote), so it is not
+        worked out again at every snapshot."""
         self.continuous = False
 
     def on_market(self, snapshot: MarketSnapshot) -> Sequence[Action]:
@@ -164,10 +168,15 @@ class HouseOptionsMaker(HouseStrategy):
         if snapshot.vol is not None:
             self.vol = snapshot.vol
         out: list[Action] = []
+        spots, quoted, settled, position = snapshot.spots, self.quoted, self.settled, self.position
         for instrument_id, fair in snapshot.fair.items():
-            if instrument_id in snapshot.spots:
+            if instrument_id in spots:
                 continue  # the underlyings are the house liquidity's
             self.fair[instrument_id] = fair
+            inputs = (fair, self.vol, position.get(instrument_id, 0))
+            if instrument_id in quoted and settled.get(instrument_id) == inputs:
+                continue  # quoted since at these very inputs (a fill), or left as it was
+            settled[instrument_id] = inputs
             quote = self._requote(instrument_id, force=False)
             if quote is not None:
                 out.append(quote)

@@ -13,11 +13,12 @@ from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
-from sortedcontainers import SortedList
 
-from exchange.domain.book import Level, OrderBook
+from exchange.domain.book import Level, OrderBook, PriceList
 from exchange.domain.orders import Order, Trade
 from exchange.domain.types import OrderStatus, Side, Ticks, TimeNs, TradeId
+
+FILLED, PARTIALLY_FILLED = OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED
 
 
 class MatchingEngine(Protocol):
@@ -66,58 +67,55 @@ class ContinuousMatchingEngine:
         book: OrderBook,
         order: Order,
         levels: dict[Ticks, Level],
-        prices: SortedList,
+        prices: PriceList,
         best: int,
         now: TimeNs,
         trades: list[Trade],
     ) -> None:
-        """Take the opposite side level by level while the order's limit allows.
+        """Take the opposite side level by level while the order's limit allows, each
+        level's queue oldest first, every trade at the level's price.
 
         `best` is 0 for asks (lowest first) and -1 for bids (highest first). Kept as one
-        loop with locals bound up front: this is the hot path of every crossing order.
+        loop with locals bound up front: this is the hot path of every crossing order,
+        and its cost is per trade. A consumed level is the best, so it leaves its price
+        list by index.
         """
         limit = order.price
         sign = 1 if best == 0 else -1
+        index = book.orders
+        buying = order.side is Side.BUY
+        next_trade_id = self._next_trade_id
+        instrument_id, side = order.instrument_id, order.side
         while order.remaining and prices:
             price = prices[best]
             if limit is not None and (price - limit) * sign > 0:
                 return
             level: Level = levels[price]
-            self._take_level(book, order, level, now, trades)
+            queue = level.orders
+            while order.remaining and level.live:
+                resting = queue[0]
+                if resting.order_id not in index:  # cancelled earlier: lazily deleted
+                    queue.popleft()
+                    level.dead -= 1
+                    continue
+                qty = min(order.remaining, resting.remaining)
+                order.filled += qty
+                order.remaining -= qty
+                resting.filled += qty
+                resting.remaining -= qty
+                level.quantity -= qty
+                if resting.remaining == 0:
+                    resting.status = FILLED
+                    queue.popleft()
+                    del index[resting.order_id]
+                    level.live -= 1
+                else:
+                    resting.status = PARTIALLY_FILLED
+                buy, sell = (order, resting) if buying else (resting, order)
+                trades.append(Trade(
+                    TradeId(next_trade_id()), instrument_id, price, qty, buy.team_id, sell.team_id,
+                    buy.order_id, sell.order_id, buy.remaining, sell.remaining, side, now,
+                ))  # fmt: skip
             if level.live == 0:
                 del levels[price]
-                prices.remove(price)
-
-    def _take_level(
-        self, book: OrderBook, order: Order, level: Level, now: TimeNs, trades: list[Trade]
-    ) -> None:
-        """Fill `order` against one level's queue, oldest first, at the level's price."""
-        index = book.orders
-        queue = level.orders
-        buying = order.side is Side.BUY
-        while order.remaining and level.live:
-            resting = queue[0]
-            if resting.order_id not in index:  # cancelled earlier: lazily deleted
-                queue.popleft()
-                level.dead -= 1
-                continue
-            qty = min(order.remaining, resting.remaining)
-            order.filled += qty
-            order.remaining -= qty
-            resting.filled += qty
-            resting.remaining -= qty
-            level.quantity -= qty
-            if resting.remaining == 0:
-                resting.status = OrderStatus.FILLED
-                queue.popleft()
-                del index[resting.order_id]
-                level.live -= 1
-            else:
-                resting.status = OrderStatus.PARTIALLY_FILLED
-            buy, sell = (order, resting) if buying else (resting, order)
-            trade = Trade(
-                TradeId(self._next_trade_id()), order.instrument_id, level.price, qty,
-                buy.team_id, sell.team_id, buy.order_id, sell.order_id,
-                buy.remaining, sell.remaining, order.side, now,
-            )  # fmt: skip
-            trades.append(trade)
+                del prices[best]

@@ -47,6 +47,8 @@ from exchange.domain.types import (
     TimeNs,
 )
 
+BUY, SELL = Side.BUY, Side.SELL
+
 
 class PhaseChanged(msgspec.Struct, gc=False):
     """A phase change and what it did: the auction's trades, the close's cancels."""
@@ -273,8 +275,13 @@ class ExchangeVenue:
         return self._open.get(team_id, {})
 
     def _opened(self, team_id: TeamId, instrument_id: InstrumentId, side: Side, qty: int) -> None:
-        team = self._open.setdefault(team_id, {})
-        pair = team.setdefault(instrument_id, [0, 0])
+        # get before set: `setdefault` would build a dict and a list on every call.
+        team = self._open.get(team_id)
+        if team is None:
+            team = self._open[team_id] = {}
+        pair = team.get(instrument_id)
+        if pair is None:
+            pair = team[instrument_id] = [0, 0]
         pair[side is Side.SELL] += qty
         if pair[0] == 0 and pair[1] == 0:
             del team[instrument_id]
@@ -341,22 +348,27 @@ class ExchangeVenue:
         if trades:
             self._after_trades(trades)
         if order.remaining and order.price is not None:
-            self._team_orders.setdefault(order.team_id, {})[order.order_id] = order
+            orders = self._team_orders.get(order.team_id)
+            if orders is None:
+                orders = self._team_orders[order.team_id] = {}
+            orders[order.order_id] = order
             self._opened(order.team_id, order.instrument_id, order.side, order.remaining)
         return trades
 
     def _after_trades(self, trades: list[Trade]) -> None:
         """Forget filled orders in the team index; remember the last price."""
+        opened, team_orders = self._opened, self._team_orders
         for t in trades:
             # The resting side's open quantity shrinks; an auction print had both resting.
-            if t.aggressor is not Side.BUY:
-                self._opened(t.buyer, t.instrument_id, Side.BUY, -t.quantity)
-            if t.aggressor is not Side.SELL:
-                self._opened(t.seller, t.instrument_id, Side.SELL, -t.quantity)
-            if t.buy_remaining == 0:
-                self._team_orders.get(t.buyer, {}).pop(t.buy_order_id, None)
-            if t.sell_remaining == 0:
-                self._team_orders.get(t.seller, {}).pop(t.sell_order_id, None)
+            aggressor = t.aggressor
+            if aggressor is not BUY:
+                opened(t.buyer, t.instrument_id, BUY, -t.quantity)
+            if aggressor is not SELL:
+                opened(t.seller, t.instrument_id, SELL, -t.quantity)
+            if t.buy_remaining == 0 and (orders := team_orders.get(t.buyer)) is not None:
+                orders.pop(t.buy_order_id, None)
+            if t.sell_remaining == 0 and (orders := team_orders.get(t.seller)) is not None:
+                orders.pop(t.sell_order_id, None)
         self.last_price[trades[-1].instrument_id] = trades[-1].price
 
     def _cancel(self, order: Order, reason: CancelReason, now: TimeNs) -> OrderCancelled:

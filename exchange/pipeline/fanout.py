@@ -67,6 +67,9 @@ NOT_READING = "slow consumer: not reading"
 _NO_SEQ = b'{"seq":0'
 MAX_REPLIES = 64
 """Unsent answers to a connection's own requests (`reply`) before it is cut off."""
+MAX_ANSWERS = 256
+"""Unsent answers to a connection's order requests (`answer`) before it is cut off: room
+for every request it may have in flight, and for a burst of them read late."""
 
 
 def tail_of(kind: str, timestamp: str, data: Any) -> bytes:
@@ -138,17 +141,18 @@ class Broadcasts:
             self.first += 1
 
 
-class Span:
+class Span(msgspec.Struct, gc=False):
     """Seqs `seq` .. `seq + count - 1` of a stream: one message of the team's own
-    (`tail`, count 1), or that many consecutive broadcasts from number `number`."""
+    (`tail`, count 1), or that many consecutive broadcasts from number `number`.
 
-    __slots__ = ("count", "number", "seq", "tail")
+    Untracked by the garbage collector (it refers to no container, so it can be in no
+    reference cycle): every team's history holds thousands of them, and each full
+    collection would otherwise walk them all while the loop waits."""
 
-    def __init__(self, seq: int, tail: bytes | None, number: int = 0) -> None:
-        self.seq = seq
-        self.tail = tail
-        self.number = number
-        self.count = 1
+    seq: int
+    tail: bytes | None
+    number: int = 0
+    count: int = 1
 
 
 def _first_seq(span: Span) -> int:
@@ -171,8 +175,8 @@ class Books:
 
 class Connection:
     __slots__ = (
-        "books", "busy", "closed", "cursor", "greeting", "mark", "market", "progress", "seen",
-        "sender", "socket", "team_id", "wake",
+        "answers", "books", "busy", "closed", "cursor", "greeting", "mark", "market", "progress",
+        "seen", "sender", "socket", "team_id", "wake",
     )  # fmt: skip
 
     def __init__(self, socket: Socket, team_id: TeamId, stream: TeamStream) -> None:
@@ -180,6 +184,8 @@ class Connection:
         self.team_id = team_id
         self.greeting: deque[bytes] = deque()
         """Snapshots of the moment of connecting; sent before any stream message."""
+        self.answers: deque[tuple[int, bytes]] = deque()
+        """Answers to its orders, each sent once the stream messages up to its seq are."""
         self.cursor = stream.seq + 1
         """The next stream seq to send."""
         self.mark = stream.total
@@ -359,6 +365,20 @@ class Fanout:
         else:
             self.snapshot(conn, kind, data)
 
+    def answer(self, conn: Connection, kind: str, data: Any) -> None:
+        """The answer to an order request of the connection: sent after every stream
+        message the team has now (its order's `new_order_ack` and first fills among
+        them), and carrying the seq of the last one. A client that sends orders
+        faster than it reads the answers is cut off."""
+        if conn.closed:
+            return
+        if len(conn.answers) >= MAX_ANSWERS:
+            self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
+            return
+        seq = self.streams[conn.team_id].seq
+        conn.answers.append((seq, encoder.encode(Message(seq, kind, utc_now(), data))))
+        conn.wake.set()
+
     def snapshot_all(self, kind: str, data: Any, slot: str, underlying: str | None = None) -> None:
         """A snapshot for every connection; with `underlying` (market data for the book
         `slot`), only for the connections that want that book."""
@@ -432,6 +452,7 @@ class Fanout:
         conn.closed = True
         self.streams[conn.team_id].connections.discard(conn)
         conn.greeting.clear()
+        conn.answers.clear()
         conn.market.clear()
         if conn.sender is not None and conn.sender is not asyncio.current_task():
             conn.sender.cancel()
@@ -470,8 +491,12 @@ class Fanout:
         the latest snapshot of each slot; None when nothing is left."""
         if conn.greeting:
             return conn.greeting.popleft().decode()
-        s = self.streams[conn.team_id]
-        while conn.cursor <= s.seq:
+        s, answers = self.streams[conn.team_id], conn.answers
+        while True:
+            if answers and answers[0][0] < conn.cursor:
+                return answers.popleft()[1].decode()
+            if conn.cursor > s.seq:
+                break
             if conn.cursor < s.oldest():  # the limits cut it off before this can happen
                 self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
                 return None

@@ -114,6 +114,10 @@ class Replay:
         """Each invariant breach seen at an observation -> the game time it was first seen."""
         self.refs: dict[str, OrderId] = {}
         self._ref: str | None = None
+        self._listed: list[Instrument] | None = None
+        """The listed options, in listing order; None after the listing changed."""
+        self._next_expiry: float = 0
+        """No expiry falls before this game time (ns): `_expire` has nothing to do."""
         self._join_house()
         self._join_teams(swaps or {})
         self.script = self._script(set(swaps or {}))
@@ -184,8 +188,7 @@ class Replay:
             self.observe(now)
         self._deliver(now)
         self._expire(now)
-        options = [i for i in self.venue.instruments.values() if i.is_option]
-        pricing = self.market.pricing(now, options)
+        pricing = self.market.pricing(now, self.options())
         self.venue.reference_price.update(pricing.fair)
         market = self.runner.snapshot(now, pricing)
         self.marks = _marks(market)
@@ -237,9 +240,17 @@ class Replay:
         price = None if a.price is None else _ticks(a.price)
         return NewOrder(team, instrument, a.side or Side.BUY, a.quantity or 0, price, kind)
 
+    def options(self) -> list[Instrument]:
+        """The listed options, built again only after an expiry changed the listing."""
+        if self._listed is None:
+            self._listed = [i for i in self.venue.instruments.values() if i.is_option]
+        return self._listed
+
     def _expire(self, now: TimeNs) -> None:
         """Settle every expiry whose moment has passed, then list the next weekly."""
-        options = [i for i in self.venue.instruments.values() if i.is_option]
+        if now < self._next_expiry:
+            return
+        options = self.options()
         dates = sorted({i.expiry for i in options if i.expiry is not None})
         for date in dates:
             at = TimeNs(self.market.expiry_ns(date))
@@ -252,7 +263,11 @@ class Replay:
                 for settled in self.session.ledger.settle(option.id, value, at):
                     self.scorer.on_settlement(settled)
                 self.venue.delist(option.id)
+            self._listed = None
             self._list(dates[-1] + dt.timedelta(weeks=1), now)
+            self._listed = None
+        left = {i.expiry for i in self.options() if i.expiry is not None}
+        self._next_expiry = min((self.market.expiry_ns(d) for d in left), default=float("inf"))
 
     def _list(self, date: dt.date, now: TimeNs) -> None:
         chain, spots = self.config.instruments, self.market.cache.spots(now)
@@ -267,7 +282,7 @@ class Replay:
 
     def observe(self, now: TimeNs) -> None:
         """One scoring observation: marks, option deltas, spots and who quotes what."""
-        options = [i for i in self.venue.instruments.values() if i.is_option]
+        options = self.options()
         pricing = self.market.pricing(now, options)
         market = self.runner.snapshot(now, pricing)
         marks = _marks(market)

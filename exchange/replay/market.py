@@ -22,7 +22,7 @@ from exchange.domain.instruments import Instrument
 from exchange.domain.market.simulator import MarketModel, MarketStreams
 from exchange.domain.pricing import chain_greeks
 from exchange.domain.strategy import MarketSignal, News, Pricing
-from exchange.domain.ticks import round_to_tick
+from exchange.domain.ticks import TICKS_PER_UNIT, round_to_tick
 from exchange.domain.types import NS_PER_SECOND, InstrumentId, Role, Ticks, TimeNs
 from exchange.pipeline.simulator import MarketCache, expiry_close
 
@@ -84,12 +84,15 @@ class ReplayMarket:
         fair = {InstrumentId(s): round_to_tick(p) for s, p in spots.items()}
         delta: dict[InstrumentId, float] = {}
         vol = self.cache.vol_at(now)
-        live = [o for o in options if o.expiry is not None and self.expiry_ns(o.expiry) > now]
+        dates = {o.expiry for o in options if o.expiry is not None}
+        closes = {d: self.expiry_ns(d) > now for d in dates}
+        live = [o for o in options if o.expiry is not None and closes[o.expiry]]
         if live:
             g = chain_greeks(live, spots, vol, now, self.expiry_ns)
-            for k, option in enumerate(live):
-                fair[option.id] = round_to_tick(float(g.value[k]))
-                delta[option.id] = float(g.delta[k])
+            # Python floats, as float(value[k]) gives them, without a numpy scalar each.
+            for option, value, d in zip(live, g.value.tolist(), g.delta.tolist(), strict=True):
+                fair[option.id] = Ticks(round(value * TICKS_PER_UNIT))  # round_to_tick
+                delta[option.id] = d
         return Pricing(fair, delta, spots, vol)
 
     def spot_ticks(self, now: TimeNs) -> dict[str, Ticks]:

@@ -252,8 +252,14 @@ class Batch:
 
     def tables(self) -> list[tuple[str, list[tuple[Any, ...]]]]:
         """(field name, rows) in execution order, empty ones left out."""
-        named = ((f.name, getattr(self, f.name)) for f in fields(self))
+        named = ((name, getattr(self, name)) for name in TABLES)
         return [(name, rows) for name, rows in named if rows]
 
     def __len__(self) -> int:
-        return sum(len(getattr(self, f.name)) for f in fields(self))
+        # The names are listed once (`dataclasses.fields` builds them anew on each call,
+        # and the writer counts a batch at every outbox it adds).
+        return sum(len(getattr(self, name)) for name in TABLES)
+
+
+TABLES = tuple(f.name for f in fields(Batch))
+"""`Batch`'s tables in execution order."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import logging
 import re
 import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, overload
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -68,8 +69,35 @@ Remembered = tuple[NewOrder | NewQuote, "asyncio.Future[Accepted | Refused]"]
 """What a `request_id` named: the request, and the answer it got (or will get)."""
 
 
+_REQUEST_PREFIX = secrets.token_hex(4)
+"""Drawn once per process, so ids stay unique across restarts of the server."""
+_request_numbers = itertools.count(1)
+
+
 def new_request_id() -> str:
-    return secrets.token_hex(8)
+    """16 hex digits: the process's random prefix and a counter (no syscall per
+    request, unlike drawing each id from the system's random source)."""
+    return f"{_REQUEST_PREFIX}{next(_request_numbers) & 0xFFFFFFFF:08x}"
+
+
+@overload
+def header(request: Request, name: bytes) -> str | None: ...
+
+
+@overload
+def header(request: Request, name: bytes, default: str) -> str: ...
+
+
+def header(request: Request, name: bytes, default: str | None = None) -> str | None:
+    """The first value of a request header (`name` in lower case), like Starlette's
+    `request.headers.get` but from a dict made once per request: the order route reads
+    four headers, and each `headers.get` walks the whole list."""
+    scope = request.scope
+    found: dict[bytes, bytes] | None = scope.get("exchange.headers")
+    if found is None:
+        found = scope["exchange.headers"] = dict(reversed(scope["headers"]))
+    value = found.get(name)
+    return default if value is None else value.decode("latin-1")
 
 
 def answer(
@@ -138,7 +166,7 @@ class Api:
         """Give the handler a request id, turn ApiErrors into envelopes, log one line."""
 
         async def run(request: Request) -> Response:
-            request_id = request.headers.get("x-request-id", "")
+            request_id = header(request, b"x-request-id", "")
             if not 0 < len(request_id) <= 64 or not request_id.isprintable():
                 request_id = new_request_id()
             started = time.perf_counter()
@@ -148,7 +176,7 @@ class Api:
                 response = Response(failed(exc, request_id), exc.status, exc.headers, JSON)
             team = request.scope.get("team")
             if team is not None:
-                response.headers.update(self.budget(team))
+                response.raw_headers += self.budget(team)
             if log.isEnabledFor(logging.INFO):  # the line costs more than a fast request
                 log.info(
                     "request",
@@ -166,7 +194,7 @@ class Api:
     # -- helpers ----------------------------------------------------------------------
 
     def auth(self, request: Request) -> Team:
-        team = self.exchange.teams.authenticate(request.headers.get("x-api-key"))
+        team = self.exchange.teams.authenticate(header(request, b"x-api-key"))
         if team is None:
             raise ApiError("UNAUTHORIZED", "missing or wrong X-API-Key")
         if self.exchange.control.disabled(team.team_id):
@@ -175,13 +203,15 @@ class Api:
         self.exchange.watchdog.seen(team.team_id)
         return team
 
-    def budget(self, team: Team) -> dict[str, str]:
+    def budget(self, team: Team) -> list[tuple[bytes, bytes]]:
+        """The rate limit headers, as raw header lines (the response is already built,
+        and no handler sets these)."""
         window = self.exchange.session.windows[team.team_id]
         now = self.exchange.clock.rate_ns()
-        return {
-            "X-RateLimit-Limit": str(window.limit),
-            "X-RateLimit-Remaining": str(window.remaining(now)),
-        }
+        return [
+            (b"x-ratelimit-limit", b"%d" % window.limit),
+            (b"x-ratelimit-remaining", b"%d" % window.remaining(now)),
+        ]
 
     def refuse_while_renewing(self) -> None:
         if self.exchange.renewing:
@@ -191,12 +221,12 @@ class Api:
     async def body(self, request: Request) -> bytes:
         """The request body, refused with 413 past the limit (declared or streamed), and
         with 415 when it is declared as something other than JSON."""
-        media = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
+        media = header(request, b"content-type", JSON).split(";")[0].strip().lower()
         if media != JSON and not media.endswith("+json"):
             raise ApiError(
                 "UNSUPPORTED_MEDIA_TYPE", f"the body must be {JSON}, not {media or 'empty'!r}"
             )
-        declared = whole_number(request.headers.get("content-length", ""), 30)
+        declared = whole_number(header(request, b"content-length", ""), 30)
         if declared is not None and declared > self.max_body:
             raise ApiError("PAYLOAD_TOO_LARGE", f"the body may be at most {self.max_body} bytes")
         chunks, size = [], 0
@@ -291,30 +321,37 @@ class Api:
     async def post_order(self, request: Request, request_id: str) -> Response:
         team = self.auth(request)
         req = decode(await self.body(request), OrderRequest)
+        data = await self.place_order(team, req, request_id)
+        return answer(data, req.request_id or request_id, 201, data.order_id)
+
+    async def place_order(self, team: Team, req: OrderRequest, request_id: str) -> OrderAck:
+        """An order through the pipeline, answered once its arrival is committed (REST
+        and the stream alike); ApiError for a refusal."""
         order = to_new_order(req, team)
         outcome = await self.submit(team, order, req.request_id or request_id, req.request_id)
-        accepted = self.accepted_or_raise(outcome)
-        order_id = str(accepted.order_ids[0])
-        data = OrderAck(
+        order_id = str(self.accepted_or_raise(outcome).order_ids[0])
+        return OrderAck(
             order_id, order.instrument_id, order.side, order.order_type.value, order.quantity,
             req.price, "accepted", order.client_order_id,
         )  # fmt: skip
-        return answer(data, req.request_id or request_id, 201, order_id)
 
     async def post_quote(self, request: Request, request_id: str) -> Response:
         team = self.auth(request)
         req = decode(await self.body(request), QuoteRequest)
+        data = await self.place_quote(team, req, request_id)
+        return answer(data, req.request_id or request_id, 201, data.bid_order_id)
+
+    async def place_quote(self, team: Team, req: QuoteRequest, request_id: str) -> QuoteAck:
         quote = NewQuote(
             team.team_id, InstrumentId(req.instrument_id), price_ticks(req.bid_price, "bid_price"),
             req.bid_quantity, price_ticks(req.ask_price, "ask_price"), req.ask_quantity,
         )  # fmt: skip
         outcome = await self.submit(team, quote, req.request_id or request_id, req.request_id)
         bid_id, ask_id = (str(i) for i in self.accepted_or_raise(outcome).order_ids)
-        data = QuoteAck(
+        return QuoteAck(
             req.instrument_id, bid_id, ask_id, req.bid_price, req.bid_quantity, req.ask_price,
             req.ask_quantity, "accepted",
         )  # fmt: skip
-        return answer(data, req.request_id or request_id, 201, bid_id)
 
     def accepted_or_raise(self, outcome: Accepted | Refused) -> Accepted:
         if isinstance(outcome, Accepted):
@@ -323,7 +360,12 @@ class Api:
 
     async def cancel_one(self, request: Request, request_id: str) -> Response:
         team = self.auth(request)
-        order_id = parse_order_id(request.path_params["order_id"])
+        ack = await self.cancel_order(team, request.path_params["order_id"], request_id)
+        return answer(ack, request_id, 200, ack.order_id)
+
+    async def cancel_order(self, team: Team, order_text: str, request_id: str) -> CancelAck:
+        """Take one of the team's orders out of its book; ApiError if it cannot."""
+        order_id = parse_order_id(order_text)
         if order_id is None:
             raise ApiError("ORDER_NOT_FOUND", "no open order with that id")
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -336,11 +378,17 @@ class Api:
         assert isinstance(result, OrderResult)
         if not result.accepted:
             raise ApiError(result.error_code or "ORDER_NOT_FOUND", result.error_message or "")
-        return answer(cancel_ack(result.cancels[0]), request_id, 200, str(order_id))
+        return cancel_ack(result.cancels[0])
 
     async def cancel_all(self, request: Request, request_id: str) -> Response:
         team = self.auth(request)
         instrument = request.query_params.get("instrument_id")
+        return answer(await self.cancel_orders(team, instrument, request_id), request_id)
+
+    async def cancel_orders(
+        self, team: Team, instrument: str | None, request_id: str
+    ) -> CancelAllAck:
+        """Take the team's open orders (of one instrument, if named) out of the books."""
         if instrument is not None and instrument not in self.exchange.venue.instruments:
             raise ApiError("INVALID_INSTRUMENT", f"unknown instrument {instrument!r}")
         phase = self.exchange.venue.phase
@@ -353,7 +401,7 @@ class Api:
         if isinstance(result, Rejection):
             raise rejection_error(result)
         acks = [cancel_ack(e) for e in sorted(result, key=lambda e: e.order_id)]
-        return answer(CancelAllAck(acks, len(acks)), request_id)
+        return CancelAllAck(acks, len(acks))
 
     async def open_orders(self, request: Request, request_id: str) -> Response:
         team = self.auth(request)

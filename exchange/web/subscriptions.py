@@ -60,7 +60,8 @@ def change(
         code = "INVALID_FIELD" if isinstance(exc, msgspec.ValidationError) else "INVALID_JSON"
         return books, StreamError(code, f"expected a subscribe or unsubscribe message: {exc}")
     if request.type not in ("subscribe", "unsubscribe"):
-        return books, StreamError("INVALID_FIELD", "type must be subscribe or unsubscribe")
+        message = "type must be subscribe, unsubscribe, new_order, quote, cancel or cancel_all"
+        return books, StreamError("INVALID_FIELD", message)
     if not request.instruments and not request.underlyings:
         return books, StreamError("INVALID_FIELD", "name at least one instrument or underlying")
     refusal = unknown(venue, request.instruments, request.underlyings)

@@ -7,6 +7,9 @@ accepted and closed at once with 1008, so the client sees a close code, not a ba
 No key at all makes a spectator (the dashboard): the public stream only, read-only, with
 `connection_status` (team null, role `spectator`) and no position snapshot.
 
+What a client sends is a subscription (`subscriptions`) or, from a team, an order
+request (`stream_orders`: `new_order`, `quote`, `cancel`, `cancel_all`).
+
 A browser cannot set `X-API-Key` on a WebSocket, and a key in the URL ends up in the
 logs of every server and proxy on the way. So the page first asks `POST /ws/ticket`
 (key in the header) for a ticket, then connects with `/ws?ticket=...`: a ticket is
@@ -32,6 +35,7 @@ from exchange.teams import Team
 from exchange.web import subscriptions
 from exchange.web.game import Game
 from exchange.web.routes import Api, answer
+from exchange.web.stream_orders import OrderEntry
 from exchange.wire import views
 from exchange.wire.codec import game_time, whole_number
 from exchange.wire.messages import ConnectionStatus, PositionSnapshot, ResyncRequired
@@ -102,8 +106,9 @@ class Tickets:
 
 
 class StreamEndpoint:
-    def __init__(self, exchange: Game) -> None:
+    def __init__(self, exchange: Game, api: Api) -> None:
         self.exchange = exchange
+        self.api = api
         self.tickets = Tickets()
 
     def ticket_route(self, api: Api) -> Route:
@@ -158,6 +163,7 @@ class StreamEndpoint:
         if "instruments" in websocket.query_params or "underlyings" in websocket.query_params:
             self.choose(conn, books)
         log.info("stream connected", extra={"team_id": team_id, "since": since_text})
+        entry = OrderEntry(self.api, fanout, conn, team)
         try:
             while True:
                 message = await websocket.receive()
@@ -166,11 +172,12 @@ class StreamEndpoint:
                 if team is not None:
                     self.exchange.watchdog.seen(team.team_id)
                 text = message.get("text") or message.get("bytes")
-                if text is not None:
+                if text is not None and not await entry.handled(text):
                     self.request(conn, text)
         except WebSocketDisconnect:
             pass
         finally:
+            entry.close()
             fanout.detach(conn)
             log.info("stream disconnected", extra={"team_id": team_id})
 

@@ -27,9 +27,22 @@ from exchange.wire.messages import (
     Signal,
     StreamError,
     Subscribed,
+    SubscribeRequest,
     Tape,
 )
 from exchange.wire.models import LeaderboardView
+from exchange.wire.stream_orders import (
+    ACCEPTED,
+    CancelAccepted,
+    CancelAllAccepted,
+    CancelAllMessage,
+    CancelMessage,
+    NewOrderMessage,
+    OrderAccepted,
+    QuoteAccepted,
+    QuoteMessage,
+    RequestRejected,
+)
 
 PAYLOADS: dict[str, tuple[type[msgspec.Struct], str]] = {
     "connection_status": (ConnectionStatus, "The first message of every connection"),
@@ -48,9 +61,34 @@ PAYLOADS: dict[str, tuple[type[msgspec.Struct], str]] = {
     "settlement": (SettlementReport, "An expired option's position turned into cash"),
     "leaderboard": (LeaderboardView, "The scores, as GET /leaderboard answers them"),
     "subscribed": (Subscribed, "The books whose market data the connection now receives"),
-    "error": (StreamError, "A subscribe or unsubscribe the server refused; nothing changed"),
+    "error": (StreamError, "A message the server could not take; nothing changed"),
+    "order_accepted": (OrderAccepted, "A new_order is committed and in the book"),
+    "quote_accepted": (QuoteAccepted, "A quote's two legs are committed and in the book"),
+    "cancel_accepted": (CancelAccepted, "A cancel took the order out of the book"),
+    "cancel_all_accepted": (CancelAllAccepted, "A cancel_all took these orders out"),
+    "request_rejected": (RequestRejected, "An order request was refused with the REST code"),
 }
 """The `data` Struct of every message type the server sends, and what it is."""
+
+
+def _subscription(kind: str) -> type[msgspec.Struct]:
+    """`SubscribeRequest` with its `type` fixed, for the document."""
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [("type", Literal[kind]),
+        ("instruments", list[str], []), ("underlyings", list[str], [])]  # fmt: skip
+    name = kind.capitalize() + "Request"
+    return msgspec.defstruct(name, fields, frozen=True, forbid_unknown_fields=True,
+                             module=SubscribeRequest.__module__)  # fmt: skip
+
+
+REQUESTS: dict[str, tuple[type[msgspec.Struct], str]] = {
+    "subscribe": (_subscription("subscribe"), "Add books whose market data to receive"),
+    "unsubscribe": (_subscription("unsubscribe"), "Stop the market data of these books"),
+    "new_order": (NewOrderMessage, "POST /orders on the stream; answered by client_id"),
+    "quote": (QuoteMessage, "POST /quotes on the stream; answered by client_id"),
+    "cancel": (CancelMessage, "DELETE /orders/{order_id} on the stream"),
+    "cancel_all": (CancelAllMessage, "DELETE /orders on the stream"),
+}
+"""Every message a client may send (no envelope: the object itself), and what it does."""
 
 
 class CloseCode(NamedTuple):
@@ -63,6 +101,8 @@ CLOSE_CODES = (
     CloseCode(1008, "missing or wrong API key", "a key was sent and is wrong: fix it"),
     CloseCode(1008, "unknown, used or expired ticket", "get a new ticket (POST /ws/ticket)"),
     CloseCode(1008, "since must be a whole number", "send a whole number, or no since"),
+    CloseCode(1008, "unknown instrument or underlying: ...",
+              "ask for listed books only (GET /instruments)"),
     CloseCode(4001, "the organiser reissued this team's key",
               "reconnect with the new key the organiser gives you (and since)"),
     CloseCode(4002, "a new round begins: reconnect",
@@ -93,6 +133,16 @@ QUERY = {
         "type": "string",
         "description": "The team's key; prefer the X-API-Key header (a URL gets logged)",
     },
+    "instruments": {
+        "type": "string",
+        "description": "Market data for these instruments only (ids separated by commas); "
+        "the team's own messages and the other broadcasts still come",
+    },
+    "underlyings": {
+        "type": "string",
+        "description": "Market data for these underlyings and every option on them "
+        "(ids separated by commas); with instruments, the union of both",
+    },
 }  # fmt: skip
 HEADERS = {
     "X-API-Key": {
@@ -116,11 +166,13 @@ def envelope(kind: str, payload: type[msgspec.Struct]) -> type[msgspec.Struct]:
 
 def document() -> dict[str, Any]:
     """The AsyncAPI 3.0 document of `/ws`."""
-    kinds = list(PAYLOADS)
+    kinds, sent = list(PAYLOADS), list(REQUESTS)
     refs, schemas = msgspec.json.schema_components(
-        [envelope(k, PAYLOADS[k][0]) for k in kinds], ref_template=SCHEMAS
+        [envelope(k, PAYLOADS[k][0]) for k in kinds] + [REQUESTS[k][0] for k in sent],
+        ref_template=SCHEMAS,
     )
-    messages = {kind: _message(kind, ref) for kind, ref in zip(kinds, refs, strict=True)}
+    messages = {kind: _message(kind, ref) for kind, ref in zip(kinds, refs, strict=False)}
+    messages |= {k: _request(k, ref) for k, ref in zip(sent, refs[len(kinds) :], strict=True)}
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -137,14 +189,20 @@ def document() -> dict[str, Any]:
                 "security": [_scheme(name) for name in SCHEMES],
             }
         },
-        "channels": {"stream": _channel(kinds)},
+        "channels": {"stream": _channel(kinds + sent)},
         "operations": {
             "receiveStream": {
                 "action": "receive",
                 "channel": {"$ref": "#/channels/stream"},
                 "summary": "Everything the server sends on one connection",
                 "messages": [{"$ref": f"#/channels/stream/messages/{k}"} for k in kinds],
-            }
+            },
+            "sendRequests": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/stream"},
+                "summary": "What a client may send: subscriptions, and a team's orders",
+                "messages": [{"$ref": f"#/channels/stream/messages/{k}"} for k in sent],
+            },
         },
         "components": {
             "messages": messages,
@@ -192,15 +250,34 @@ def _message(kind: str, ref: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _request(kind: str, ref: dict[str, Any]) -> dict[str, Any]:
+    answers = "subscribed or error"
+    if kind in ACCEPTED:
+        answers = f"{ACCEPTED[kind][0]} or request_rejected, naming its client_id"
+    return {
+        "name": kind,
+        "title": kind,
+        "summary": REQUESTS[kind][1],
+        "description": f"Sent by the client, as the JSON object itself; answered with {answers}.",
+        "payload": ref,
+    }
+
+
 def _description() -> str:
     rows = "\n".join(f"| {c.code} | {c.reason or '-'} | {c.meaning} |" for c in CLOSE_CODES)
     return (
-        "One-way: the server sends JSON text frames `{seq, type, timestamp, data}`; what "
-        "the client sends is ignored (apart from counting as a sign of life). Ignore "
+        "The server sends JSON text frames `{seq, type, timestamp, data}`. Ignore "
         "message types and fields you do not know. Connect with the key in X-API-Key, "
         "or `?ticket=` (POST /ws/ticket), or `?api_key=`; with none, as a spectator. "
         "A connection may choose its books (`?instruments=`, `?underlyings=`, or a "
-        "subscribe message); by default it gets market data for every instrument."
+        "subscribe message); by default it gets market data for every instrument. "
+        "A team may also trade on its stream (operation sendRequests): `new_order`, "
+        "`quote`, `cancel` and `cancel_all` with a `client_id`, each checked as its REST "
+        "call is; the answer (`<request>_accepted` with what REST answers, or "
+        "`request_rejected` with the REST error code) names the client_id and follows "
+        "the stream messages the request caused at once (an order's new_order_ack "
+        "and first fills). A message that is no request gets `error`; every message "
+        "the client sends also counts as a sign of life."
         "\n\nClose codes:\n\n| code | reason | what to do |\n|---|---|---|\n" + rows
     )
 

@@ -14,9 +14,11 @@ standard library to know for sure.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
+import time
 from typing import Any, TypeVar
 
 import msgspec
@@ -136,12 +138,56 @@ def parse_order_id(text: str) -> int | None:
     return whole_number(text)
 
 
+class _TurnStamp:
+    """The wall-clock time of the event loop's current turn, as text.
+
+    Every answer and stream message carries a timestamp, and a busy turn of the loop
+    answers many requests: reading the clock and formatting it once per turn (on its
+    first use, forgotten when the loop next turns) saves that work for all but one.
+    The formatting itself keeps the text of the current second and adds only the
+    microseconds (a third of the cost of `datetime.now().strftime`)."""
+
+    __slots__ = ("loop", "second", "text")
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.text = ""
+        self.second: tuple[int, str] = (-1, "")
+        """A second since the epoch and its text up to the seconds."""
+
+    def now(self) -> str:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return self.read()  # no loop, no turn to share
+        if loop is not self.loop:
+            self.text = self.read()
+            self.loop = loop
+            loop.call_soon(self.forget)  # runs in the next turn, not this one
+        return self.text
+
+    def read(self) -> str:
+        second, micros = divmod(time.time_ns() // 1000, 1_000_000)
+        known = self.second
+        if known[0] != second:
+            known = self.second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        return f"{known[1]}.{micros:06d}Z"
+
+    def forget(self) -> None:
+        self.loop = None
+
+
+_stamp = _TurnStamp()
+
+
 def utc_now() -> str:
-    return iso(dt.datetime.now(dt.UTC))
+    """Now, in UTC (`2026-12-01T14:30:00.123456Z`): one reading per turn of the loop."""
+    return _stamp.now()
 
 
 def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text = moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    return text[:-6] + "Z"  # "+00:00" as "Z"
 
 
 def game_time(ns: int) -> str:

@@ -4,8 +4,8 @@ Two kinds share one envelope. *Stream* messages (acks, execution reports, cancel
 position updates, public trades, phase changes, news, signals) take the team's next
 `seq` and are kept in a bounded history, so a client that reconnects with
 `?since=<seq>` receives exactly what it missed. *Snapshot* messages (connection status,
-position snapshot, market data, heartbeat, resync_required, and the `subscribed` or
-`error` answering what the connection sent) describe the present, are
+position snapshot, market data, heartbeat, resync_required, and the `subscribed`,
+`error` and order answers to what the connection sent) describe the present, are
 never replayed, and carry the `seq` of the last stream message the snapshot includes:
 market data may be conflated for a slow client, a fill never is. Clients must ignore
 message types they do not know.
@@ -39,7 +39,8 @@ STREAM_TYPES = frozenset(
 )  # fmt: skip
 SNAPSHOT_TYPES = frozenset(
     {"connection_status", "position_snapshot", "market_data", "heartbeat", "resync_required",
-     "subscribed", "error"}
+     "subscribed", "error", "order_accepted", "quote_accepted", "cancel_accepted",
+     "cancel_all_accepted", "request_rejected"}
 )  # fmt: skip
 
 

@@ -193,3 +193,18 @@ def test_no_hedge_below_the_threshold_or_when_switched_off() -> None:
         maker.on_market(market())
         maker.on_fill(fill(ATM_CALL, Side.SELL, 10, -10))
         assert not [a for a in maker.on_market(market()) if getattr(a, "instrument_id", "") == SPX]
+
+
+def test_the_listing_sees_a_new_weekly_after_it_sorted_the_old_ones() -> None:
+    from bots.chain import Listing
+    from tests.bots.support import CHAIN, market
+
+    newest = max((i for i in CHAIN if i.is_option), key=lambda i: (i.expiry, i.id))
+    listing = Listing([i for i in CHAIN if i.expiry != newest.expiry])
+    before = listing.options(newest.underlying)
+    assert newest not in before and before == sorted(before, key=lambda i: i.id)
+    before.clear()  # a caller's copy: the listing keeps its own
+    listing.learn(market())
+    after = listing.options(newest.underlying)
+    assert newest in after and after == sorted(after, key=lambda i: i.id)
+    assert len(after) > len([o for o in after if o.expiry == newest.expiry])

@@ -50,7 +50,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("installed")
     built = build_wheel(tmp / "dist", clean_env())
     assert built.returncode == 0, built.stderr[-2000:]
-    (wheel,) = (tmp / "dist").glob("exchange-*.whl")
+    (wheel,) = (tmp / "dist").glob("trading_game_exchange-*.whl")
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"

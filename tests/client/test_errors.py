@@ -23,7 +23,7 @@ from exchange.client import (
     ServerError,
     TeamDisabledError,
 )
-from exchange.client.errors import error_for
+from exchange.client.errors import error_for, stream_error
 from exchange.domain.constraint_config import Constraint
 from exchange.wire.errors import ERRORS
 
@@ -96,6 +96,17 @@ def test_every_code_of_the_table_raises_its_class(code: str) -> None:
     assert type(error) is EXPECTED[code]
     assert (error.code, error.message, error.status) == (code, "what happened", status)
     assert error.details == {"field": "x"} and code in str(error)
+
+
+@pytest.mark.parametrize("code", sorted(ERRORS))
+def test_a_refusal_on_the_stream_raises_the_class_of_its_code(code: str) -> None:
+    error = stream_error(code, "what happened", {"field": "x"})
+    assert type(error) is EXPECTED[code]
+    assert (error.code, error.status, error.details) == (code, 0, {"field": "x"})
+
+
+def test_a_rule_s_own_code_on_the_stream_is_a_rejection() -> None:
+    assert type(stream_error("DESK_LIMIT", "configured rule", {})) is RejectedError
 
 
 def test_the_rules_have_codes_to_check() -> None:

@@ -88,6 +88,26 @@ def test_an_unchanged_market_is_not_requoted_and_a_moved_one_is() -> None:
     assert quotes(m.on_market(market(spx=4480.0)))  # fair values moved a long way
 
 
+def test_a_refused_quote_is_sent_again_though_nothing_moved() -> None:
+    m = maker()
+    first = quotes(m.on_market(market()))
+    option = next(iter(first))
+    assert m.on_reject(Rejection(NOW, first[option], "RISK_LIMIT", "refused")) == ()
+    assert quotes(m.on_market(market())) == {option: first[option]}  # only that one
+
+
+def test_a_fill_between_snapshots_is_quoted_once_then_left_alone() -> None:
+    m = maker()
+    snapshot = market()
+    option = max(quotes(m.on_market(snapshot)), key=lambda i: snapshot.fair[i])
+    again = m.on_fill(fill(option, Side.SELL, 10, position_after=-50))
+    assert isinstance(again[0], NewQuote)
+    assert quotes(m.on_market(snapshot)) == {}  # already quoted at these inputs
+    back = m.on_fill(fill(option, Side.BUY, 50, position_after=0))
+    assert isinstance(back[0], NewQuote) and back[0].bid_price < again[0].bid_price
+    assert quotes(m.on_market(snapshot)) == {}
+
+
 def test_out_of_continuous_trading_the_maker_rests_then_quotes_afresh() -> None:
     m = maker()
     assert m.on_market(market()) and m.on_market(market(phase=Phase.CLOSED)) == ()

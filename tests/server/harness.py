@@ -161,6 +161,23 @@ def run_server(
         yield running.base
 
 
+def wait_quoted(base: str, instruments: tuple[str, ...], timeout: float = 30.0) -> None:
+    """Until the market trades continuously and each of `instruments` has a bid and an
+    ask (the house quotes a moment after the open; a loaded machine makes it longer)."""
+
+    def quoted() -> bool:
+        data = httpx.get(f"{base}/market/prices", timeout=10).json()["data"]
+        lines = {i["instrument_id"]: i for i in data["instruments"]}
+        return data["phase"] == "CONTINUOUS" and all(
+            lines[i]["bid"] is not None and lines[i]["ask"] is not None for i in instruments
+        )
+
+    deadline = time.monotonic() + timeout
+    while not quoted():
+        assert time.monotonic() < deadline, f"{instruments} not quoted in {timeout:g}s"
+        time.sleep(0.05)
+
+
 def sandbox(**overrides: Any) -> GameConfig:
     return load_config(preset="sandbox", overrides=overrides)
 

@@ -33,12 +33,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from exchange.config import load_config
-from exchange.control import TEAM_DISABLED_CLOSE
+from exchange.control import KEY_REISSUED_CLOSE, NEW_ROUND_CLOSE, TEAM_DISABLED_CLOSE
 from exchange.domain.game_state import GameState
 from exchange.domain.types import Phase, Role
 from exchange.pipeline.fanout import SLOW_CONSUMER
 from exchange.web.ws import POLICY_VIOLATION
-from exchange.wire.asyncapi import PAYLOADS
+from exchange.wire.asyncapi import PAYLOADS, REQUESTS
 from exchange.wire.errors import ERRORS
 from exchange.wire.messages import SNAPSHOT_TYPES, STREAM_TYPES
 from exchange.wire.openapi import ENDPOINTS
@@ -136,24 +136,53 @@ def test_every_message_type_has_a_message_and_an_envelope_schema(
 ) -> None:
     assert set(PAYLOADS) == STREAM_TYPES | SNAPSHOT_TYPES
     messages = asyncapi["components"]["messages"]
-    assert set(messages) == set(PAYLOADS)
+    assert set(messages) == set(PAYLOADS) | set(REQUESTS)
     channel = asyncapi["channels"]["stream"]
     assert channel["address"] == "/ws"
-    assert set(channel["messages"]) == set(PAYLOADS)
+    assert set(channel["messages"]) == set(PAYLOADS) | set(REQUESTS)
+    received = asyncapi["operations"]["receiveStream"]["messages"]
+    assert {m["$ref"].rsplit("/", 1)[-1] for m in received} == set(PAYLOADS)
     schemas = asyncapi["components"]["schemas"]
-    for kind, message in messages.items():
-        envelope = schemas[message["payload"]["$ref"].rsplit("/", 1)[-1]]
+    for kind in PAYLOADS:
+        envelope = schemas[messages[kind]["payload"]["$ref"].rsplit("/", 1)[-1]]
         assert envelope["required"] == ["seq", "type", "timestamp", "data"]
         assert envelope["properties"]["type"] == {"enum": [kind]}
 
 
+CLIENT_MESSAGES = {"subscribe", "unsubscribe", "new_order", "quote", "cancel", "cancel_all"}
+
+
+def test_every_client_message_is_a_send_operation_with_its_schema(
+    asyncapi: dict[str, Any],
+) -> None:
+    operation = asyncapi["operations"]["sendRequests"]
+    assert operation["action"] == "send"
+    sent = {m["$ref"].rsplit("/", 1)[-1] for m in operation["messages"]}
+    assert sent == set(REQUESTS) == CLIENT_MESSAGES
+    schemas = asyncapi["components"]["schemas"]
+    for kind in sent:
+        schema = schemas[
+            asyncapi["components"]["messages"][kind]["payload"]["$ref"].rsplit("/")[-1]
+        ]
+        assert schema["properties"]["type"] == {"enum": [kind]}
+        assert "type" in schema["required"] and schema["additionalProperties"] is False
+        if kind not in ("subscribe", "unsubscribe"):
+            assert "client_id" in schema["required"]
+    assert "One-way" not in asyncapi["info"]["description"]
+
+
 def test_connect_parameters_and_close_codes_are_documented(asyncapi: dict[str, Any]) -> None:
     binding = asyncapi["channels"]["stream"]["bindings"]["ws"]
-    assert set(binding["query"]["properties"]) == {"since", "ticket", "api_key"}
+    assert set(binding["query"]["properties"]) == {
+        "since", "ticket", "api_key", "instruments", "underlyings",
+    }  # fmt: skip
     assert set(binding["headers"]["properties"]) == {"X-API-Key"}
     codes = {c["code"] for c in asyncapi["channels"]["stream"]["x-close-codes"]}
-    assert {POLICY_VIOLATION, TEAM_DISABLED_CLOSE, SLOW_CONSUMER} <= codes
+    server = {POLICY_VIOLATION, TEAM_DISABLED_CLOSE, SLOW_CONSUMER, KEY_REISSUED_CLOSE}
+    assert server | {NEW_ROUND_CLOSE} <= codes
     assert all(f"| {code} |" in asyncapi["info"]["description"] for code in codes)
+    api_doc = (ROOT / "docs" / "api.md").read_text()
+    assert all(f"| {code} |" in api_doc for code in codes)
     schemes = asyncapi["components"]["securitySchemes"]
     assert {(s["in"], s["name"]) for s in schemes.values()} == {
         ("header", "X-API-Key"), ("query", "api_key"), ("query", "ticket"),
@@ -251,6 +280,7 @@ def watched_trades(ws_url: str, admin: httpx.Client, maker: Bot, fund: Bot) -> l
         resting = assert_ok(fund.order(option, "buy", 1, 9.0, client_order_id="r-1"), 201)
         assert_ok(fund.http.delete(f"/orders/{resting['order_id']}"))
         assert_ok(admin.post("/admin/news", json={"headline": "Contracts are written"}))
+        trade_on_the_stream(makers, funds, option)
         until([makers, funds], {"execution_report", "position_update", "trade", "event"})
         until([makers, funds, spectator], {"heartbeat", "leaderboard", "market_data"})
         with reading(f"{ws_url}?since=999999999999", fund.key) as resumed:
@@ -258,6 +288,34 @@ def watched_trades(ws_url: str, admin: httpx.Client, maker: Bot, fund: Bot) -> l
         assert_ok(admin.post("/admin/stop"))
         until([makers, funds, spectator], {"phase_change"})
     return [*makers.messages, *funds.messages, *spectator.messages, *resumed.messages]
+
+
+def trade_on_the_stream(makers: Reader, funds: Reader, option: str) -> None:
+    """Each order request on the stream once, and a refusal: every answer type."""
+    sent: list[tuple[Reader, dict[str, Any]]] = [
+        (makers, {"type": "quote", "instrument_id": option, "bid_price": 10.0,
+                  "bid_quantity": 10, "ask_price": 10.7, "ask_quantity": 10}),
+        (funds, {"type": "new_order", "instrument_id": option, "side": "buy", "quantity": 1,
+                 "price": 8.0, "client_order_id": "w-1"}),
+        (funds, {"type": "new_order", "instrument_id": "NOPE_1", "side": "buy",
+                 "quantity": 1, "price": 8.0}),
+        (funds, {"type": "cancel_all", "instrument_id": option}),
+    ]  # fmt: skip
+    for n, (reader, request) in enumerate(sent):
+        reader.ws.send(json.dumps({**request, "client_id": f"contract-{n}"}))
+    until([funds], {"order_accepted", "request_rejected", "cancel_all_accepted"})
+    until([makers], {"quote_accepted"})
+    placed = next(m for m in funds.messages if m["type"] == "order_accepted")
+    funds.ws.send(json.dumps({"type": "new_order", "client_id": "contract-again",
+                              "instrument_id": option, "side": "buy", "quantity": 1,
+                              "price": 8.0}))  # fmt: skip
+    until([funds], {"order_accepted"})
+    wait_for(lambda: sum(m["type"] == "order_accepted" for m in list(funds.messages)) == 2)
+    assert placed["data"]["client_order_id"] == "w-1"
+    last = [m for m in list(funds.messages) if m["type"] == "order_accepted"][-1]
+    funds.ws.send(json.dumps({"type": "cancel", "client_id": "contract-cancel",
+                              "order_id": last["data"]["order_id"]}))  # fmt: skip
+    until([funds], {"cancel_accepted"})
 
 
 def expiry_session() -> list[Message]:

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from exchange.config import ADMIN_TOKEN_ENV, load_config
-from tests.server.harness import Bot, run_server
-from tests.support import assert_ok, wait_for
+from tests.server.harness import Bot, run_server, wait_quoted
+from tests.support import assert_ok
 
 TOKEN = "organiser-secret-42"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -30,8 +30,8 @@ ROLES = ("market_maker", "hedge_fund", "arbitrage", "hedge_fund")
 def play(base: str, rounds: int = 12) -> list[Bot]:
     """Four teams trade the underlyings with the house; one headline by hand."""
     bots = [Bot(base, role=role) for role in ROLES]
-    wait_for(lambda: assert_ok(httpx.get(f"{base}/health"))["phase"] == "CONTINUOUS", 30)
     for i in range(rounds):
+        wait_quoted(base, ("SPX", "SPY"))
         for j, bot in enumerate(bots):
             side = "buy" if (i + j) % 2 else "sell"
             assert bot.order("SPX" if j % 2 else "SPY", side, 1 + j).status_code == 201

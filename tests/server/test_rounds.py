@@ -17,7 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from exchange.config import ADMIN_TOKEN_ENV, GameConfig, load_config
-from tests.server.harness import Bot, run_server, sandbox, stream
+from tests.server.harness import Bot, run_server, sandbox, stream, wait_quoted
 from tests.server.test_results import play
 from tests.support import assert_error, assert_ok, wait_for
 
@@ -65,7 +65,7 @@ def test_a_second_round_starts_from_zero_and_the_first_still_exports(tmp_path: P
         status = assert_ok(httpx.get(f"{base}/admin/status", headers=AUTH))
         board = assert_ok(httpx.get(f"{base}/leaderboard"))
         health = assert_ok(httpx.get(f"{base}/health"))
-        wait_for(lambda: assert_ok(httpx.get(f"{base}/health"))["phase"] == "CONTINUOUS", 30)
+        wait_quoted(base, ("SPX",))
         traded = bots[1].order("SPX", "buy", 1)
         for bot in bots:
             bot.close()

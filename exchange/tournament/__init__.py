@@ -1,0 +1,1 @@
+"""Tournaments: every team's bot over many seeded days, played on Dask."""
