@@ -103,12 +103,16 @@ class OrderBook:
 
     def add(self, order: Order) -> None:
         """Rest a live, priced order at the back of its level's queue."""
-        assert order.price is not None and order.remaining > 0, order
-        levels, prices = self.side_of(order.side)
-        level = levels.get(order.price)
+        price = order.price
+        assert price is not None and order.remaining > 0, order
+        if order.side is Side.BUY:
+            levels, prices = self.bids, self.bid_prices
+        else:
+            levels, prices = self.asks, self.ask_prices
+        level = levels.get(price)
         if level is None:
-            level = levels[order.price] = Level(order.price)
-            prices.add(order.price)
+            level = levels[price] = Level(price)
+            insort(prices, price)
         level.orders.append(order)
         level.quantity += order.remaining
         level.live += 1

@@ -43,10 +43,15 @@ class ContinuousMatchingEngine:
 
     def submit(self, book: OrderBook, order: Order, now: TimeNs) -> list[Trade]:
         trades: list[Trade] = []
+        limit = order.price
         if order.side is Side.BUY:
-            self._sweep(book, order, book.asks, book.ask_prices, 0, now, trades)
+            asks = book.ask_prices
+            if asks and (limit is None or asks[0] <= limit):  # else nothing to take
+                self._sweep(book, order, book.asks, asks, 0, now, trades)
         else:
-            self._sweep(book, order, book.bids, book.bid_prices, -1, now, trades)
+            bids = book.bid_prices
+            if bids and (limit is None or bids[-1] >= limit):
+                self._sweep(book, order, book.bids, bids, -1, now, trades)
         if order.filled:
             order.status = (
                 OrderStatus.FILLED if order.remaining == 0 else OrderStatus.PARTIALLY_FILLED
