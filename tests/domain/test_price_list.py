@@ -50,8 +50,9 @@ def test_a_book_matches_its_best_prices_and_depth_to_a_sorted_reference() -> Non
                           OrderType.LIMIT, 1, price, TimeNs(n), None, 0, 1)  # fmt: skip
             book.add(order)
             live[order.order_id] = order
-        bids = sorted({o.price for o in live.values() if o.side is Side.BUY}, reverse=True)
-        asks = sorted({o.price for o in live.values() if o.side is Side.SELL})
+        bids = sorted({o.price for o in live.values() if o.price and o.side is Side.BUY},
+                      reverse=True)  # fmt: skip
+        asks = sorted({o.price for o in live.values() if o.price and o.side is Side.SELL})
         assert book.best_bid() == (bids[0] if bids else None)
         assert book.best_ask() == (asks[0] if asks else None)
         depth_bids, depth_asks = book.depth(5)
