@@ -35,7 +35,7 @@ from exchange.domain.phases import Schedule
 from exchange.domain.phases import next_open as opening_after
 from exchange.domain.session import TradingSession
 from exchange.domain.types import CancelReason, InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
-from exchange.domain.validation import Rejection
+from exchange.domain.validation import OrderRefusal
 from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline.events import publish_news
 from exchange.pipeline.fanout import Fanout
@@ -87,7 +87,7 @@ CANCEL_ATTEMPTS, CANCEL_RETRY_S = 100, 0.05
 Handler = Callable[..., Awaitable[Any]]
 
 
-class Game(Protocol):
+class ControlledGame(Protocol):
     """What the controls act on: the running game (`exchange.app.Exchange`)."""
 
     renewing: bool
@@ -146,7 +146,7 @@ class Game(Protocol):
 
 class GameControl:
     def __init__(
-        self, exchange: Game, saved: Mapping[str, Any] | None, db_path: str | None
+        self, exchange: ControlledGame, saved: Mapping[str, Any] | None, db_path: str | None
     ) -> None:
         self.exchange = exchange
         self.actions: deque[ActionView] = deque(maxlen=KEPT_ACTIONS)
@@ -566,7 +566,7 @@ class GameControl:
                 CancelTeam(team_id, None, reply, f"admin-{reason.value}", reason)
             )
             result = await reply
-            if not isinstance(result, Rejection):
+            if not isinstance(result, OrderRefusal):
                 return len(result)
             await asyncio.sleep(CANCEL_RETRY_S)  # a book's queue was full
         log.error("could not cancel a team's orders", extra={"team_id": team_id})

@@ -3,8 +3,9 @@
 //
 // It registers a team (unless given --key), opens the team's stream, buys one unit at
 // the best ask of an instrument (SPX unless --instrument), prints the HTTP answer and
-// every fill the stream reports, then its positions. Exits 0 once it has seen a fill,
-// 1 if none came within --seconds.
+// every fill the stream reports, then its positions. An order still unfilled after
+// CHASE_SECONDS (the house moved its quote) is cancelled and placed again at the new
+// ask. Exits 0 once it has seen a fill, 1 if none came within --seconds.
 //
 //   javac -d out bots/java/ExchangeBot.java
 //   java -cp out ExchangeBot --url http://127.0.0.1:8000 --seconds 20
@@ -30,6 +31,8 @@ import java.util.concurrent.TimeUnit;
 public final class ExchangeBot {
     /** Marks the stream's end in the inbox (no JSON message starts with it). */
     private static final String CLOSED = "#closed ";
+    /** How long an order may rest unfilled before the bot moves it to the new ask. */
+    private static final long CHASE_SECONDS = 3;
 
     // HTTP/1.1: the default (HTTP/2) would first ask a plain-http server to upgrade.
     private final HttpClient http = HttpClient.newBuilder()
@@ -126,10 +129,15 @@ public final class ExchangeBot {
         long deadline = System.nanoTime() + (long) (seconds * 1e9);
         String teamId = null;
         String orderId = null;
+        long placedAt = 0;
         int fills = 0;
         while (System.nanoTime() < deadline && fills == 0) {
             if (teamId != null && orderId == null) {
                 orderId = placeOrder(instrument);
+                placedAt = System.nanoTime();
+            } else if (orderId != null && System.nanoTime() - placedAt > CHASE_SECONDS * 1e9) {
+                orderId = chase(orderId);
+                placedAt = System.nanoTime();
             }
             String raw = inbox.poll(200, TimeUnit.MILLISECONDS);
             if (raw == null) {
@@ -190,6 +198,18 @@ public final class ExchangeBot {
         System.out.println("accepted order " + ack.get("order_id") + ": buy 1 " + instrument
                 + " @ " + ask.toPlainString() + " (" + ack.get("status") + ")");
         return (String) ack.get("order_id");
+    }
+
+    /** Cancels a resting order to place it again at the new ask: null once it is
+     *  cancelled; the same id if it is no longer open (it filled: the report is coming). */
+    private String chase(String orderId) throws Exception {
+        try {
+            call("DELETE", "/orders/" + orderId, null);
+        } catch (IllegalStateException gone) {
+            return orderId;
+        }
+        System.out.println("cancelled order " + orderId + ": the ask moved; buying at the new one");
+        return null;
     }
 
     private static String whole(Object number) {

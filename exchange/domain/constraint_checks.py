@@ -33,7 +33,7 @@ from exchange.domain.ticks import to_price, to_ticks
 from exchange.domain.types import Side
 from exchange.domain.validation import (
     Check,
-    Rejection,
+    OrderRefusal,
     Reporter,
     ValidationContext,
     is_market,
@@ -51,7 +51,7 @@ def position_limit(config: PositionLimit) -> Check:
     reject = Reporter(config)
     option_limit, underlying_limit = config.max_option_position, config.max_underlying_position
 
-    def check(ctx: ValidationContext) -> Rejection | None:
+    def check(ctx: ValidationContext) -> OrderRefusal | None:
         instrument = ctx.instrument
         if instrument is None:  # not listed: instrument_allowed reports it
             return None
@@ -79,7 +79,7 @@ def portfolio_limit(config: PortfolioLimit) -> Check:
     reject = Reporter(config)
     limit = config.max_total_option_position
 
-    def check(ctx: ValidationContext) -> Rejection | None:
+    def check(ctx: ValidationContext) -> OrderRefusal | None:
         instrument = ctx.instrument
         if instrument is None or not instrument.is_option:
             return None
@@ -100,10 +100,10 @@ def order_size(config: OrderSize) -> Check:
     reject = Reporter(config)
     low, high = config.min_quantity, config.max_quantity
 
-    def size(quantity: int, side: str) -> Rejection | None:
+    def size(quantity: int, side: str) -> OrderRefusal | None:
         return None if low <= quantity <= high else reject(side=side, quantity=quantity)
 
-    def check(ctx: ValidationContext) -> Rejection | None:
+    def check(ctx: ValidationContext) -> OrderRefusal | None:
         order = ctx.order
         if isinstance(order, NewQuote):
             return size(order.bid_quantity, "buy") or size(order.ask_quantity, "sell")
@@ -116,7 +116,7 @@ def order_rate(config: OrderRate) -> Check:
     reject = Reporter(config)
     limit = config.max_per_second
 
-    def check(ctx: ValidationContext) -> Rejection | None:
+    def check(ctx: ValidationContext) -> OrderRefusal | None:
         if ctx.orders_in_window < limit:
             return None
         return reject(orders_in_window=ctx.orders_in_window)
@@ -128,7 +128,7 @@ def order_type_allowed(config: OrderTypeAllowed) -> Check:
     reject = Reporter(config)
     allowed = frozenset(config.allowed)
 
-    def check(ctx: ValidationContext) -> Rejection | None:
+    def check(ctx: ValidationContext) -> OrderRefusal | None:
         order_type = order_type_of(ctx.order)
         return None if order_type in allowed else reject(order_type=order_type.value)
 
@@ -139,7 +139,7 @@ def trading_window(config: TradingWindow) -> Check:
     reject = Reporter(config)
     phases = frozenset(config.allowed_phases)
 
-    def check(ctx: ValidationContext) -> Rejection | None:
+    def check(ctx: ValidationContext) -> OrderRefusal | None:
         return None if ctx.phase in phases else reject(phase=ctx.phase.value)
 
     return check
@@ -151,7 +151,7 @@ def instrument_allowed(config: InstrumentAllowed) -> Check:
     underlyings = None if config.underlyings is None else frozenset(config.underlyings)
     options, spot = config.allow_options, config.allow_underlyings
 
-    def check(ctx: ValidationContext) -> Rejection | None:
+    def check(ctx: ValidationContext) -> OrderRefusal | None:
         instrument = ctx.instrument
         if instrument is None:
             return unknown(instrument=ctx.order.instrument_id)
@@ -180,7 +180,7 @@ def price_range(config: PriceRange) -> Check:
         # |price - ref| <= ref * pct / 100, exactly, in integers.
         return deviation * 100 * denominator <= reference * numerator or deviation <= floor
 
-    def fail(price: int, reference: int | None, side: Side) -> Rejection:
+    def fail(price: int, reference: int | None, side: Side) -> OrderRefusal:
         low = high = None
         reason = "prices must be positive"
         if reference is not None and price > 0:
@@ -192,7 +192,7 @@ def price_range(config: PriceRange) -> Check:
         return reject(side=side.value, price=to_price(price), reference=ref,
                       low=low, high=high, reason=reason)  # fmt: skip
 
-    def check(ctx: ValidationContext) -> Rejection | None:
+    def check(ctx: ValidationContext) -> OrderRefusal | None:
         order, reference = ctx.order, ctx.reference_price
         if isinstance(order, NewQuote):
             if not within(order.bid_price, reference):
@@ -210,7 +210,7 @@ def price_range(config: PriceRange) -> Check:
 def no_two_sided(config: NoTwoSided) -> Check:
     reject = Reporter(config)
 
-    def check(ctx: ValidationContext) -> Rejection | None:
+    def check(ctx: ValidationContext) -> OrderRefusal | None:
         order = ctx.order
         if isinstance(order, NewQuote):  # a quote is two-sided by definition
             return reject(instrument=order.instrument_id, side="quote",
@@ -242,7 +242,7 @@ def quote_shape(config: QuoteShape) -> Check:
             return f"each side needs at least {min_quantity} contracts"
         return None
 
-    def check(ctx: ValidationContext) -> Rejection | None:
+    def check(ctx: ValidationContext) -> OrderRefusal | None:
         quote = ctx.order
         if not isinstance(quote, NewQuote):
             return None

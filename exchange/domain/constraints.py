@@ -31,8 +31,8 @@ from exchange.domain.constraint_config import (
 from exchange.domain.types import Role
 from exchange.domain.validation import (
     Check,
+    OrderRefusal,
     OrderValidator,
-    Rejection,
     ValidationContext,
     order_type_of,
 )
@@ -45,6 +45,7 @@ __all__ = [
     "InstrumentAllowed",
     "NoTwoSided",
     "OrderRate",
+    "OrderRefusal",
     "OrderSize",
     "OrderTypeAllowed",
     "OrderValidator",
@@ -52,7 +53,6 @@ __all__ = [
     "PositionLimit",
     "PriceRange",
     "QuoteShape",
-    "Rejection",
     "TradingWindow",
     "ValidationContext",
     "compile_constraint",
@@ -76,7 +76,7 @@ class ConstraintBasedOrderValidator:
             for role, configs in constraints_by_role.items()
         }
 
-    def validate(self, ctx: ValidationContext) -> Rejection | None:
+    def validate(self, ctx: ValidationContext) -> OrderRefusal | None:
         """The first failing constraint's rejection, or None if the order is accepted."""
         for check in self._checks.get(ctx.role, ()):
             rejection = check(ctx)

@@ -32,7 +32,7 @@ from exchange.domain.phases import Schedule
 from exchange.domain.positions import Fill, Ledger
 from exchange.domain.ratelimit import SlidingWindow
 from exchange.domain.types import OrderId, OrderStatus, Phase, Role, TeamId, TimeNs
-from exchange.domain.validation import Rejection
+from exchange.domain.validation import OrderRefusal
 from exchange.domain.venue import ExchangeVenue, PhaseChanged
 
 UNLIMITED_RATE = 1_000_000
@@ -93,7 +93,7 @@ class TradingSession:
         pending: Sequence[Order] = (),
         pending_quote: tuple[OrderId, ...] = (),
         rate_now: int | None = None,
-    ) -> Rejection | None:
+    ) -> OrderRefusal | None:
         """Everything that may refuse a request before it reaches a book, first the venue's
         own soundness checks (listed instrument, phase, price), then the role's rules."""
         venue = self.venue
@@ -104,7 +104,7 @@ class TradingSession:
         )
         if problem is not None:
             code, message = problem.error_code or "INVALID_FIELD", problem.error_message or ""
-            return Rejection(code, message, "venue")
+            return OrderRefusal(code, message, "venue")
         return self.check(request, now, pending, pending_quote, rate_now)
 
     def check(
@@ -114,7 +114,7 @@ class TradingSession:
         pending: Sequence[Order] = (),
         pending_quote: tuple[OrderId, ...] = (),
         rate_now: int | None = None,
-    ) -> Rejection | None:
+    ) -> OrderRefusal | None:
         """Run the team's constraints; count the request against its rate window.
 
         `pending` are the team's orders accepted but not yet in a book (the server's
@@ -180,7 +180,7 @@ def _rate_limit(constraints: Sequence[ConstraintConfig]) -> int:
     return min(limits, default=UNLIMITED_RATE)
 
 
-def _rejected(request: NewOrder | NewQuote, rejection: Rejection) -> OrderResult | QuoteResult:
+def _rejected(request: NewOrder | NewQuote, rejection: OrderRefusal) -> OrderResult | QuoteResult:
     if isinstance(request, NewQuote):
         return QuoteResult(
             OrderStatus.REJECTED, error_code=rejection.code, error_message=rejection.message

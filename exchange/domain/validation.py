@@ -2,7 +2,7 @@
 
 The caller (`TradingSession.check`, for the validator task) gathers a
 `ValidationContext` from the team's state; a validator answers None (accepted) or a
-`Rejection`. Validation changes nothing: on a rejection no book or account moved. The
+`OrderRefusal`. Validation changes nothing: on a rejection no book or account moved. The
 rate window is the caller's: `TradingSession.check` counts every request it screens,
 accepted or refused by another rule, except one refused by the rate limit itself (so
 a refused retry does not push the window on), in the clock's rate time (the wall's in
@@ -43,7 +43,7 @@ class ValidationContext(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     reference_price: Ticks | None = None
 
 
-class Rejection(msgspec.Struct, frozen=True, gc=False):
+class OrderRefusal(msgspec.Struct, frozen=True, gc=False):
     """Why an order was refused: SPEC error code, filled message, and the numbers."""
 
     code: str
@@ -56,12 +56,12 @@ class Rejection(msgspec.Struct, frozen=True, gc=False):
 class OrderValidator(Protocol):
     """Decides whether an order may reach a book."""
 
-    def validate(self, ctx: ValidationContext) -> Rejection | None:
+    def validate(self, ctx: ValidationContext) -> OrderRefusal | None:
         """None if accepted, else the first failing constraint's rejection."""
         ...
 
 
-Check = Callable[[ValidationContext], Rejection | None]
+Check = Callable[[ValidationContext], OrderRefusal | None]
 """One compiled constraint."""
 
 
@@ -77,9 +77,9 @@ class Reporter:
         self.settings = config.settings()
         self.details = {key: msgspec.to_builtins(getattr(config, key)) for key in self.settings}
 
-    def __call__(self, **values: object) -> Rejection:
+    def __call__(self, **values: object) -> OrderRefusal:
         message = self.template.format_map({**self.settings, **values})
-        return Rejection(self.code, message, self.name, {**self.details, **values})
+        return OrderRefusal(self.code, message, self.name, {**self.details, **values})
 
 
 def is_market(order: NewOrder) -> bool:

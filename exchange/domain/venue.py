@@ -172,11 +172,19 @@ class ExchangeVenue:
         order = self._team_orders.get(request.team_id, {}).get(request.order_id)
         if order is None:
             return rejected("ORDER_NOT_FOUND", f"no open order {request.order_id}")
-        phase = self.book_phase[order.instrument_id]
-        if not PHASE_RULES[phase].cancel:
-            return rejected("MARKET_CLOSED", f"cancels are not accepted in {phase}")
+        refused = self.cancel_refusal(order.instrument_id)
+        if refused is not None:
+            return refused
         event = self._cancel(order, CancelReason.USER, now)
         return OrderResult(OrderStatus.CANCELLED, order, cancels=[event])
+
+    def cancel_refusal(self, instrument_id: InstrumentId | None = None) -> OrderResult | None:
+        """A team's cancel refused by the phase (the book's, or the venue's when no book is
+        named), or None when the phase accepts cancels."""
+        phase = self.phase if instrument_id is None else self.book_phase[instrument_id]
+        if PHASE_RULES[phase].cancel:
+            return None
+        return rejected("MARKET_CLOSED", f"cancels are not accepted in {phase}")
 
     def cancel_all(
         self,

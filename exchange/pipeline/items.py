@@ -36,7 +36,7 @@ from exchange.domain.types import (
     Ticks,
     TimeNs,
 )
-from exchange.domain.validation import Rejection
+from exchange.domain.validation import OrderRefusal
 from exchange.domain.venue import PhaseChanged
 from exchange.store.rows import ArrivalRow
 
@@ -102,7 +102,7 @@ class Accepted(msgspec.Struct, gc=False):
 
 
 class Refused(msgspec.Struct, gc=False):
-    rejection: Rejection
+    rejection: OrderRefusal
     rate_remaining: int
     retry_after_ns: int = 0
 

@@ -21,7 +21,7 @@ import numpy as np
 from exchange.clock import Clock
 from exchange.domain.instruments import Instrument
 from exchange.domain.market.simulator import TickOutcome
-from exchange.domain.pricing import Greeks, chain_greeks, implied_vol
+from exchange.domain.pricing import NS_PER_YEAR, Greeks, chain_greeks, implied_vol
 from exchange.domain.ticks import TICKS_PER_UNIT, round_to_tick
 from exchange.domain.types import NS_PER_SECOND, InstrumentId, Phase, Side, Ticks
 from exchange.domain.venue import ExchangeVenue
@@ -158,7 +158,7 @@ class MarketDataPublisher:
         if data.bid is None or data.ask is None or spot is None or i.strike is None:
             return None
         assert i.expiry is not None
-        years = (self.expiry_ns(i.expiry) - self.clock.now()) / (365 * 24 * 3600 * 1e9)
+        years = (self.expiry_ns(i.expiry) - self.clock.now()) / NS_PER_YEAR
         mid = (data.bid + data.ask) / 2
         vol = implied_vol(mid, spot, i.strike / TICKS_PER_UNIT, years, i.kind == "CALL")
         value = float(np.asarray(vol))

@@ -25,7 +25,7 @@ from exchange.clock import Clock
 from exchange.domain.instruments import Instrument
 from exchange.domain.scoring import Leaderboard, Scorer, ScoringConfig, TeamReport
 from exchange.domain.types import NS_PER_SECOND, InstrumentId, Phase, Role, TeamId, Ticks, TimeNs
-from exchange.domain.validation import Rejection
+from exchange.domain.validation import OrderRefusal
 from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline.simulator import MarketCache, sleep_until
 from exchange.store import rows
@@ -101,7 +101,7 @@ class ScoreKeeper:
         for settled in out.settlements:
             self.scorer.on_settlement(settled)
 
-    def refused(self, team_id: TeamId, now: TimeNs, rejection: Rejection) -> None:
+    def refused(self, team_id: TeamId, now: TimeNs, rejection: OrderRefusal) -> None:
         if team_id in self.scorer:
             code, message = rejection.code, rejection.message
             self.scorer.on_rejection(team_id, now, code, rejection.constraint, message)

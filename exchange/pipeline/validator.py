@@ -18,13 +18,13 @@ from exchange.clock import Clock
 from exchange.domain.orders import NewQuote
 from exchange.domain.session import TradingSession
 from exchange.domain.types import InstrumentId, OrderId, TeamId, TimeNs
-from exchange.domain.validation import Rejection
+from exchange.domain.validation import OrderRefusal
 from exchange.pipeline.items import Accepted, Cancel, CancelTeam, InFlight, Refused, Submit, answer
 
 log = logging.getLogger("exchange.validator")
 
-BUSY = Rejection("SERVICE_UNAVAILABLE", "the exchange is busy; retry shortly", "queue")
-STORAGE = Rejection(
+BUSY = OrderRefusal("SERVICE_UNAVAILABLE", "the exchange is busy; retry shortly", "queue")
+STORAGE = OrderRefusal(
     "SERVICE_UNAVAILABLE",
     "the exchange cannot write to its database; new orders are refused until it can",
     "storage",
@@ -40,7 +40,7 @@ class Validator:
         matchers: dict[InstrumentId, asyncio.Queue[Any]],
         inflight: InFlight,
         *,
-        on_refused: Callable[[TeamId, TimeNs, Rejection], None] | None = None,
+        on_refused: Callable[[TeamId, TimeNs, OrderRefusal], None] | None = None,
         on_accepted: Callable[[TeamId, TimeNs, InstrumentId], None] | None = None,
         on_admitted: Callable[[tuple[OrderId, ...]], None] | None = None,
         entry_closed: Callable[[], bool] = lambda: False,

@@ -29,7 +29,7 @@ from exchange.domain.instruments import Instrument, parse_instrument_id
 from exchange.domain.phases import from_ns
 from exchange.domain.types import NS_PER_SECOND, Phase, Role, TimeNs
 from exchange.replay import quality
-from exchange.replay.quality import MarketQuality, OptionTop, Tally
+from exchange.replay.quality import MarketQuality, OptionTop, QualityTally
 from exchange.store.db import Database
 
 
@@ -94,14 +94,14 @@ def report_from_db(path: str | Path) -> GameReport:
 
 
 class Reader:
-    """Folds the stored rows into a `Tally`, the house's positions and retail counts."""
+    """Folds the stored rows into a `QualityTally`, the house's positions and retail counts."""
 
     def __init__(self, config: GameConfig, roles: Mapping[str, Role]) -> None:
         self.schedule = config.schedule.build()
         self.roles = roles
         self.house = [t for t, r in roles.items() if r is Role.HOUSE]
         self.held: dict[str, dict[str, int]] = {t: defaultdict(int) for t in self.house}
-        self.tally = Tally()
+        self.tally = QualityTally()
         self.trade_count = 0
         self.last_ns = 0
         self._instruments: dict[str, Instrument | None] = {}

@@ -55,7 +55,7 @@ from exchange.domain.types import (
     TimeNs,
 )
 from exchange.replay.market import ReplayMarket
-from exchange.replay.quality import OptionTop, RetailCounts, Tally
+from exchange.replay.quality import OptionTop, QualityTally, RetailCounts
 from exchange.replay.record import Recorder
 from exchange.replay.scenario import Scenario, ScriptedAction, moment, seconds
 from exchange.replay.strategies import build_strategy
@@ -103,7 +103,7 @@ class Replay:
         self.market = ReplayMarket(config, seeds[1], self.start)
         self.scorer = Scorer(self.venue.instruments, config.scoring)
         self.recorder = Recorder()
-        self.tally = Tally()
+        self.tally = QualityTally()
         """Market quality: continuous trades and the option books at each observation."""
         self.retail = RetailCounts()
         self.runner = StrategyRunner(self.session, self.schedule, self.start, listener=self)

@@ -1,7 +1,7 @@
 """Market quality: did the day play like a market? Plain counts over plain data.
 
 Both a replay (`exchange.replay.engine`) and a recorded game (`exchange.replay.dbreport`)
-feed a `Tally` as the day goes, then `market_quality` turns it into the report section:
+feed a `QualityTally` as the day goes, then `market_quality` turns it into the report section:
 
 - retail orders drawn, sent, accepted, refused by code, and filled;
 - trades per tick of the market model, over the ticks of continuous trading only, split
@@ -83,7 +83,7 @@ class SpreadStats(msgspec.Struct):
     """(ask - bid) / mid."""
 
 
-class HouseTeam(msgspec.Struct):
+class HouseStanding(msgspec.Struct):
     name: str
     team_id: str
     pnl: float | None
@@ -97,7 +97,7 @@ class MarketQuality(msgspec.Struct):
     trading: Trading
     two_sided: TwoSided
     spreads: dict[str, SpreadStats]
-    house: list[HouseTeam]
+    house: list[HouseStanding]
 
 
 class RetailCounts:
@@ -122,7 +122,7 @@ class RetailCounts:
         self.filled_contracts += quantity
 
 
-class Tally:
+class QualityTally:
     """Trades and book samples of a day, as they come."""
 
     def __init__(self) -> None:
@@ -190,7 +190,7 @@ def continuous_ticks(
     return sum(1 for t in range(first, end_ns, tick_ns) if is_continuous(t))
 
 
-def trading(tally: Tally, ticks: int, tick_seconds: int) -> Trading:
+def trading(tally: QualityTally, ticks: int, tick_seconds: int) -> Trading:
     trades = {
         "options": tally.trades["options"],
         "underlyings": tally.trades["underlyings"],
@@ -200,12 +200,12 @@ def trading(tally: Tally, ticks: int, tick_seconds: int) -> Trading:
     return Trading(tick_seconds, ticks, trades, per_tick)
 
 
-def two_sided(tally: Tally) -> TwoSided:
+def two_sided(tally: QualityTally) -> TwoSided:
     share = None if tally.samples == 0 else round(tally.two_sided / tally.samples, 4)
     return TwoSided(tally.samples, tally.two_sided, share)
 
 
-def spreads(tally: Tally) -> dict[str, SpreadStats]:
+def spreads(tally: QualityTally) -> dict[str, SpreadStats]:
     out = {}
     for bucket in BUCKETS:
         ticks, fraction = median(tally.spread_ticks[bucket]), median(tally.spread_fraction[bucket])
@@ -232,19 +232,19 @@ def accepted_only(teams: int, accepted: int, filled: int, contracts: int) -> Ret
 
 def inventory(
     name: str, team_id: str, pnl: float | None, positions: Mapping[str, int], options: set[str]
-) -> HouseTeam:
+) -> HouseStanding:
     """A team's net and gross option contracts and its underlying positions."""
     held = {i: q for i, q in positions.items() if q}
     net = sum(q for i, q in held.items() if i in options)
     gross = sum(abs(q) for i, q in held.items() if i in options)
     underlyings = {i: q for i, q in sorted(held.items()) if i not in options}
-    return HouseTeam(name, team_id, None if pnl is None else round(pnl, 2), net, gross,
+    return HouseStanding(name, team_id, None if pnl is None else round(pnl, 2), net, gross,
                      underlyings)  # fmt: skip
 
 
 def market_quality(
-    retail_part: RetailQuality, tally: Tally, ticks: int, tick_seconds: int,
-    house: list[HouseTeam],
+    retail_part: RetailQuality, tally: QualityTally, ticks: int, tick_seconds: int,
+    house: list[HouseStanding],
 ) -> MarketQuality:  # fmt: skip
     return MarketQuality(
         retail_part, trading(tally, ticks, tick_seconds), two_sided(tally), spreads(tally),

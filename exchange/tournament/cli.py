@@ -12,7 +12,7 @@ import msgspec
 
 from exchange.tournament.days import build_days
 from exchange.tournament.report import html_report
-from exchange.tournament.results import Results, days_csv, results, standings_csv
+from exchange.tournament.results import TournamentResults, days_csv, results, standings_csv
 from exchange.tournament.run import play
 from exchange.tournament.spec import load_tournament
 
@@ -56,7 +56,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     return 0
 
 
-def write(r: Results, out: Path) -> list[Path]:
+def write(r: TournamentResults, out: Path) -> list[Path]:
     """`NAME.standings.csv`, `NAME.days.csv`, `NAME.json` and `NAME.html` in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     files = {
@@ -70,7 +70,7 @@ def write(r: Results, out: Path) -> list[Path]:
     return list(files)
 
 
-def table(r: Results) -> str:
+def table(r: TournamentResults) -> str:
     lines = [f"{'format':<7} {'rank':>5} {'team':<20} {'role':<13} {'days':>4} {'lost':>4} "
              f"{'score mean':>12} {'95% interval':>25}"]  # fmt: skip
     for s in r.standings:

@@ -21,7 +21,7 @@ from exchange.replay.engine import Replay
 from exchange.replay.report import build_report
 from exchange.replay.scenario import Participant, Scenario
 from exchange.tournament.guard import GUARD, Guarded
-from exchange.tournament.spec import FORMATS, Format, Team, Tournament
+from exchange.tournament.spec import FORMATS, Entrant, Format, Tournament
 
 
 class Day(msgspec.Struct, frozen=True):
@@ -29,7 +29,7 @@ class Day(msgspec.Struct, frozen=True):
     """`format/seed/part`, e.g. `groups/s0007/g02`: sorts in the tournament's order."""
     format: Format
     seed: int
-    teams: list[Team]
+    teams: list[Entrant]
     scenario: Scenario
     time_budget: float
 
@@ -68,7 +68,7 @@ def build_days(t: Tournament) -> list[Day]:
     return days
 
 
-def _draw(t: Tournament, fmt: Format, seed: int) -> list[tuple[str, list[Team]]]:
+def _draw(t: Tournament, fmt: Format, seed: int) -> list[tuple[str, list[Entrant]]]:
     if fmt == "field":
         return [("all", list(t.teams))]
     if fmt == "solo":
@@ -79,13 +79,13 @@ def _draw(t: Tournament, fmt: Format, seed: int) -> list[tuple[str, list[Team]]]
     return [(f"g{n:02d}", g) for n, g in enumerate(groups, 1)]
 
 
-def _scenario(t: Tournament, key: str, seed: int, teams: list[Team]) -> Scenario:
+def _scenario(t: Tournament, key: str, seed: int, teams: list[Entrant]) -> Scenario:
     participants = [_guarded(team, t.time_budget) for team in teams]
     name = f"{t.name}-{key.replace('/', '-')}"
     return msgspec.structs.replace(t.base, name=name, seed=seed, participants=participants)
 
 
-def _guarded(team: Team, budget: float) -> Participant:
+def _guarded(team: Entrant, budget: float) -> Participant:
     """The team in the day's scenario: its strategy inside a guard (`guard.Guarded`)."""
     params = {"target": team.target, "params": team.params, "budget": budget,
               "source": team.source}  # fmt: skip

@@ -8,7 +8,7 @@ from __future__ import annotations
 from html import escape
 
 from exchange.tournament.days import DayResult
-from exchange.tournament.results import Results, Standing
+from exchange.tournament.results import Standing, TournamentResults
 from exchange.tournament.spec import FORMATS
 
 WIDTH, ROW, PAD = 720, 28, 150
@@ -20,7 +20,7 @@ text-align:right}td:first-child,th:first-child,td.l{text-align:left}
 svg text{font:11px sans-serif}code{font-size:12px}"""
 
 
-def html_report(r: Results) -> str:
+def html_report(r: TournamentResults) -> str:
     parts = [f"<!doctype html><meta charset=utf-8><title>{escape(r.tournament)}</title>",
              f"<style>{STYLE}</style><h1>Tournament {escape(r.tournament)}</h1>",
              f"<p>{len(r.days)} days, seed {r.seed}.</p>"]  # fmt: skip

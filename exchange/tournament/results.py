@@ -49,7 +49,7 @@ class DayDigest(msgspec.Struct, frozen=True):
     digest: str
 
 
-class Results(msgspec.Struct, frozen=True):
+class TournamentResults(msgspec.Struct, frozen=True):
     tournament: str
     seed: int
     standings: list[Standing]
@@ -57,7 +57,7 @@ class Results(msgspec.Struct, frozen=True):
     digests: list[DayDigest]
 
 
-def results(name: str, seed: int, days: Iterable[DayResult]) -> Results:
+def results(name: str, seed: int, days: Iterable[DayResult]) -> TournamentResults:
     ordered = sorted(days, key=lambda d: (FORMATS.index(d.format), d.seed, d.key))
     standings: list[Standing] = []
     for fmt in FORMATS:
@@ -65,7 +65,7 @@ def results(name: str, seed: int, days: Iterable[DayResult]) -> Results:
         if played:
             standings += _ranked(_format_standings(fmt, seed, played))
     digests = [DayDigest(d.key, d.digest) for d in ordered]
-    return Results(name, seed, standings, ordered, digests)
+    return TournamentResults(name, seed, standings, ordered, digests)
 
 
 def _format_standings(fmt: Format, seed: int, days: list[DayResult]) -> list[Standing]:
@@ -126,7 +126,7 @@ DAY_COLUMNS = ["key", "format", "seed", "digest", "team", "role", "pnl", "score"
                "lost"]  # fmt: skip
 
 
-def standings_csv(r: Results) -> str:
+def standings_csv(r: TournamentResults) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(STANDING_COLUMNS)
@@ -136,7 +136,7 @@ def standings_csv(r: Results) -> str:
     return out.getvalue()
 
 
-def days_csv(r: Results) -> str:
+def days_csv(r: TournamentResults) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(DAY_COLUMNS)

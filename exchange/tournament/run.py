@@ -3,7 +3,7 @@ cluster a scheduler address reaches (dask-jobqueue on SLURM or PBS, Kubernetes, 
 
 Each day is one task, keyed by the day, submitted with `retries`: a day whose worker
 died (killed, out of memory, its node gone) is played again elsewhere, and since a day
-is a pure function of its value, the retry gives the same result. Results are gathered
+is a pure function of its value, the retry gives the same result. TournamentResults are gathered
 as they finish and then sorted by day key, so the order of completion never shows.
 """
 

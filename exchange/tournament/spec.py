@@ -41,7 +41,7 @@ FORMATS: tuple[Format, ...] = ("field", "solo", "groups")
 PLAYING_ROLES = (Role.MARKET_MAKER, Role.HEDGE_FUND, Role.ARBITRAGE)
 
 
-class TeamEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class EntrantSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     role: Role
     strategy: str
@@ -50,7 +50,7 @@ class TeamEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class TournamentFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
-    teams: list[TeamEntry]
+    teams: list[EntrantSpec]
     scenario: str | None = None
     preset: str | None = None
     config: dict[str, Any] = {}
@@ -64,7 +64,7 @@ class TournamentFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seed: int = 1
 
 
-class Team(msgspec.Struct, frozen=True):
+class Entrant(msgspec.Struct, frozen=True):
     """A team as the workers get it: its strategy resolved, its file's text if it has one."""
 
     name: str
@@ -78,7 +78,7 @@ class Team(msgspec.Struct, frozen=True):
 class Tournament(msgspec.Struct, frozen=True):
     name: str
     base: Scenario
-    teams: list[Team]
+    teams: list[Entrant]
     seeds: list[int]
     formats: list[Format]
     group_size: int
@@ -157,13 +157,13 @@ def _seeds(value: int | list[int]) -> list[int]:
     return list(value)
 
 
-def _team(entry: TeamEntry, here: Path) -> Team:
+def _team(entry: EntrantSpec, here: Path) -> Entrant:
     target, params = parse_spec(entry.strategy)
     module, sep, cls = target.rpartition(":")
     if not sep or not module or not cls:
         raise ValueError(f"team {entry.name}: a strategy is module:Class, not {target!r}")
     if not module.endswith(".py"):
-        return Team(entry.name, entry.role, target, params)
+        return Entrant(entry.name, entry.role, target, params)
     file = here / module
     try:
         source = file.read_text()
@@ -173,4 +173,4 @@ def _team(entry: TeamEntry, here: Path) -> Team:
         compile(source, str(file), "exec")
     except SyntaxError as exc:
         raise ValueError(f"team {entry.name}: {file}: {exc}") from None
-    return Team(entry.name, entry.role, f"{file.stem}:{cls}", params, source)
+    return Entrant(entry.name, entry.role, f"{file.stem}:{cls}", params, source)

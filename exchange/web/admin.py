@@ -24,7 +24,7 @@ from starlette.routing import Route
 from exchange.config import ADMIN_TOKEN_ENV, admin_token
 from exchange.control import GameControl
 from exchange.domain.game_state import Refusal
-from exchange.web.routes import Api, answer
+from exchange.web.http import Api, answer
 from exchange.wire.admin import (
     MAX_HEADLINE,
     AssignRolesRequest,
@@ -44,12 +44,13 @@ MAX_ID = 64
 """Longer path ids name nothing; they are refused before they reach the record."""
 
 
-def admin_routes(api: Api) -> list[Route]:
-    """The `/admin` routes, sharing the bots' API's envelope, body limits and log line."""
+def admin_api(api: Api) -> AdminApi:
+    """The organiser's API, sharing the bots' API's envelope, body limits and log line;
+    its token from the environment or the config."""
     token = admin_token(api.exchange.config.server)
     if token is None:
         log.info(f"admin endpoints disabled: set {ADMIN_TOKEN_ENV} to enable them")
-    return AdminApi(api, token).routes()
+    return AdminApi(api, token)
 
 
 def _digest(token: str) -> bytes:
@@ -60,7 +61,6 @@ class AdminApi:
     def __init__(self, api: Api, token: str | None) -> None:
         self.api = api
         self.digest = None if token is None else _digest(token)
-        api.is_admin = self.is_admin
 
     @property
     def control(self) -> GameControl:

@@ -34,7 +34,7 @@ from uvicorn._types import ASGIReceiveCallable, ASGISendCallable, Scope
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from exchange.config import ServerConfig
-from exchange.web.routes import JSON, new_request_id
+from exchange.web.http import JSON, new_request_id
 from exchange.wire.codec import failed
 from exchange.wire.errors import ApiError
 

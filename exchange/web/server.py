@@ -20,11 +20,13 @@ from starlette.routing import Route, WebSocketRoute
 
 from exchange import logs
 from exchange.web import dashboard
-from exchange.web.admin import admin_routes
+from exchange.web.admin import admin_api
 from exchange.web.edge import edge_protocol
 from exchange.web.game import Game
+from exchange.web.http import JSON, Api, new_request_id
 from exchange.web.metrics import metrics_route
-from exchange.web.routes import JSON, Api, new_request_id
+from exchange.web.orders import Orders
+from exchange.web.routes import api_routes
 from exchange.web.ws import StreamEndpoint
 from exchange.web.wsframes import CoalescingProtocol
 from exchange.wire import asyncapi, openapi
@@ -38,6 +40,8 @@ ROUTING_ERRORS = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO
 
 def create_app(exchange: Game) -> Starlette:
     api = Api(exchange)
+    orders = Orders(api)
+    admin = admin_api(api)
     schema = openapi.encoded()
     stream_schema = asyncapi.encoded()
 
@@ -57,12 +61,12 @@ def create_app(exchange: Game) -> Starlette:
             await exchange.stop()
             gc.unfreeze()
 
-    stream = StreamEndpoint(exchange, api)
+    stream = StreamEndpoint(exchange, orders)
     exchange.control.on_reissue.append(stream.tickets.drop)
     exchange.on_renew.extend([stream.tickets.clear, api.remembered.clear])
     routes = [
-        *api.routes(),
-        *admin_routes(api),
+        *api_routes(api, orders, admin.is_admin),
+        *admin.routes(),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/asyncapi.json", asyncapi_json, methods=["GET"]),
         metrics_route(exchange),

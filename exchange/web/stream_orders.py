@@ -1,6 +1,6 @@
 """Orders on `/ws`: `new_order`, `quote`, `cancel` and `cancel_all` from a team's stream.
 
-Each request goes through the very calls the REST routes make (`Api.place_order`,
+Each request goes through the very calls the REST routes make (`Orders.place_order`,
 `place_quote`, `cancel_order`, `cancel_orders`): the same decoding and field codes, the
 same validator, rate limit and rules, the same idempotency by `request_id`, and an order
 answered only once its arrival is committed. The answer (`<request>_accepted` or
@@ -26,7 +26,7 @@ import msgspec
 
 from exchange.pipeline.fanout import Connection, Fanout
 from exchange.teams import Team
-from exchange.web.routes import Api
+from exchange.web.orders import Orders
 from exchange.wire.codec import decode
 from exchange.wire.errors import ApiError
 from exchange.wire.messages import StreamError
@@ -63,8 +63,10 @@ KNOWN = ", ".join((*SUBSCRIPTIONS, *ORDER_TYPES))
 class OrderEntry:
     """The order requests of one connection: their tasks, bounded in number."""
 
-    def __init__(self, api: Api, fanout: Fanout, conn: Connection, team: Team | None) -> None:
-        self.api = api
+    def __init__(
+        self, orders: Orders, fanout: Fanout, conn: Connection, team: Team | None
+    ) -> None:
+        self.orders = orders
         self.fanout = fanout
         self.conn = conn
         self.team = team
@@ -135,23 +137,23 @@ class OrderEntry:
             message = "an internal error was logged; quote the client id"
             data = RequestRejected(code, message, client_id=client_id, request=request)
         if request in ("new_order", "quote"):
-            self.api.exchange.metrics.answered(started, code)
+            self.orders.exchange.metrics.answered(started, code)
         self.fanout.answer(self.conn, kind, data)
 
     async def perform(self, request: str, raw: bytes) -> msgspec.Struct:
         """The request through the REST routes' own calls: their answer, or ApiError."""
-        api, team = self.api, self.team
+        orders, team = self.orders, self.team
         assert team is not None
-        if api.exchange.control.disabled(team.team_id):
+        if orders.exchange.control.disabled(team.team_id):
             raise ApiError("TEAM_DISABLED", "the organiser has disabled this team")
         if request == "new_order":
             order = decode(raw, NewOrderMessage)
-            return await api.place_order(team, order, order.client_id)
+            return await orders.place_order(team, order, order.client_id)
         if request == "quote":
             quote = decode(raw, QuoteMessage)
-            return await api.place_quote(team, quote, quote.client_id)
+            return await orders.place_quote(team, quote, quote.client_id)
         if request == "cancel":
             cancel = decode(raw, CancelMessage)
-            return await api.cancel_order(team, cancel.order_id, cancel.client_id)
+            return await orders.cancel_order(team, cancel.order_id, cancel.client_id)
         every = decode(raw, CancelAllMessage)
-        return await api.cancel_orders(team, every.instrument_id, every.client_id)
+        return await orders.cancel_orders(team, every.instrument_id, every.client_id)

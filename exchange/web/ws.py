@@ -34,7 +34,8 @@ from exchange.pipeline.fanout import PUBLIC, Books, Connection
 from exchange.teams import Team
 from exchange.web import subscriptions
 from exchange.web.game import Game
-from exchange.web.routes import Api, answer
+from exchange.web.http import Api, answer
+from exchange.web.orders import Orders
 from exchange.web.stream_orders import OrderEntry
 from exchange.wire import views
 from exchange.wire.codec import game_time, whole_number
@@ -106,9 +107,9 @@ class Tickets:
 
 
 class StreamEndpoint:
-    def __init__(self, exchange: Game, api: Api) -> None:
+    def __init__(self, exchange: Game, orders: Orders) -> None:
         self.exchange = exchange
-        self.api = api
+        self.orders = orders
         self.tickets = Tickets()
 
     def ticket_route(self, api: Api) -> Route:
@@ -163,7 +164,7 @@ class StreamEndpoint:
         if "instruments" in websocket.query_params or "underlyings" in websocket.query_params:
             self.choose(conn, books)
         log.info("stream connected", extra={"team_id": team_id, "since": since_text})
-        entry = OrderEntry(self.api, fanout, conn, team)
+        entry = OrderEntry(self.orders, fanout, conn, team)
         try:
             while True:
                 message = await websocket.receive()

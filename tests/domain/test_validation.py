@@ -15,13 +15,13 @@ from exchange.domain.constraints import (
     InstrumentAllowed,
     NoTwoSided,
     OrderRate,
+    OrderRefusal,
     OrderSize,
     OrderTypeAllowed,
     PortfolioLimit,
     PositionLimit,
     PriceRange,
     QuoteShape,
-    Rejection,
     TradingWindow,
     ValidationContext,
     compile_constraint,
@@ -82,7 +82,7 @@ def context(o: NewOrder | NewQuote, **fields: Any) -> ValidationContext:
     return ValidationContext(**values)
 
 
-def check(config: ConstraintConfig, o: NewOrder | NewQuote, **fields: Any) -> Rejection | None:
+def check(config: ConstraintConfig, o: NewOrder | NewQuote, **fields: Any) -> OrderRefusal | None:
     return compile_constraint(config)(context(o, **fields))
 
 
@@ -494,7 +494,7 @@ def test_custom_error_code_and_message_template() -> None:
         error_message="{quantity} > {max_quantity} on the {side} side",
     )
     rejection = check(config, sell(6))
-    assert rejection == Rejection(
+    assert rejection == OrderRefusal(
         "TOO_BIG",
         "6 > 5 on the sell side",
         "order_size",

@@ -11,7 +11,7 @@ from exchange.domain.types import NS_PER_SECOND as NS
 from exchange.replay import quality
 from exchange.replay.cli import summary
 from exchange.replay.engine import Replay
-from exchange.replay.quality import OptionTop, RetailCounts, Tally
+from exchange.replay.quality import OptionTop, QualityTally, RetailCounts
 from exchange.replay.report import _drawn, build_report
 from exchange.replay.scenario import Scenario
 
@@ -42,7 +42,7 @@ def test_the_median_of_counted_values_is_exact_for_odd_and_even_counts() -> None
 
 
 def test_two_sided_share_counts_every_listed_option_and_an_empty_book_is_one_sided() -> None:
-    tally = Tally()
+    tally = QualityTally()
     tally.sample([
         OptionTop("CALL", 440_000, SPOT, 1_000, 1_040),  # ATM, two-sided
         OptionTop("CALL", 430_000, SPOT, 11_000, None),  # one side only
@@ -58,21 +58,21 @@ def test_two_sided_share_counts_every_listed_option_and_an_empty_book_is_one_sid
 
 
 def test_no_samples_give_no_share_and_no_spreads() -> None:
-    tally = Tally()
+    tally = QualityTally()
     tally.sample([])
     assert quality.two_sided(tally) == quality.TwoSided(0, 0, None)
     assert all(s == quality.SpreadStats(0, None, None) for s in quality.spreads(tally).values())
 
 
 def test_an_option_without_a_spot_counts_as_two_sided_in_no_bucket() -> None:
-    tally = Tally()
+    tally = QualityTally()
     tally.sample([OptionTop("CALL", 440_000, None, 100, 110)])
     assert quality.two_sided(tally).share == 1.0
     assert all(s.samples == 0 for s in quality.spreads(tally).values())
 
 
 def test_the_median_spread_of_a_bucket_over_several_samples() -> None:
-    tally = Tally()
+    tally = QualityTally()
     for width in (10, 30, 20, 40):
         tally.sample([OptionTop("CALL", 500_000, SPOT, 1_000, 1_000 + width)])
     otm = quality.spreads(tally)["OTM"]
@@ -80,7 +80,7 @@ def test_the_median_spread_of_a_bucket_over_several_samples() -> None:
 
 
 def test_trades_per_tick_split_by_kind_over_continuous_ticks() -> None:
-    tally = Tally()
+    tally = QualityTally()
     for is_option in (True, True, True, False):
         tally.trade(is_option)
     part = quality.trading(tally, 2, 300)
@@ -89,10 +89,10 @@ def test_trades_per_tick_split_by_kind_over_continuous_ticks() -> None:
 
 
 def test_no_trades_is_zero_per_tick_and_no_continuous_phase_is_unknown() -> None:
-    assert quality.trading(Tally(), 4, 300).per_tick == {
+    assert quality.trading(QualityTally(), 4, 300).per_tick == {
         "options": 0.0, "underlyings": 0.0, "all": 0.0,
     }  # fmt: skip
-    none = quality.trading(Tally(), 0, 300)
+    none = quality.trading(QualityTally(), 0, 300)
     assert none.continuous_ticks == 0 and set(none.per_tick.values()) == {None}
 
 

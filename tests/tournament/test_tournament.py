@@ -14,10 +14,10 @@ import pytest
 
 from exchange.__main__ import main
 from exchange.tournament.days import DayResult, build_days
-from exchange.tournament.results import Results, results
+from exchange.tournament.results import TournamentResults, results
 from exchange.tournament.run import connect, run_days
 from exchange.tournament.spec import load_tournament
-from tests.tournament.conftest import TEAMS, tournament_file
+from tests.support import TEAMS, tournament_file
 
 BOOM = """\
 from exchange.domain.strategy import Strategy
@@ -35,12 +35,12 @@ class Boom(Strategy):
 """
 
 
-def play(path: Path, client: Any = None, on_done: Any = None) -> Results:
+def play(path: Path, client: Any = None, on_done: Any = None) -> TournamentResults:
     t = load_tournament(path)
     return results(t.name, t.seed, run_days(build_days(t), client, on_done))
 
 
-def encoded(r: Results) -> bytes:
+def encoded(r: TournamentResults) -> bytes:
     return msgspec.json.encode(r)
 
 
@@ -138,7 +138,7 @@ def test_the_command_writes_csv_json_and_a_self_contained_html_report(
     path = tournament_file(tmp_path, "field")
     out = tmp_path / "out"
     assert main(["tournament", str(path), "--workers", "0", "--quiet", "--out", str(out)]) == 0
-    stored = msgspec.json.decode((out / "small-field.json").read_bytes(), type=Results)
+    stored = msgspec.json.decode((out / "small-field.json").read_bytes(), type=TournamentResults)
     assert encoded(stored) == encoded(play(path))
     standings = (out / "small-field.standings.csv").read_text().splitlines()
     assert standings[0].startswith("format,team,role,days,lost_days,pnl_mean")

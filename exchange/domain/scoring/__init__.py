@@ -7,7 +7,7 @@ standings, the leaderboard and reports back. Units and formulas: docs/scoring.md
 
 from exchange.domain.scoring.config import ScoringConfig
 from exchange.domain.scoring.invariants import (
-    AccountView,
+    AccountLike,
     check_balances,
     check_invariants,
     compare_accounts,
@@ -35,7 +35,7 @@ __all__ = [
     "MONEY_KPIS",
     "RANKED_ROLES",
     "TIMELINE_KINDS",
-    "AccountView",
+    "AccountLike",
     "AdverseSelection",
     "Kpis",
     "Leaderboard",

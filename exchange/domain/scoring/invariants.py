@@ -17,7 +17,7 @@ from exchange.domain.positions import Account, Ledger
 from exchange.domain.types import InstrumentId, TeamId
 
 
-class AccountView(Protocol):
+class AccountLike(Protocol):
     """What the checks read: a `positions.Account` or the scorer's `MirrorAccount`."""
 
     @property
@@ -45,7 +45,7 @@ def check_invariants(accounts: Iterable[Account] | Ledger) -> list[str]:
     return problems
 
 
-def check_balances(accounts: Iterable[AccountView]) -> list[str]:
+def check_balances(accounts: Iterable[AccountLike]) -> list[str]:
     """Positions sum to zero per instrument; total cash equals total fees."""
     net: dict[InstrumentId, int] = {}
     cash = fees = 0
@@ -61,7 +61,7 @@ def check_balances(accounts: Iterable[AccountView]) -> list[str]:
 
 
 def compare_accounts(
-    mirror: Iterable[AccountView], ledger: Iterable[AccountView] | Ledger
+    mirror: Iterable[AccountLike], ledger: Iterable[AccountLike] | Ledger
 ) -> list[str]:
     """Where two sets of accounts disagree (teams, non-zero positions, cash, net fees)."""
     theirs = {a.team_id: a for a in (ledger.accounts() if isinstance(ledger, Ledger) else ledger)}
@@ -73,7 +73,7 @@ def compare_accounts(
     return sorted(problems)
 
 
-def _differences(ours: AccountView, theirs: AccountView) -> list[str]:
+def _differences(ours: AccountLike, theirs: AccountLike) -> list[str]:
     team = ours.team_id
     problems: list[str] = []
     if ours.cash_ticks != theirs.cash_ticks:
