@@ -7,9 +7,10 @@ pipeline). The organiser's `/admin` paths are `web/admin.py`'s; `/ws` is `web/ws
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from exchange.web.accounts import Accounts
@@ -26,3 +27,19 @@ def api_routes(api: Api, orders: Orders, is_admin: Callable[[Request], bool]) ->
     `/leaderboard` and `/analytics`."""
     resources = (Health(api), Accounts(api), orders, Market(api), Scores(api, is_admin))
     return route_table(api, [entry for resource in resources for entry in resource.table()])
+
+
+ORDER_ENTRY = (("POST", "/orders"), ("POST", "/quotes"))
+
+
+def order_entry(
+    api: Api, orders: Orders
+) -> dict[tuple[str, str], Callable[[Request], Awaitable[Response]]]:
+    """The order entry endpoints by (method, path), as `api_routes` wraps them: for the
+    application to call without its router (`web/server.py`'s `ExchangeApp`)."""
+    wanted = set(ORDER_ENTRY)
+    return {
+        (method, path): api.endpoint(handler)
+        for method, path, handler in orders.table()
+        if (method, path) in wanted
+    }

@@ -1,12 +1,19 @@
 """The Starlette application: routes, `/ws`, CORS, error envelopes, and the lifespan
-that starts and stops the exchange's tasks inside uvicorn's event loop."""
+that starts and stops the exchange's tasks inside uvicorn's event loop.
+
+Order entry (`POST /orders`, `POST /quotes`) from a client that sends no `Origin` (a
+bot, not a browser) skips Starlette's middleware and router: the same endpoint, given
+the request directly (`ExchangeApp`). The layers it skips did nothing for such a
+request (CORS answers only an `Origin`; the endpoint turns its own errors into
+envelopes) and cost about a tenth of the server's time under load.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import uvicorn
@@ -17,16 +24,17 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 
 from exchange import logs
 from exchange.web import dashboard
 from exchange.web.admin import admin_api
 from exchange.web.edge import edge_protocol
 from exchange.web.game import Game
-from exchange.web.http import JSON, Api, new_request_id
+from exchange.web.http import JSON, Api, header, new_request_id
 from exchange.web.metrics import metrics_route
 from exchange.web.orders import Orders
-from exchange.web.routes import api_routes
+from exchange.web.routes import api_routes, order_entry
 from exchange.web.ws import StreamEndpoint
 from exchange.web.wsframes import CoalescingProtocol
 from exchange.wire import asyncapi, openapi
@@ -81,7 +89,8 @@ def create_app(exchange: Game) -> Starlette:
         allow_headers=["X-API-Key", "Content-Type", "X-Request-Id"],
         expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "Retry-After"],
     )
-    app = Starlette(
+    app = ExchangeApp(
+        order_entry(api, orders),
         routes=routes,
         middleware=[cors],
         exception_handlers={HTTPException: routing_error, Exception: internal_error},
@@ -89,6 +98,38 @@ def create_app(exchange: Game) -> Starlette:
     )
     app.state.exchange = exchange
     return app
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class ExchangeApp(Starlette):
+    """Starlette, with a direct way in for order entry from clients that are not browsers."""
+
+    def __init__(self, direct: dict[tuple[str, str], Endpoint], **options: Any) -> None:
+        super().__init__(**options)
+        self.direct = direct
+        """The endpoints a request without `Origin` reaches directly, by (method, path)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            endpoint = self.direct.get((scope["method"], scope["path"]))
+            if endpoint is not None:
+                scope["app"] = self
+                request = Request(scope, receive)
+                if header(request, b"origin") is None:
+                    await self.answer_directly(endpoint, request, scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
+    async def answer_directly(
+        self, endpoint: Endpoint, request: Request, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        try:
+            response = await endpoint(request)
+        except Exception as exc:  # what ServerErrorMiddleware would have answered
+            response = await internal_error(request, exc)
+        await response(scope, receive, send)
 
 
 def freeze_heap() -> None:

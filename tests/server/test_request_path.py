@@ -180,3 +180,37 @@ def test_an_answer_and_a_stream_arrive_whole_through_the_cork(server: str) -> No
         while "new_order_ack" not in kinds:
             kinds.append(json.loads(ws.recv(timeout=5))["type"])
     bot.close()
+
+
+ORDER = {"instrument_id": "SPX", "side": "buy", "quantity": 1, "price": 4000.0}
+
+
+def test_an_order_from_a_bot_and_one_from_a_browser_get_the_same_answer(server: str) -> None:
+    """A bot's order (no `Origin`) skips the middleware; a browser's goes through CORS.
+    Both are answered alike, with the envelope and the rate limit headers."""
+    bot = Bot(server)
+    plain = bot.http.post("/orders", json=ORDER)
+    browser = bot.http.post("/orders", json=ORDER, headers={"Origin": "http://example.test"})
+    quote = {"instrument_id": "SPX", "bid_price": 3990.0, "bid_quantity": 10,
+             "ask_price": 4010.0, "ask_quantity": 10}  # fmt: skip
+    quoted = bot.http.post("/quotes", json=quote)
+    bot.close()
+    for reply in (plain, browser):
+        assert reply.status_code == 201, reply.text
+        assert reply.json()["data"]["status"] == "accepted"
+        assert int(reply.headers["X-RateLimit-Remaining"]) >= 0
+    assert quoted.status_code == 201, quoted.text
+    assert "access-control-allow-origin" not in plain.headers
+    assert browser.headers["access-control-allow-origin"] == "*"
+    assert plain.json()["data"].keys() == browser.json()["data"].keys()
+
+
+def test_a_bad_order_from_a_bot_gets_the_error_envelope(server: str) -> None:
+    bot = Bot(server)
+    reply = bot.http.post("/orders", json={**ORDER, "quantity": 0})
+    refused = bot.http.post("/orders", content=b"[", headers={"content-type": "text/plain"})
+    bot.close()
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["success"] is False and reply.json()["error"]["code"]
+    assert refused.status_code == 415
+    assert refused.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
