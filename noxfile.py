@@ -112,6 +112,14 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def profile(session: nox.Session) -> None:
+    """Where a loaded bench server's time goes (cProfile while 30 bots send orders):
+    the top functions and each part's share, JSON last. `-- --db` with SQLite."""
+    session.install("-e", ".")
+    session.run("python", "-m", "benchmarks.profile", *session.posargs)
+
+
+@nox.session
 def load(session: nox.Session) -> None:
     """The load generator (bots.load) with 1, 10 and 30 bots through the client, against
     a bench server in another process; orders/s and latency percentiles, JSON last."""

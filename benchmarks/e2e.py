@@ -12,6 +12,9 @@ The floor (`benchmarks.floor`: a Starlette app that only decodes the order and a
 the envelope, under the same uvicorn, uvloop and httptools) is driven the same way in the
 same run, so each exchange line also says `floor_orders_per_s` and `ratio_to_floor`: a
 ratio holds up on a shared machine where the absolute rates drift with the neighbours.
+Each exchange line also says `server_us_per_order`: the server process's CPU time over
+the run (user and system, from /proc) per accepted order, which a busy neighbour
+changes far less than it changes the rates.
 
 Requests are written as bytes and answers parsed with httptools (the parser uvicorn
 uses): a general HTTP client would measure itself more than the server.
@@ -145,30 +148,34 @@ async def read_answer(reader: asyncio.StreamReader) -> int:
 
 
 @contextlib.contextmanager
-def server(port: int, preset: str, extra: list[str]) -> Iterator[None]:
+def server(port: int, preset: str, extra: list[str]) -> Iterator[subprocess.Popen[bytes]]:
     command = [sys.executable, "-m", "exchange", "serve", "--preset", preset, "--port",
                str(port), "--log-level", "warning", *extra]  # fmt: skip
-    with process(port, command):
-        yield
+    with process(port, command) as proc:
+        yield proc
 
 
 @contextlib.contextmanager
-def process(port: int, command: list[str]) -> Iterator[None]:
+def process(port: int, command: list[str]) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server command and wait until its /health answers."""
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://{HOST}:{port}/health", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("server did not start")
-        yield
+        wait_until_up(port)
+        yield proc
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def wait_until_up(port: int, seconds: float = 20) -> None:
+    """Return once the server on `port` answers `/health`; RuntimeError after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://{HOST}:{port}/health", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("server did not start")
 
 
 def register(port: int, bots: int, tag: str) -> list[str]:
@@ -242,10 +249,21 @@ def run_floor(args: argparse.Namespace, bots: int) -> dict[str, Any]:
 def run_once(args: argparse.Namespace, bots: int, db: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         extra = ["--db", f"{tmp}/bench.db"] if db else []
-        with server(args.port, args.preset, extra):
+        with server(args.port, args.preset, extra) as proc:
             keys = register(args.port, bots, str(bots))
+            started = cpu_seconds(proc.pid)
             stats = asyncio.run(drive(args.port, keys, args.seconds))
-    return summary(bots, args.seconds, stats, db)
+            used = cpu_seconds(proc.pid) - started
+    line = summary(bots, args.seconds, stats, db)
+    line["server_us_per_order"] = round(used / max(1, stats.accepted) * 1e6, 1)
+    return line
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used (user and system), from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":
