@@ -9,29 +9,50 @@ the order-to-execution-report latency of the orders that traded on arrival (to t
 taker's `execution_report`). In the same round the same bots send over HTTP as
 `benchmarks.e2e` does (one request in flight on a keep-alive connection each), in
 `--slices` turns of HTTP then WebSocket, so that both see the same machine (on a shared
-machine, whatever else runs changes from second to second). Each round uses a fresh
-server; the figures printed are the medians of the rounds. The load generator (this
-process) shares the cores with the server.
+machine, whatever else runs changes from second to second). Both kinds of bot hear their
+stream on the same lean WebSocket client (`Stream`), as `benchmarks.e2e` writes its
+requests as bytes: a general client library would measure itself more than the server.
+Each round uses a fresh server; the figures printed are the medians of the rounds. The
+load generator (this process) shares the cores with the server.
+
+Also measured: the server's CPU time in each kind of turn per order it accepted
+(`server_us_per_order`, `http_server_us_per_order`, and `cpu_ratio_to_http`, the
+second over the first). Where neighbours take the cores, the rates say how much CPU the
+two processes got as much as what an order costs; the CPU per order says the cost.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import glob
 import json
 import os
 import statistics
+import struct
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 import numpy as np
-import websockets
 
 from benchmarks import e2e
 
 ANSWERS = ("order_accepted", "request_rejected")
+TEXT, CLOSE, PING, PONG = 0x81, 0x88, 0x89, 0x8A
+"""The first byte of a whole frame of each kind."""
+NO_MASK = bytes(4)
+
+
+class Message(msgspec.Struct):
+    type: str
+    data: Any = None
+
+
+_message = msgspec.json.Decoder(Message)
 
 
 class Stats:
@@ -40,6 +61,89 @@ class Stats:
         self.fill_ms: list[float] = []
         self.accepted = 0
         self.refused = 0
+
+
+class Stream(asyncio.Protocol):
+    """A bench bot's WebSocket, kept lean: the handshake written by hand, each text
+    frame sent with a zero mask (a valid mask: the server unmasks it all the same) and
+    every whole frame read straight off the buffer into `heard`. The server never
+    fragments its frames. A general client library would measure itself more than the
+    server: it parses, queues and wakes a reader task for every frame."""
+
+    def __init__(self, heard: Callable[[bytes], None]) -> None:
+        self.heard = heard
+        self.buffer = bytearray()
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError("closed during the handshake"))
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.opened.done():
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = bytes(self.buffer[: self.buffer.find(b"\r\n")])
+            del self.buffer[: end + 4]
+            if not status.startswith(b"HTTP/1.1 101"):
+                self.opened.set_exception(ConnectionError(status.decode(errors="replace")))
+                return
+            self.opened.set_result(None)
+        self.frames()
+
+    def frames(self) -> None:
+        buffer, at = self.buffer, 0
+        while len(buffer) - at >= 2:
+            first, size, start = buffer[at], buffer[at + 1] & 0x7F, at + 2
+            if size >= 126:
+                width = 2 if size == 126 else 8
+                if len(buffer) - start < width:
+                    break
+                size, start = int.from_bytes(buffer[start : start + width]), start + width
+            if len(buffer) - start < size:
+                break
+            payload, at = bytes(buffer[start : start + size]), start + size
+            if first == TEXT:
+                self.heard(payload)
+            elif first == PING:
+                self.send(payload, PONG)
+        del buffer[:at]
+
+    def send(self, payload: bytes, first: int = TEXT) -> None:
+        size = len(payload)
+        if size < 126:
+            head = bytes((first, 0x80 | size))
+        else:
+            head = struct.pack("!BBH", first, 0x80 | 126, size)  # orders are < 64 KiB
+        assert self.transport is not None
+        self.transport.write(head + NO_MASK + payload)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.send(struct.pack("!H", 1000), CLOSE)
+            self.transport.close()
+
+
+async def open_stream(port: int, key: str, heard: Callable[[bytes], None]) -> Stream:
+    """A team's `/ws`, open: its messages go to `heard` as they come."""
+    loop = asyncio.get_running_loop()
+    _, stream = await loop.create_connection(lambda: Stream(heard), e2e.HOST, port)
+    nonce = base64.b64encode(os.urandom(16)).decode()
+    assert stream.transport is not None
+    stream.transport.write(
+        f"GET /ws HTTP/1.1\r\nHost: {e2e.HOST}:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {nonce}\r\n"
+        f"Sec-WebSocket-Version: 13\r\nX-API-Key: {key}\r\n\r\n".encode()
+    )
+    await stream.opened
+    return stream
 
 
 class WsBot:
@@ -67,44 +171,70 @@ class WsBot:
         })  # fmt: skip
 
     async def run(self, until: float) -> None:
-        url = f"ws://{e2e.HOST}:{self.port}/ws"
-        async with websockets.connect(url, additional_headers={"X-API-Key": self.key}) as ws:
-            listener = asyncio.create_task(self.listen(ws))
-            k = 0
-            while time.perf_counter() < until:
-                while self.unanswered >= self.window:
+        stream = await open_stream(self.port, self.key, self.heard)
+        k = 0
+        while time.perf_counter() < until:
+            while self.unanswered >= self.window:
+                self.room.clear()
+                await self.room.wait()
+            k += 1
+            cid, raw = self.frame(k)
+            self.sent[cid] = time.perf_counter()
+            self.unanswered += 1
+            stream.send(raw)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2):
+                while self.unanswered:
                     self.room.clear()
                     await self.room.wait()
-                k += 1
-                cid, raw = self.frame(k)
-                self.sent[cid] = time.perf_counter()
-                self.unanswered += 1
-                await ws.send(raw.decode())
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(2):
-                    while self.unanswered:
-                        self.room.clear()
-                        await self.room.wait()
-            listener.cancel()
+        stream.close()
 
-    async def listen(self, ws: Any) -> None:
-        decode, stats = msgspec.json.decode, self.stats
-        with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
-            async for text in ws:
-                message = decode(text)
-                kind, data = message["type"], message["data"]
-                if kind in ANSWERS:
-                    started = self.sent.get(data["client_id"])
-                    if started is not None:
-                        stats.answer_ms.append((time.perf_counter() - started) * 1000)
-                    stats.accepted += kind == "order_accepted"
-                    stats.refused += kind != "order_accepted"
-                    self.unanswered -= 1
-                    self.room.set()
-                elif kind == "execution_report" and data.get("exec_type") == "trade":
-                    started = self.sent.pop(data.get("client_order_id"), None)
-                    if started is not None and data.get("liquidity_type") == "taker":
-                        stats.fill_ms.append((time.perf_counter() - started) * 1000)
+    def heard(self, raw: bytes) -> None:
+        message, stats = _message.decode(raw), self.stats
+        kind, data = message.type, message.data
+        if kind in ANSWERS:
+            started = self.sent.get(data["client_id"])
+            if started is not None:
+                stats.answer_ms.append((time.perf_counter() - started) * 1000)
+            stats.accepted += kind == "order_accepted"
+            stats.refused += kind != "order_accepted"
+            self.unanswered -= 1
+            self.room.set()
+        elif kind == "execution_report" and data.get("exec_type") == "trade":
+            started = self.sent.pop(data.get("client_order_id"), None)
+            if started is not None and data.get("liquidity_type") == "taker":
+                stats.fill_ms.append((time.perf_counter() - started) * 1000)
+
+
+class HttpBot(e2e.Bot):
+    """`benchmarks.e2e`'s bot, orders over HTTP, hearing its reports on a `Stream` as
+    the stream bots do (so both kinds of turn pay the same for the stream)."""
+
+    async def run(self, until: float, stream: bool = True) -> None:
+        reader, writer = await asyncio.open_connection(e2e.HOST, self.port)
+        reports = await open_stream(self.port, self.key, self.heard)
+        await self.send_orders(reader, writer, until)
+        await asyncio.sleep(0.2)  # let the last reports arrive
+        reports.close()
+        writer.close()
+
+    def heard(self, raw: bytes) -> None:
+        message = _message.decode(raw)
+        if message.type != "execution_report":
+            return
+        data = message.data
+        started = self.sent.pop(data.get("client_order_id"), None)
+        taker = data.get("liquidity_type") == "taker"
+        if started is not None and taker and data.get("exec_type") == "trade":
+            self.stats.fill_ms.append((time.perf_counter() - started) * 1000)
+
+
+async def drive_http(port: int, keys: list[str], seconds: float) -> e2e.Stats:
+    stats = e2e.Stats()
+    until = time.perf_counter() + seconds
+    bots = [HttpBot(n, port, key, stats, seed=n) for n, key in enumerate(keys)]
+    await asyncio.gather(*(b.run(until) for b in bots))
+    return stats
 
 
 async def drive(port: int, keys: list[str], seconds: float, window: int) -> Stats:
@@ -127,22 +257,49 @@ def percentile(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 2) if values else float("nan")
 
 
+def server_cpu() -> float:
+    """CPU seconds used so far by this process's children (the bench server), read
+    from /proc (nan where there is none)."""
+    total, me, found = 0.0, str(os.getpid()), False
+    for path in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(path) as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        if fields[1] == me:  # the parent's pid; then utime and stime, in ticks
+            total, found = total + int(fields[11]) + int(fields[12]), True
+    return total / os.sysconf("SC_CLK_TCK") if found else float("nan")
+
+
+def per_order_us(cpu: float, orders: int) -> float:
+    return round(cpu / orders * 1e6) if orders else float("nan")
+
+
 def one_round(args: argparse.Namespace, n: int) -> dict[str, float]:
-    """A fresh server: the bots over HTTP and on the stream, turn about."""
+    """A fresh server: the bots over HTTP and on the stream, turn about, with the
+    server's CPU time in each kind of turn."""
     http, ws = e2e.Stats(), Stats()
+    http_cpu = ws_cpu = 0.0
     turn = args.seconds / args.slices
     with e2e.server(args.port, args.preset, []):
         keys = e2e.register(args.port, args.bots, f"ws{n}")
         for _ in range(args.slices):
-            add(http, asyncio.run(e2e.drive(args.port, keys, turn)))
+            start = server_cpu()
+            add(http, asyncio.run(drive_http(args.port, keys, turn)))
+            middle = server_cpu()
             add(ws, asyncio.run(drive(args.port, keys, turn, args.window)))
+            http_cpu, ws_cpu = http_cpu + middle - start, ws_cpu + server_cpu() - middle
     http_rate, ws_rate = http.accepted / args.seconds, ws.accepted / args.seconds
+    ws_us, http_us = per_order_us(ws_cpu, ws.accepted), per_order_us(http_cpu, http.accepted)
     return {
         "orders_per_s": ws_rate, "p50_ms": percentile(ws.answer_ms, 50),
         "p99_ms": percentile(ws.answer_ms, 99), "fill_p50_ms": percentile(ws.fill_ms, 50),
         "fill_p99_ms": percentile(ws.fill_ms, 99), "refused": ws.refused,
         "http_orders_per_s": http_rate, "http_p99_ms": percentile(http.answer_ms, 99),
         "ratio_to_http": ws_rate / http_rate if http_rate else float("nan"),
+        "server_us_per_order": ws_us, "http_server_us_per_order": http_us,
+        "cpu_ratio_to_http": http_us / ws_us if ws_us else float("nan"),
     }  # fmt: skip
 
 
@@ -164,14 +321,17 @@ def main() -> None:
         print(f"round {n + 1}: " + "  ".join(f"{k}={v:.2f}" for k, v in figures.items()))
     median = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     line = {
-        "bench": "ws_orders", "bots": args.bots, "window": args.window,
-        "rounds": args.rounds, "seconds": args.seconds,
+        "bench": "ws_orders", "bots": args.bots,
         "orders_per_s": round(median["orders_per_s"]), "p50_ms": median["p50_ms"],
-        "p99_ms": median["p99_ms"], "fill_p50_ms": median["fill_p50_ms"],
-        "fill_p99_ms": median["fill_p99_ms"],
+        "p99_ms": median["p99_ms"], "fill_p99_ms": median["fill_p99_ms"],
+        "fill_p50_ms": median["fill_p50_ms"],
         "http_orders_per_s": round(median["http_orders_per_s"]),
         "http_p99_ms": median["http_p99_ms"],
         "ratio_to_http": round(median["ratio_to_http"], 2),
+        "server_us_per_order": median["server_us_per_order"],
+        "http_server_us_per_order": median["http_server_us_per_order"],
+        "cpu_ratio_to_http": round(median["cpu_ratio_to_http"], 2),
+        "window": args.window, "rounds": args.rounds, "seconds": args.seconds,
     }  # fmt: skip
     print(json.dumps(line))
 

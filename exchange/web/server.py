@@ -36,7 +36,7 @@ from exchange.web.metrics import metrics_route
 from exchange.web.orders import Orders
 from exchange.web.routes import api_routes, order_entry
 from exchange.web.ws import StreamEndpoint
-from exchange.web.wsframes import CoalescingProtocol
+from exchange.web.wsframes import FramingProtocol
 from exchange.wire import asyncapi, openapi
 from exchange.wire.codec import failed
 from exchange.wire.errors import ApiError
@@ -158,10 +158,10 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return Response(failed(error, request_id), 500, media_type=JSON)
 
 
-class StreamProtocol(CoalescingProtocol):
-    """uvicorn's WebSocket protocol (with the frames of a loop turn written together,
-    `wsframes`), except that the server's close frame is queued at once, behind what
-    is already on its way, even while the peer reads nothing.
+class StreamProtocol(FramingProtocol):
+    """uvicorn's WebSocket protocol (with the server's frames framed by `wsframes`),
+    except that the server's close frame is queued at once, behind what is already on
+    its way, even while the peer reads nothing.
 
     uvicorn would hold the close until its write buffer drained, which for a peer that
     does not read is never: its keepalive would then fail the connection with 1011 and

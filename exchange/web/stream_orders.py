@@ -27,7 +27,7 @@ import msgspec
 from exchange.pipeline.fanout import Connection, Fanout
 from exchange.teams import Team
 from exchange.web.orders import Orders
-from exchange.wire.codec import decode
+from exchange.wire.codec import decode, repeated_key
 from exchange.wire.errors import ApiError
 from exchange.wire.messages import StreamError
 from exchange.wire.stream_orders import (
@@ -36,6 +36,7 @@ from exchange.wire.stream_orders import (
     CancelAllMessage,
     CancelMessage,
     NewOrderMessage,
+    OrderMessage,
     QuoteMessage,
     RequestRejected,
     accepted,
@@ -49,15 +50,23 @@ MAX_CLIENT_ID = 64
 
 
 class Head(msgspec.Struct, frozen=True):
-    """The two fields read first from any client message (the rest is judged later)."""
+    """The two fields read from a message that is not a well-formed request, to know
+    what it was meant to be and whom to answer."""
 
     type: Any = None
     client_id: Any = None
 
 
 _head = msgspec.json.Decoder(Head)
+_requests = msgspec.json.Decoder(OrderMessage)
+"""A well-formed request of any of the four types, told apart by `type`."""
 SUBSCRIPTIONS = ("subscribe", "unsubscribe")
 KNOWN = ", ".join((*SUBSCRIPTIONS, *ORDER_TYPES))
+MESSAGES: dict[str, type[OrderMessage]] = {
+    "new_order": NewOrderMessage, "quote": QuoteMessage, "cancel": CancelMessage,
+    "cancel_all": CancelAllMessage,
+}  # fmt: skip
+TYPE_OF = {kind: name for name, kind in MESSAGES.items()}
 
 
 class OrderEntry:
@@ -75,30 +84,48 @@ class OrderEntry:
     async def handled(self, text: str | bytes) -> bool:
         """Take the message if it is an order request (or of no known type: answered
         with an `error`); False leaves it to the subscriptions code, which also refuses
-        what is not JSON or not an object."""
+        what is not JSON or not an object.
+
+        A well-formed request is decoded once, as what it is; anything else is judged
+        by its `type` and `client_id` (`Head`) and decoded again for the REST error."""
+        raw = text.encode() if isinstance(text, str) else text
         try:
-            head = _head.decode(text)
+            message = _requests.decode(raw)
+        except msgspec.DecodeError:
+            return await self.misshapen(raw)
+        if repeated_key(raw, type(message)) is not None:
+            return await self.misshapen(raw)
+        request = TYPE_OF[type(message)]
+        if self.team is None:
+            self.fanout.reply(self.conn, "error", spectating(request))
+        else:
+            await self.start(request, message.client_id, message)
+        return True
+
+    async def misshapen(self, raw: bytes) -> bool:
+        try:
+            head = _head.decode(raw)
         except msgspec.DecodeError:
             return False
         if head.type is None or head.type in SUBSCRIPTIONS:
             return False
-        if head.type in ORDER_TYPES:
-            await self.take(head, text)
-        else:
+        if head.type not in ORDER_TYPES:
             message = f"unknown message type {str(head.type)[:40]!r}: send one of {KNOWN}"
             self.fanout.reply(self.conn, "error", StreamError("INVALID_FIELD", message))
-        return True
-
-    async def take(self, head: Head, text: str | bytes) -> None:
-        """Start one request; wait first while `MAX_IN_FLIGHT` are unanswered."""
+            return True
         refusal = self.refusal(head)
         if refusal is not None:
             self.fanout.reply(self.conn, "error", refusal)
-            return
+        else:
+            await self.start(head.type, head.client_id, raw)
+        return True
+
+    async def start(self, request: str, client_id: str, message: OrderMessage | bytes) -> None:
+        """Start one request (a decoded message, or the bytes whose decoding will say
+        why it is refused); wait first while `MAX_IN_FLIGHT` are unanswered."""
         while len(self.pending) >= MAX_IN_FLIGHT:
             await asyncio.wait(self.pending, return_when=asyncio.FIRST_COMPLETED)
-        raw = text.encode() if isinstance(text, str) else text
-        task = asyncio.get_running_loop().create_task(self.run(head.type, head.client_id, raw))
+        task = asyncio.get_running_loop().create_task(self.run(request, client_id, message))
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
 
@@ -106,9 +133,7 @@ class OrderEntry:
         """Why the message cannot be taken as a request at all (so there is no one to
         answer by client id), or None."""
         if self.team is None:
-            return StreamError(
-                "UNAUTHORIZED", f"{head.type}: a spectator cannot trade; connect with a key"
-            )
+            return spectating(head.type)
         cid = head.client_id
         if not isinstance(cid, str) or not 1 <= len(cid) <= MAX_CLIENT_ID:
             return StreamError(
@@ -121,10 +146,10 @@ class OrderEntry:
         for task in self.pending:
             task.cancel()
 
-    async def run(self, request: str, client_id: str, raw: bytes) -> None:
+    async def run(self, request: str, client_id: str, sent: OrderMessage | bytes) -> None:
         started = time.perf_counter()
         try:
-            kind, data = accepted(request, await self.perform(request, raw), client_id)
+            kind, data = accepted(request, await self.perform(request, sent), client_id)
             code = ""
         except ApiError as exc:
             kind, code = REJECTED, exc.code
@@ -140,20 +165,22 @@ class OrderEntry:
             self.orders.exchange.metrics.answered(started, code)
         self.fanout.answer(self.conn, kind, data)
 
-    async def perform(self, request: str, raw: bytes) -> msgspec.Struct:
+    async def perform(self, request: str, message: OrderMessage | bytes) -> msgspec.Struct:
         """The request through the REST routes' own calls: their answer, or ApiError."""
         orders, team = self.orders, self.team
         assert team is not None
         if orders.exchange.control.disabled(team.team_id):
             raise ApiError("TEAM_DISABLED", "the organiser has disabled this team")
-        if request == "new_order":
-            order = decode(raw, NewOrderMessage)
-            return await orders.place_order(team, order, order.client_id)
-        if request == "quote":
-            quote = decode(raw, QuoteMessage)
-            return await orders.place_quote(team, quote, quote.client_id)
-        if request == "cancel":
-            cancel = decode(raw, CancelMessage)
-            return await orders.cancel_order(team, cancel.order_id, cancel.client_id)
-        every = decode(raw, CancelAllMessage)
-        return await orders.cancel_orders(team, every.instrument_id, every.client_id)
+        if isinstance(message, bytes):  # not well formed: the REST decoding says why
+            message = decode(message, MESSAGES[request])
+        if isinstance(message, NewOrderMessage):
+            return await orders.place_order(team, message, message.client_id)
+        if isinstance(message, QuoteMessage):
+            return await orders.place_quote(team, message, message.client_id)
+        if isinstance(message, CancelMessage):
+            return await orders.cancel_order(team, message.order_id, message.client_id)
+        return await orders.cancel_orders(team, message.instrument_id, message.client_id)
+
+
+def spectating(request: Any) -> StreamError:
+    return StreamError("UNAUTHORIZED", f"{request}: a spectator cannot trade; connect with a key")

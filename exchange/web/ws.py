@@ -37,6 +37,7 @@ from exchange.web.game import Game
 from exchange.web.http import Api, answer
 from exchange.web.orders import Orders
 from exchange.web.stream_orders import OrderEntry
+from exchange.web.wsframes import socket_of
 from exchange.wire import views
 from exchange.wire.codec import game_time, whole_number
 from exchange.wire.messages import ConnectionStatus, PositionSnapshot, ResyncRequired
@@ -209,7 +210,8 @@ class StreamEndpoint:
         """Queue the opening messages; runs without awaiting, so nothing interleaves."""
         e, fanout = self.exchange, self.exchange.fanout
         spectator = team_id == PUBLIC
-        conn = fanout.spectate(websocket) if spectator else fanout.attach(websocket, team_id)
+        socket = socket_of(websocket)
+        conn = fanout.spectate(socket) if spectator else fanout.attach(socket, team_id)
         stream = fanout.streams[team_id]
         role = "spectator" if spectator else e.teams.by_id[team_id].role.value
         interval = e.config.server.heartbeat_interval

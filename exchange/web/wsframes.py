@@ -1,34 +1,40 @@
-"""uvicorn's WebSocket protocol, writing the frames of one loop turn in one write.
-
-uvicorn writes each frame to the socket as it is sent: one system call per message. A
-connection's sender (`Fanout._send`) sends everything it has without waiting whenever
-the socket is writable, so an order's ack, fills, position and answer went out as four
-or five writes, and the writes were most of the cost of a message (a profile of orders
-on the stream at 10 bots: a third of the server's time in the send). Here a data frame
-is framed at once and queued; the queue is written out, in one piece, when the loop
-next gets to its callbacks (`call_soon`), so nothing waits longer than the rest of the
-current turn. Before a close frame the queue is written first, so the order of frames
-is kept; a lost connection drops what is queued, as it would drop an unsent buffer.
+"""uvicorn's WebSocket protocol, with the server's data frames framed here and a short
+way for the stream's messages to reach the socket.
 
 A text frame from the server is a two-to-ten-byte header and the payload (no mask, no
 fragments, no extension: compression is off), so it is framed here (`frame`) rather
-than by the websockets library's general code, which was the next largest cost of a
+than by the websockets library's general code, which was a large part of the cost of a
 message; with an extension in force the library frames it.
+
+The frames are written to the connection's transport, which is the edge's `Cork`: what
+a connection writes during one turn of the loop leaves in one `send` at the start of
+the next, so an order's ack, fills, position and answer go out together. (Gathering
+them here as well, before the cork, only moved the bytes twice.)
+
+The stream's messages need none of the ASGI layers on their way out (a message dict
+per frame, starlette's state checks, the middleware's wrappers): the protocol puts
+itself in the scope's extensions under `FRAMES`, and `socket_of` gives the stream a
+`StreamSocket` that writes a message's frame straight from `send_text`. It waits for
+the socket to be writable as uvicorn does, so a peer that reads nothing still holds
+its sender, and is cut off as a slow consumer (4008) by the stream's checks.
 """
 
 from __future__ import annotations
 
-import asyncio
 import struct
 from typing import Any
 
+from starlette.websockets import WebSocket
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
+from websockets.http11 import Request
 from websockets.protocol import State
 
 TEXT, BINARY = 0x81, 0x82
 """The first byte of a whole (FIN) text or binary frame."""
+FRAMES = "exchange.frames"
+"""The scope extension naming the connection's `FramingProtocol`."""
 
 
 def frame(first: int, payload: bytes) -> bytes:
@@ -41,50 +47,59 @@ def frame(first: int, payload: bytes) -> bytes:
     return struct.pack("!BBQ", first, 127, size) + payload
 
 
-class CoalescingProtocol(WebSocketsSansIOProtocol):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.queued: list[bytes] = []
-        self.flushing: asyncio.Handle | None = None
+class FramingProtocol(WebSocketsSansIOProtocol):
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)  # none when the handshake was refused
+        if scope is not None:
+            scope["extensions"][FRAMES] = self
 
     async def send(self, message: Any) -> None:
         if message["type"] != "websocket.send" or not self._streaming():
-            self.flush()
             await super().send(message)
             return
         await self.writable.wait()
-        if self.disconnected:
-            raise ClientDisconnected()
         data = message.get("bytes")
-        first, payload = (TEXT, message["text"].encode()) if data is None else (BINARY, data)
-        if self.conn.extensions:
-            self._send_framed(first, payload)
-        elif self.conn.state is State.OPEN:
-            self.queued.append(frame(first, payload))
-        else:
-            raise ClientDisconnected()
-        if self.flushing is None:
-            self.flushing = self.loop.call_soon(self.flush)
+        self.write_frame(*((TEXT, message["text"].encode()) if data is None else (BINARY, data)))
 
-    def _send_framed(self, first: int, payload: bytes) -> None:
-        """Frame by the library (an extension such as compression is in force)."""
-        try:
+    async def send_text(self, text: str) -> None:
+        """A text message, as `websocket.send` would send it."""
+        if not self.writable.is_set():
+            await self.writable.wait()
+        self.write_frame(TEXT, text.encode())
+
+    def write_frame(self, first: int, payload: bytes) -> None:
+        if self.disconnected or not self._streaming() or self.conn.state is not State.OPEN:
+            raise ClientDisconnected()
+        if not self.conn.extensions:
+            self.transport.write(frame(first, payload))
+            return
+        try:  # framed by the library: an extension such as compression is in force
             if first == TEXT:
                 self.conn.send_text(payload)
             else:
                 self.conn.send_binary(payload)
         except InvalidState:
             raise ClientDisconnected() from None
-        self.queued.extend(self.conn.data_to_send())
+        self.transport.write(b"".join(self.conn.data_to_send()))
 
     def _streaming(self) -> bool:
         """Past the handshake, before a close: where uvicorn would write data frames."""
         return self.handshake_complete and not self.close_sent and self.initial_response is None
 
-    def flush(self) -> None:
-        """Write what is queued, in one piece."""
-        self.flushing = None
-        if self.queued:
-            out, self.queued = b"".join(self.queued), []
-            if not self.transport.is_closing():
-                self.transport.write(out)
+
+class StreamSocket:
+    """What the stream sends on: messages straight to the protocol, the close through
+    the application's WebSocket (so starlette knows the connection is closed)."""
+
+    __slots__ = ("close", "send_text")
+
+    def __init__(self, protocol: FramingProtocol, websocket: WebSocket) -> None:
+        self.send_text = protocol.send_text
+        self.close = websocket.close
+
+
+def socket_of(websocket: WebSocket) -> StreamSocket | WebSocket:
+    """The short way to the socket where the server offers it, else the WebSocket."""
+    protocol = websocket.scope.get("extensions", {}).get(FRAMES)
+    return websocket if protocol is None else StreamSocket(protocol, websocket)

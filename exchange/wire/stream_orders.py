@@ -109,4 +109,4 @@ REJECTED = "request_rejected"
 def accepted(request: str, ack: msgspec.Struct, client_id: str) -> tuple[str, msgspec.Struct]:
     """The answer message's type and data for a request that passed with `ack`."""
     kind, struct = ACCEPTED[request]
-    return kind, struct(**msgspec.structs.asdict(ack), client_id=client_id)
+    return kind, struct(*msgspec.structs.astuple(ack), client_id=client_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -20,15 +21,17 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import ClientConnection
 
 from tests.persistence import Roster, accepted_id, health, options, order_in, read, unthrottled
 from tests.server.harness import run_server
-from tests.support import assert_error, recv_until, wait_for
+from tests.support import assert_error, receive, recv_until, wait_for
 
 MAX_PAGES = 600
 """About 2.4 MB: the cap on the writer's connection; the junk takes the file past it."""
 JUNK_ROW = 3500
 """Bytes of each junk row: about one page each."""
+ANSWERS = ("order_accepted", "quote_accepted", "request_rejected")
 
 
 @contextlib.contextmanager
@@ -139,6 +142,78 @@ def test_a_full_database_refuses_new_orders_quotes_and_teams_until_it_takes_writ
         enrol(base, "in time", "retail")
         database = health(base)["database"]
         assert database["ok"] is True and database["write_failures"] >= 1
+
+
+class Answers:
+    """The answers to order requests that a stream has brought so far, by client id."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.by_id: dict[str, dict[str, Any]] = {}
+
+    def ask(self, kind: str, client_id: str, **fields: Any) -> None:
+        self.ws.send(json.dumps({"type": kind, "client_id": client_id, **fields}))
+
+    def has(self, client_id: str) -> bool:
+        for message in receive(self.ws, 0.05):
+            if message["type"] in ANSWERS:
+                self.by_id[message["data"]["client_id"]] = message
+        return client_id in self.by_id
+
+    def of(self, client_id: str) -> dict[str, Any]:
+        wait_for(lambda: self.has(client_id), timeout=10)
+        return self.by_id[client_id]
+
+
+def test_a_full_database_refuses_stream_orders_with_the_rest_code_until_it_takes_writes(
+    enrol: Roster, db: Path
+) -> None:
+    with run_server(unthrottled(db_max_pages=MAX_PAGES), db_path=db) as base:
+        chosen = options(base)[:10]
+        a = enrol(base, "stream full maker", "market_maker")
+        b = enrol(base, "stream full taker", "market_maker")
+        with a.stream() as ws_a, b.stream() as ws_b:
+            streams = (Answers(ws_a), Answers(ws_b))
+            mine = streams[0]
+            with disk_full(db):
+                # Crossing pairs on the streams until the writer's first failed commit
+                # closes order entry: the order in the failing batch waits for its commit.
+                for n in range(300):
+                    who, cid = streams[n % 2], f"fill-{n}"
+                    who.ask("new_order", cid, instrument_id=chosen[n // 2 % 10],
+                            side=("buy", "sell")[n % 2], quantity=1, price=10.0)  # fmt: skip
+                    wait_for(lambda: who.has(cid) or failing(base), timeout=10)  # noqa: B023
+                    if cid not in who.by_id or who.by_id[cid]["type"] != "order_accepted":
+                        break
+                else:
+                    pytest.fail("300 orders accepted on a full database")
+                assert failing(base)
+                rest = a.order(chosen[0], "buy", 1, 9.0)
+                assert_error(rest, 503, "SERVICE_UNAVAILABLE")
+                mine.ask("new_order", "closed", instrument_id=chosen[0], side="buy",
+                         quantity=1, price=9.0)  # fmt: skip
+                mine.ask("quote", "closed-quote", instrument_id=chosen[0], bid_price=9.0,
+                         bid_quantity=1, ask_price=11.0, ask_quantity=1)  # fmt: skip
+                for client_id, request in (("closed", "new_order"), ("closed-quote", "quote")):
+                    refusal = mine.of(client_id)
+                    assert refusal["type"] == "request_rejected"
+                    assert refusal["data"]["code"] == "SERVICE_UNAVAILABLE"
+                    assert refusal["data"]["request"] == request
+                assert failing(base)  # still: nothing above reopened it
+            # Space again: the kept batch commits on a retry and order entry reopens; the
+            # order in it is answered now (or was refused after it, as REST would).
+            wait_for(lambda: not failing(base), timeout=10)
+            last = who.of(cid)
+            if last["type"] == "request_rejected":
+                assert last["data"]["code"] == "SERVICE_UNAVAILABLE"
+            mine.ask("new_order", "again", instrument_id=chosen[0], side="buy", quantity=1,
+                     price=8.0)  # fmt: skip
+            again = mine.of("again")
+        assert again["type"] == "order_accepted", again
+        order_id = int(again["data"]["order_id"])
+        assert read(db, "SELECT order_id FROM orders WHERE order_id = ?", (order_id,)) == [
+            (order_id,)
+        ]
 
 
 async def burst(base: str, keys: tuple[str, str], instruments: list[str], n: int) -> int:

@@ -295,6 +295,23 @@ def test_a_message_that_is_no_request_gets_an_error_and_changes_nothing(
         assert after["type"] == "order_accepted"  # the connection goes on
 
 
+def test_a_field_given_twice_is_refused_as_rest_refuses_it(
+    bots: Bots, fresh_option: Fresh
+) -> None:
+    mm, option = bots("market_maker"), fresh_option()
+    fields = f'"instrument_id": "{option}", "side": "buy", "quantity": 1, "quantity": 9'
+    body = "{" + fields + ', "price": 1.0}'
+    rest = mm.http.post("/orders", content=body, headers={"Content-Type": "application/json"})
+    assert rest.json()["error"]["code"] == "INVALID_FIELD"
+    with stream(mm) as ws:
+        ws.send('{"type": "new_order", "client_id": "twice", ' + body[1:])
+        answer = recv_until(ws, answer_to("twice"))[-1]
+    assert answer["type"] == "request_rejected"
+    assert answer["data"]["code"] == "INVALID_FIELD"
+    assert answer["data"]["details"] == {"field": "quantity"}
+    assert open_orders(mm) == []
+
+
 def test_a_spectator_cannot_trade(server: str) -> None:
     url = server.replace("http://", "ws://") + "/ws"
     with connect(url, open_timeout=5) as ws:
