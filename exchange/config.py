@@ -170,9 +170,12 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cors_origins: tuple[str, ...] = ("*",)
     batch_rows: int = 1000
     """The database writer commits at most this many rows per transaction."""
-    linger: float = 0.005
-    """Seconds the writer waits for more rows before committing a partial batch (the
-    group-commit interval: a fill's report may wait this much longer)."""
+    linger: float = 0.0
+    """Seconds the writer may wait for more rows before committing a partial batch (a
+    fill's report may wait this much longer). 0: it commits whatever has gathered as
+    soon as its queues are empty, and what arrives during that commit goes into the
+    next, so batches grow with the load by themselves. A wait helps no one when every
+    client waits for its answer (nothing more arrives): it only slows them all."""
     db_max_pages: int | None = None
     """The database file may grow to at most this many pages (SQLite's max_page_count,
     4 KiB each); past it a commit fails as on a full disk (order entry closes with 503

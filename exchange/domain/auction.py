@@ -14,12 +14,10 @@ rested, so neither is the aggressor (both pay maker fees).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from exchange.domain.book import OrderBook
-from exchange.domain.orders import Order, Trade
+from exchange.domain.orders import Ids, Order, Trade
 from exchange.domain.types import OrderId, Side, Ticks, TimeNs, TradeId
 from exchange.domain.uncross import Uncross
 
@@ -29,8 +27,8 @@ class BatchMatchingEngine:
 
     name = "batch"
 
-    def __init__(self, next_trade_id: Callable[[], int]) -> None:
-        self._next_trade_id = next_trade_id
+    def __init__(self, ids: Ids) -> None:
+        self._ids = ids
 
     def submit(self, book: OrderBook, order: Order, now: TimeNs) -> list[Trade]:
         book.add(order)
@@ -58,7 +56,7 @@ class BatchMatchingEngine:
             book.fill(buy, qty)
             book.fill(sell, qty)
             left -= qty
-            trades.append(_auction_trade(self._next_trade_id(), book, buy, sell, u, qty, now))
+            trades.append(_auction_trade(next(self._ids.trades), book, buy, sell, u, qty, now))
             b += buy.remaining == 0
             s += sell.remaining == 0
         return trades

@@ -22,6 +22,8 @@ from exchange.domain.orders import Order
 from exchange.domain.types import InstrumentId, OrderId, OrderStatus, Side, Ticks
 from exchange.domain.uncross import Uncross, clearing_price
 
+BUY = Side.BUY
+
 
 class PriceList(list[Ticks]):
     """One side's prices with a level, ascending: a plain list kept sorted by bisection.
@@ -66,6 +68,13 @@ class DepthLevel(NamedTuple):
 
 
 class OrderBook:
+    # Slots: an operation reads several of these, and a book is seldom in the cache
+    # when there are hundreds of them (no instance dict to look each one up in).
+    __slots__ = (
+        "_indicative", "ask_prices", "asks", "bid_prices", "bids", "instrument_id",
+        "orders", "version",
+    )  # fmt: skip
+
     def __init__(self, instrument_id: InstrumentId) -> None:
         self.instrument_id = instrument_id
         self.bids: dict[Ticks, Level] = {}
@@ -99,13 +108,13 @@ class OrderBook:
         return bid is not None and ask is not None and bid >= ask
 
     def side_of(self, side: Side) -> tuple[dict[Ticks, Level], PriceList]:
-        return (self.bids, self.bid_prices) if side is Side.BUY else (self.asks, self.ask_prices)
+        return (self.bids, self.bid_prices) if side is BUY else (self.asks, self.ask_prices)
 
     def add(self, order: Order) -> None:
         """Rest a live, priced order at the back of its level's queue."""
         price = order.price
         assert price is not None and order.remaining > 0, order
-        if order.side is Side.BUY:
+        if order.side is BUY:
             levels, prices = self.bids, self.bid_prices
         else:
             levels, prices = self.asks, self.ask_prices
@@ -124,15 +133,19 @@ class OrderBook:
         order = self.orders.pop(order_id, None)
         if order is None:
             return None
-        assert order.price is not None
-        levels, prices = self.side_of(order.side)
-        level = levels[order.price]
+        price = order.price
+        assert price is not None
+        if order.side is BUY:
+            levels, prices = self.bids, self.bid_prices
+        else:
+            levels, prices = self.asks, self.ask_prices
+        level = levels[price]
         level.quantity -= order.remaining
         level.live -= 1
         level.dead += 1
         if level.live == 0:
-            del levels[order.price]
-            prices.remove(order.price)
+            del levels[price]
+            prices.remove(price)
         elif level.dead > level.live + 16:
             # Dead entries would pile up under a long-lived head order: keep them bounded.
             level.orders = deque(self.live_orders(level))

@@ -9,16 +9,16 @@ only rests orders and clears them at one price when the auction runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 
 from exchange.domain.book import Level, OrderBook, PriceList
-from exchange.domain.orders import Order, Trade
-from exchange.domain.types import OrderStatus, Side, Ticks, TimeNs, TradeId
+from exchange.domain.orders import Ids, Order, Trade
+from exchange.domain.types import OrderStatus, Side, Ticks, TimeNs
 
 FILLED, PARTIALLY_FILLED = OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED
+BUY = Side.BUY
 
 
 class MatchingEngine(Protocol):
@@ -38,13 +38,13 @@ class MatchingEngine(Protocol):
 class ContinuousMatchingEngine:
     name = "continuous"
 
-    def __init__(self, next_trade_id: Callable[[], int]) -> None:
-        self._next_trade_id = next_trade_id
+    def __init__(self, ids: Ids) -> None:
+        self._ids = ids
 
     def submit(self, book: OrderBook, order: Order, now: TimeNs) -> list[Trade]:
         trades: list[Trade] = []
         limit = order.price
-        if order.side is Side.BUY:
+        if order.side is BUY:
             asks = book.ask_prices
             if asks and (limit is None or asks[0] <= limit):  # else nothing to take
                 self._sweep(book, order, book.asks, asks, 0, now, trades)
@@ -53,9 +53,7 @@ class ContinuousMatchingEngine:
             if bids and (limit is None or bids[-1] >= limit):
                 self._sweep(book, order, book.bids, bids, -1, now, trades)
         if order.filled:
-            order.status = (
-                OrderStatus.FILLED if order.remaining == 0 else OrderStatus.PARTIALLY_FILLED
-            )
+            order.status = FILLED if order.remaining == 0 else PARTIALLY_FILLED
         if order.remaining and order.price is not None:
             book.add(order)
         elif trades:
@@ -81,46 +79,59 @@ class ContinuousMatchingEngine:
         level's queue oldest first, every trade at the level's price.
 
         `best` is 0 for asks (lowest first) and -1 for bids (highest first). Kept as one
-        loop with locals bound up front: this is the hot path of every crossing order,
-        and its cost is per trade. A consumed level is the best, so it leaves its price
-        list by index.
+        loop with locals bound up front and the incoming order's open quantity in a
+        local, written back once: this is the hot path of every crossing order, and its
+        cost is per trade. A consumed level is the best, so it leaves its price list by
+        index.
         """
         limit = order.price
         sign = 1 if best == 0 else -1
         index = book.orders
-        buying = order.side is Side.BUY
-        next_trade_id = self._next_trade_id
-        instrument_id, side = order.instrument_id, order.side
-        while order.remaining and prices:
+        buying = order.side is BUY
+        next_trade_id = self._ids.trades.__next__
+        instrument_id, side, team_id, order_id = (
+            order.instrument_id, order.side, order.team_id, order.order_id
+        )  # fmt: skip
+        left = order.remaining
+        while left and prices:
             price = prices[best]
             if limit is not None and (price - limit) * sign > 0:
-                return
+                break
             level: Level = levels[price]
             queue = level.orders
-            while order.remaining and level.live:
+            while left and level.live:
                 resting = queue[0]
                 if resting.order_id not in index:  # cancelled earlier: lazily deleted
                     queue.popleft()
                     level.dead -= 1
                     continue
-                qty = min(order.remaining, resting.remaining)
-                order.filled += qty
-                order.remaining -= qty
+                qty = resting.remaining
+                if qty > left:
+                    qty = left
+                left -= qty
+                resting_left = resting.remaining = resting.remaining - qty
                 resting.filled += qty
-                resting.remaining -= qty
                 level.quantity -= qty
-                if resting.remaining == 0:
+                if resting_left == 0:
                     resting.status = FILLED
                     queue.popleft()
                     del index[resting.order_id]
                     level.live -= 1
                 else:
                     resting.status = PARTIALLY_FILLED
-                buy, sell = (order, resting) if buying else (resting, order)
-                trades.append(Trade(
-                    TradeId(next_trade_id()), instrument_id, price, qty, buy.team_id, sell.team_id,
-                    buy.order_id, sell.order_id, buy.remaining, sell.remaining, side, now,
-                ))  # fmt: skip
+                if buying:
+                    trade = Trade(
+                        next_trade_id(), instrument_id, price, qty, team_id, resting.team_id,
+                        order_id, resting.order_id, left, resting_left, side, now,
+                    )  # fmt: skip
+                else:
+                    trade = Trade(
+                        next_trade_id(), instrument_id, price, qty, resting.team_id, team_id,
+                        resting.order_id, order_id, resting_left, left, side, now,
+                    )  # fmt: skip
+                trades.append(trade)
             if level.live == 0:
                 del levels[price]
                 del prices[best]
+        order.filled += order.remaining - left
+        order.remaining = left

@@ -8,6 +8,10 @@ resting while the order is live and cancelled once its status is `cancelled`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import count
+from typing import cast
+
 import msgspec
 
 from exchange.domain.types import (
@@ -24,6 +28,32 @@ from exchange.domain.types import (
 )
 
 LIVE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+
+
+class Ids:
+    """The venue's two id sequences, shared with its matching engines, which take the
+    trade ids. The matching loop binds `next(ids.trades)`'s method once per order and
+    calls it per trade; a restart or a peek replaces a sequence here, where every
+    holder sees it."""
+
+    __slots__ = ("orders", "trades")
+
+    orders: Iterator[OrderId]
+    trades: Iterator[TradeId]
+
+    def __init__(self, first_order_id: int, first_trade_id: int) -> None:
+        self.resume(first_order_id, first_trade_id)
+
+    def resume(self, order_id: int, trade_id: int) -> None:
+        """Hand out ids from these on."""
+        self.orders = cast(Iterator[OrderId], count(order_id))
+        self.trades = cast(Iterator[TradeId], count(trade_id))
+
+    def peek(self) -> tuple[int, int]:
+        """The next order id and trade id, without taking them."""
+        order_id, trade_id = next(self.orders), next(self.trades)
+        self.resume(order_id, trade_id)
+        return order_id, trade_id
 
 
 class NewOrder(msgspec.Struct, frozen=True, gc=False):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
-from itertools import count
 
 import msgspec
 import numpy as np
@@ -22,6 +21,7 @@ from exchange.domain.instruments import Instrument
 from exchange.domain.matching import ContinuousMatchingEngine, MatchingEngine
 from exchange.domain.orders import (
     CancelOrder,
+    Ids,
     NewOrder,
     NewQuote,
     Order,
@@ -48,6 +48,8 @@ from exchange.domain.types import (
 )
 
 BUY, SELL = Side.BUY, Side.SELL
+QUOTE, MARKET = OrderType.QUOTE, OrderType.MARKET
+CANCELLED = OrderStatus.CANCELLED
 
 
 class PhaseChanged(msgspec.Struct, gc=False):
@@ -82,12 +84,17 @@ class ExchangeVenue:
         self.last_price: dict[InstrumentId, Ticks] = {}
         self.reference_price: dict[InstrumentId, Ticks] = {}
         """Set by the market (fair values); the auction's tie-break and the price band."""
-        self._order_ids = count(first_order_id)
-        self._trade_ids = count(first_trade_id)
+        self._ids = Ids(first_order_id, first_trade_id)
         self._engines: dict[str, MatchingEngine] = {
-            "continuous": ContinuousMatchingEngine(self._next_trade_id),
-            "batch": BatchMatchingEngine(self._next_trade_id),
+            "continuous": ContinuousMatchingEngine(self._ids),
+            "batch": BatchMatchingEngine(self._ids),
         }
+        self._engine_in: dict[Phase, MatchingEngine] = {
+            phase: self._engines[rules.matching]
+            for phase, rules in PHASE_RULES.items()
+            if rules.matching in self._engines
+        }
+        """The engine of each phase that matches (a closed book takes no order)."""
         self._team_orders: dict[TeamId, dict[OrderId, Order]] = {}
         self._open: dict[TeamId, dict[InstrumentId, list[int]]] = {}
         """Each team's resting [buy, sell] quantity per instrument, kept as orders change,
@@ -107,44 +114,36 @@ class ExchangeVenue:
 
     def resume_ids(self, order_id: int, trade_id: int) -> None:
         """Hand out ids from here on (a restart continues where the database ends)."""
-        self._order_ids = count(order_id)
-        self._trade_ids = count(trade_id)
+        self._ids.resume(order_id, trade_id)
 
     def peek_order_id(self) -> int:
         """The next order id, without taking it."""
-        value = next(self._order_ids)
-        self._order_ids = count(value)
-        return value
+        return self._ids.peek()[0]
 
     def peek_trade_id(self) -> int:
         """The next trade id, without taking it."""
-        value = next(self._trade_ids)
-        self._trade_ids = count(value)
-        return value
-
-    def _next_trade_id(self) -> int:
-        return next(self._trade_ids)
+        return self._ids.peek()[1]
 
     def next_order_id(self) -> OrderId:
         """Reserve an order id ahead of `submit_order` (the server answers before matching)."""
-        return OrderId(next(self._order_ids))
+        return next(self._ids.orders)
 
     def submit_order(
         self, request: NewOrder, now: TimeNs, order_id: OrderId | None = None
     ) -> OrderResult:
         """Match or rest a new order; a market order's unfilled rest is cancelled."""
-        if request.order_type is OrderType.QUOTE:
+        if request.order_type is QUOTE:
             return rejected("ORDER_TYPE_NOT_ALLOWED", "send quotes as quotes, not orders")
         problem = self.check_order(request)
         if problem is not None:
             return problem
-        order = self._new_order(request, now, order_id)
+        order = order_from(request, order_id or next(self._ids.orders), now)
         trades = self._match(order, now)
-        cancels: list[OrderCancelled] = []
         if order.remaining and order.price is None:
-            order.status = OrderStatus.CANCELLED
-            cancels.append(cancelled_event(order, CancelReason.NO_LIQUIDITY, now))
-        return OrderResult(order.status, order, trades, cancels)
+            order.status = CANCELLED
+            cancel = cancelled_event(order, CancelReason.NO_LIQUIDITY, now)
+            return OrderResult(CANCELLED, order, trades, [cancel])
+        return OrderResult(order.status, order, trades, [])
 
     def submit_quote(
         self, request: NewQuote, now: TimeNs, order_ids: tuple[OrderId, OrderId] | None = None
@@ -161,8 +160,8 @@ class ExchangeVenue:
         cancels = self._cancel_ids(request.team_id, self._quotes.pop(key, ()), now)
         bid_request, ask_request = request.legs()
         bid_id, ask_id = order_ids or (None, None)
-        bid = self._new_order(bid_request, now, bid_id)
-        ask = self._new_order(ask_request, now, ask_id)
+        bid = order_from(bid_request, bid_id or next(self._ids.orders), now)
+        ask = order_from(ask_request, ask_id or next(self._ids.orders), now)
         trades = self._match(bid, now) + self._match(ask, now)
         self._quotes[key] = (bid.order_id, ask.order_id)
         return QuoteResult(OrderStatus.NEW, bid, ask, trades, cancels)
@@ -176,7 +175,7 @@ class ExchangeVenue:
         if refused is not None:
             return refused
         event = self._cancel(order, CancelReason.USER, now)
-        return OrderResult(OrderStatus.CANCELLED, order, cancels=[event])
+        return OrderResult(CANCELLED, order, [], [event])
 
     def cancel_refusal(self, instrument_id: InstrumentId | None = None) -> OrderResult | None:
         """A team's cancel refused by the phase (the book's, or the venue's when no book is
@@ -290,7 +289,7 @@ class ExchangeVenue:
         pair = team.get(instrument_id)
         if pair is None:
             pair = team[instrument_id] = [0, 0]
-        pair[side is Side.SELL] += qty
+        pair[side is SELL] += qty
         if pair[0] == 0 and pair[1] == 0:
             del team[instrument_id]
 
@@ -326,7 +325,7 @@ class ExchangeVenue:
             return rejected("MARKET_CLOSED", f"orders are not accepted in {phase}")
         if r.quantity <= 0:
             return rejected("INVALID_QUANTITY", "quantity must be a positive integer")
-        if (r.order_type is OrderType.MARKET) != (r.price is None):
+        if (r.order_type is MARKET) != (r.price is None):
             return rejected("INVALID_PRICE", "a limit order needs a price, a market order none")
         if r.price is not None and r.price <= 0:
             return rejected("INVALID_PRICE", "price must be positive")
@@ -347,43 +346,59 @@ class ExchangeVenue:
             return rejected("INVALID_QUOTE", "a quote's bid must be below its ask")
         return None
 
-    def _new_order(self, r: NewOrder, now: TimeNs, order_id: OrderId | None) -> Order:
-        return order_from(r, order_id or self.next_order_id(), now)
-
     def _match(self, order: Order, now: TimeNs) -> list[Trade]:
-        engine = self._engines[PHASE_RULES[self.book_phase[order.instrument_id]].matching]
-        trades = engine.submit(self.books[order.instrument_id], order, now)
+        instrument_id = order.instrument_id
+        engine = self._engine_in[self.book_phase[instrument_id]]
+        trades = engine.submit(self.books[instrument_id], order, now)
         if trades:
             self._after_trades(trades)
         if order.remaining and order.price is not None:
-            orders = self._team_orders.get(order.team_id)
+            team_id = order.team_id
+            orders = self._team_orders.get(team_id)
             if orders is None:
-                orders = self._team_orders[order.team_id] = {}
+                orders = self._team_orders[team_id] = {}
             orders[order.order_id] = order
-            self._opened(order.team_id, order.instrument_id, order.side, order.remaining)
+            self._opened(team_id, instrument_id, order.side, order.remaining)
         return trades
 
     def _after_trades(self, trades: list[Trade]) -> None:
-        """Forget filled orders in the team index; remember the last price."""
-        opened, team_orders = self._opened, self._team_orders
+        """The resting sides' open quantity shrinks and their filled orders leave the
+        team index (an auction print had both sides resting; a continuous one's
+        aggressor joins the index only after matching, with what is left of it), then
+        the last price is remembered. All the trades are in one book."""
+        instrument_id = trades[-1].instrument_id
+        filled = self._resting_filled
         for t in trades:
-            # The resting side's open quantity shrinks; an auction print had both resting.
             aggressor = t.aggressor
             if aggressor is not BUY:
-                opened(t.buyer, t.instrument_id, BUY, -t.quantity)
+                filled(t.buyer, instrument_id, 0, t.quantity, t.buy_order_id, t.buy_remaining)
             if aggressor is not SELL:
-                opened(t.seller, t.instrument_id, SELL, -t.quantity)
-            if t.buy_remaining == 0 and (orders := team_orders.get(t.buyer)) is not None:
-                orders.pop(t.buy_order_id, None)
-            if t.sell_remaining == 0 and (orders := team_orders.get(t.seller)) is not None:
-                orders.pop(t.sell_order_id, None)
-        self.last_price[trades[-1].instrument_id] = trades[-1].price
+                filled(t.seller, instrument_id, 1, t.quantity, t.sell_order_id, t.sell_remaining)
+        self.last_price[instrument_id] = trades[-1].price
+
+    def _resting_filled(
+        self,
+        team_id: TeamId,
+        instrument_id: InstrumentId,
+        side_index: int,
+        qty: int,
+        order_id: OrderId,
+        remaining: int,
+    ) -> None:
+        """A resting order traded `qty` (it rested, so the team's entries exist)."""
+        team = self._open[team_id]
+        pair = team[instrument_id]
+        pair[side_index] -= qty
+        if pair[0] == 0 and pair[1] == 0:
+            del team[instrument_id]
+        if remaining == 0:
+            self._team_orders[team_id].pop(order_id, None)
 
     def _cancel(self, order: Order, reason: CancelReason, now: TimeNs) -> OrderCancelled:
         self.books[order.instrument_id].remove(order.order_id)
         self._team_orders[order.team_id].pop(order.order_id, None)
         self._opened(order.team_id, order.instrument_id, order.side, -order.remaining)
-        order.status = OrderStatus.CANCELLED
+        order.status = CANCELLED
         return cancelled_event(order, reason, now)
 
     def _cancel_ids(

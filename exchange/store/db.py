@@ -294,6 +294,18 @@ class Database:
             raise StoreError(f"cannot read {self.path}: {exc}") from exc
 
 
+def backfill_wal(path: str | Path) -> None:
+    """Copy what the WAL holds into the database file from a connection of its own,
+    waiting for no one (a PASSIVE checkpoint): commits on other connections go on
+    meanwhile. It leaves the WAL as long as it was; only a checkpoint on the writer's
+    connection, with no commit beside it, can empty it (see `pipeline/writer.py`)."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        conn.close()
+
+
 def _connect(path: Path, readonly: bool, busy_timeout_ms: int) -> sqlite3.Connection:
     if readonly:
         if not path.exists():

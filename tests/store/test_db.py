@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
+import numpy as np
 import pytest
 
-from exchange.domain.orders import OrderCancelled, cancelled_event
+from exchange.domain.orders import NewOrder, Order, OrderCancelled, cancelled_event
 from exchange.domain.positions import Settlement
 from exchange.domain.types import (
     CancelReason,
@@ -20,6 +21,7 @@ from exchange.domain.types import (
     Ticks,
     TimeNs,
 )
+from exchange.domain.venue import ExchangeVenue
 from exchange.store import rows
 from exchange.store.db import Database
 from exchange.store.rows import Batch
@@ -236,3 +238,44 @@ def test_a_duplicate_trade_id_rolls_back_its_batch(db: Database) -> None:
         db.write_batch(again)
     assert db.read_table("prices") == []
     assert db.transactions == 1
+
+
+def test_a_batch_leaves_out_the_fill_updates_its_own_rows_already_show(tmp_path: Path) -> None:
+    """An order that trades on arrival is inserted with its fills (its row is made from
+    the live order): its fill update is left out, the resting side's kept, and the
+    orders read back exactly as with every update applied."""
+    teams = make_teams()
+    seller, buyer = teams[0].team_id, teams[1].team_id
+    venue = ExchangeVenue([CALL], np.random.default_rng(1))
+    resting = venue.submit_order(NewOrder(seller, CALL.id, Side.SELL, 5, Ticks(1_500)), TimeNs(T0))
+    taker = venue.submit_order(NewOrder(buyer, CALL.id, Side.BUY, 8, Ticks(1_500)), TimeNs(T0 + 1))
+    assert resting.order is not None and taker.order is not None
+    booked = book(new_ledger(teams), taker.trades)
+    written: dict[str, list[tuple[object, ...]]] = {}
+    for name, leave_out in (("lean", True), ("full", False)):
+        with Database.open(tmp_path / f"{name}.db") as db:
+            first = Batch(teams=[rows.team_row(t, T0) for t in teams])
+            first.orders.append(rows.order_row(order_at(resting.order, filled=0)))
+            db.write_batch(first)
+            second = Batch()
+            second.add_order(taker.order)
+            for trade, buy, sell in booked:
+                second.add_trade(trade, buy, sell)
+            if not leave_out:
+                second.order_fills = [u for t in taker.trades for u in rows.fill_updates(t)]
+            assert len(second.order_fills) == (1 if leave_out else 2)
+            db.write_batch(second)
+            written[name] = db.read_table("orders")
+    assert written["lean"] == written["full"]
+    statuses = {row[0]: (row[9], row[10]) for row in written["lean"]}
+    assert statuses == {
+        resting.order.order_id: ("filled", 5),
+        taker.order.order_id: ("partially_filled", 5),
+    }
+
+
+def order_at(live: Order, filled: int) -> Order:
+    """The order as it was when first stored, before `filled` changed."""
+    return msgspec.structs.replace(
+        live, filled=filled, remaining=live.quantity - filled, status=OrderStatus.NEW
+    )
