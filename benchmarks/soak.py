@@ -21,11 +21,17 @@ The last line is JSON:
 or the first 20% of a shorter run), `wal_mb` the largest WAL seen. The bots' process
 shares this machine's cores with the server, so latencies include that contention.
 
-Some growth is expected within ten minutes, from state with a bound it has not yet
-reached: each team's stream history (`server.history_size` messages, resumable with
-`?since=`; a bot here gets about 9 a second, so it fills in about 18 minutes), the
-`request_id`s remembered for retries (`server.idempotency_keys` per team), and the
-game's fills, kept for `GET /fills` for the length of the game.
+What the server holds per team is bounded, and the bounds are reached early: each
+team's stream history keeps the last minute (`server.history_seconds`; a bot here is
+sent about 9 messages of its own a second, an idle team only the shared broadcasts,
+which are kept once), and the `request_id`s remembered for retries are the last 256 a
+team sent (`server.idempotency_keys`; a bot here has 2.3 orders a second accepted, so
+it reaches them in about two minutes, some 2 MB for all 30 past the warm-up). What still
+grows after the warm-up grows with the game, not with teams x time: the game's fills,
+kept for `GET /fills` for its length (about 120 a second here, both sides counted),
+and, slower, the scorer's P&L points and the dashboard's market history, each a ring
+per team or per sample with its own bound (`scoring.max_pnl_points`,
+`server.market_history`).
 
     python -m benchmarks.soak --minutes 3
 """

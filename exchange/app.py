@@ -498,6 +498,7 @@ def build_fanout(config: GameConfig, history: MarketHistory) -> Fanout:
     return Fanout(
         server.history_size, server.max_backlog, server.history_bytes,
         server.max_backlog_bytes, recorder=history.record,
+        history_seconds=server.history_seconds,
     )  # fmt: skip
 
 

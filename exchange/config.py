@@ -129,9 +129,13 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     order_queue_size: int = 10_000
     matcher_queue_size: int = 2_000
     trade_queue_size: int = 10_000
+    history_seconds: float = 60.0
+    """Wall seconds of stream messages kept per team for resume (`/ws?since=`): the
+    resume window. What a team was sent longer ago is dropped, so the histories hold a
+    minute of traffic however long the game runs (within the two bounds below too)."""
     history_size: int = 10_000
-    """Stream messages kept per team for resume (`/ws?since=`); more than `max_backlog`,
-    so a client cut off for being slow can resume from where it was."""
+    """Stream messages kept per team for resume, at most; more than `max_backlog`, so a
+    client cut off for being slow can resume from where it was (within the window)."""
     max_backlog: int = 2_000
     """Unsent stream messages a connection may hold before it is cut off (close 4008)."""
     history_bytes: int = 16 << 20
@@ -165,8 +169,10 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     nothing."""
     max_connections: int = 1000
     """Open HTTP and WebSocket connections; a request or upgrade past it is answered 503."""
-    idempotency_keys: int = 1_000
-    """`request_id`s remembered per team."""
+    idempotency_keys: int = 256
+    """`request_id`s remembered per team: each costs about 600 bytes (the request and its
+    answer), so a team's are at most about 150 KiB; at the 10 orders a second of a
+    market maker, 25 seconds of retries."""
     cors_origins: tuple[str, ...] = ("*",)
     batch_rows: int = 1000
     """The database writer commits at most this many rows per transaction."""
@@ -206,6 +212,8 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("server.history_bytes must exceed server.max_backlog_bytes")
         if self.stall_check <= 0:
             raise ValueError("server.stall_check must be positive")
+        if not self.history_seconds > 0:
+            raise ValueError("server.history_seconds must be positive")
         if not 1 <= self.max_teams <= MAX_TEAM_NUMBER:
             raise ValueError(f"server.max_teams must be between 1 and {MAX_TEAM_NUMBER}")
         if Role.HOUSE in self.assigned_roles:

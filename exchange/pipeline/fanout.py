@@ -11,10 +11,13 @@ as they are; a broadcast (`broadcast`: public prints, phase changes, news, the
 leaderboard) is kept once, in the shared `Broadcasts` log, and a team's history holds
 only a `Span` saying "seqs s..s+n-1 are broadcasts b..b+n-1", grown in place while no
 team message comes between. A team that only listens therefore holds one span, however
-many broadcasts pass. Each history, and the broadcast log, keeps at most `history_size`
-messages and `history_bytes` bytes (a team counts the broadcasts it refers to at their
-size), dropping the oldest; the log is trimmed after the teams, with the same bounds,
-so it always holds every broadcast some team still refers to.
+many broadcasts pass. Each history, and the broadcast log, keeps the messages of the
+last `history_seconds` (wall time: the resume window), and of those at most
+`history_size` messages and `history_bytes` bytes (a team counts the broadcasts it
+refers to at their size), dropping the oldest; the log is trimmed after the teams, with
+the same bounds and the same reading of the clock, so it always holds every broadcast
+some team still refers to. The window is what makes memory flat: a history holds what
+its team was sent in a minute, however long the game and however many teams.
 
 Every connection of the team has a cursor into the stream (the next seq to send), a
 short queue of its greeting snapshots, and one slot per instrument for market data (and
@@ -45,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
@@ -93,32 +97,39 @@ class Limits(msgspec.Struct, frozen=True):
     max_backlog: int
     history_bytes: int
     max_backlog_bytes: int
+    history_seconds: float
 
 
 class Broadcasts:
     """Every broadcast tail, numbered from 1, kept once for all the streams, with the
     instruments it is about (a `trade` message's books; None: about no book)."""
 
-    __slots__ = ("ends", "first", "size", "tails", "topics")
+    __slots__ = ("ends", "first", "size", "tails", "times", "topics")
 
     def __init__(self) -> None:
         self.first = 1
         """The number of `tails[0]`."""
         self.tails: deque[bytes] = deque()
         self.topics: deque[tuple[str, ...] | None] = deque()
+        self.times: deque[float] = deque()
+        """When each kept one was added (the fan-out's clock, seconds)."""
         self.ends: deque[int] = deque()
         """Bytes of every broadcast ever added, up to and including each kept one."""
         self.size = 0
 
-    def add(self, tail: bytes, topics: tuple[str, ...] | None = None) -> int:
+    def add(self, tail: bytes, at: float, topics: tuple[str, ...] | None = None) -> int:
         self.tails.append(tail)
         self.topics.append(topics)
+        self.times.append(at)
         self.ends.append((self.ends[-1] if self.ends else 0) + len(tail))
         self.size += len(tail)
         return self.first + len(self.tails) - 1
 
     def get(self, number: int) -> bytes:
         return self.tails[number - self.first]
+
+    def added_at(self, number: int) -> float:
+        return self.times[number - self.first]
 
     def wanted(self, number: int, books: Books) -> bool:
         """Whether a connection that chose `books` is sent broadcast `number`."""
@@ -130,20 +141,25 @@ class Broadcasts:
         begin = self.ends[first - self.first] - len(self.get(first))
         return self.ends[last - self.first] - begin
 
-    def trim(self, limits: Limits) -> None:
+    def trim(self, limits: Limits, cutoff: float) -> None:
+        """Drop the oldest beyond the bounds, and those added before `cutoff`."""
         tails = self.tails
         while len(tails) > 1 and (
-            len(tails) > limits.history_size or self.size > limits.history_bytes
+            len(tails) > limits.history_size
+            or self.size > limits.history_bytes
+            or self.times[0] < cutoff
         ):
             self.size -= len(tails.popleft())
             self.ends.popleft()
             self.topics.popleft()
+            self.times.popleft()
             self.first += 1
 
 
 class Span(msgspec.Struct, gc=False):
     """Seqs `seq` .. `seq + count - 1` of a stream: one message of the team's own
-    (`tail`, count 1), or that many consecutive broadcasts from number `number`.
+    (`tail`, count 1, added `at`), or that many consecutive broadcasts from number
+    `number` (each added when the broadcast log says).
 
     Untracked by the garbage collector (it refers to no container, so it can be in no
     reference cycle): every team's history holds thousands of them, and each full
@@ -153,6 +169,7 @@ class Span(msgspec.Struct, gc=False):
     tail: bytes | None
     number: int = 0
     count: int = 1
+    at: float = 0.0
 
 
 def _first_seq(span: Span) -> int:
@@ -220,9 +237,9 @@ class TeamStream:
         """The first seq still kept (seq + 1 when nothing is kept)."""
         return self.seq - self.kept + 1
 
-    def add_own(self, tail: bytes) -> None:
+    def add_own(self, tail: bytes, at: float) -> None:
         self.seq += 1
-        self.spans.append(Span(self.seq, tail))
+        self.spans.append(Span(self.seq, tail, at=at))
         self._added(len(tail))
 
     def add_broadcast(self, number: int, tail: bytes) -> None:
@@ -239,13 +256,20 @@ class TeamStream:
         self.kept_bytes += size
         self.total += size
 
-    def trim(self, limits: Limits, broadcasts: Broadcasts) -> None:
-        """Drop the oldest messages beyond the bounds (the newest always stays)."""
+    def trim(self, limits: Limits, broadcasts: Broadcasts, cutoff: float) -> None:
+        """Drop the oldest messages beyond the bounds, and those added before `cutoff`
+        (the newest always stays)."""
         while self.kept > 1 and (
-            self.kept > limits.history_size or self.kept_bytes > limits.history_bytes
+            self.kept > limits.history_size
+            or self.kept_bytes > limits.history_bytes
+            or self._oldest_at(broadcasts) < cutoff
         ):
             self.kept_bytes -= len(self._drop_oldest(broadcasts))
             self.kept -= 1
+
+    def _oldest_at(self, broadcasts: Broadcasts) -> float:
+        span = self.spans[0]
+        return span.at if span.tail is not None else broadcasts.added_at(span.number)
 
     def _drop_oldest(self, broadcasts: Broadcasts) -> bytes:
         span = self.spans[0]
@@ -291,8 +315,14 @@ class Fanout:
         history_bytes: int = 16 << 20,
         max_backlog_bytes: int = 4 << 20,
         recorder: Callable[[str, Any], None] | None = None,
+        history_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.limits = Limits(history_size, max_backlog, history_bytes, max_backlog_bytes)
+        self.limits = Limits(
+            history_size, max_backlog, history_bytes, max_backlog_bytes, history_seconds
+        )
+        self.clock = clock
+        """Wall seconds, for the histories' window (monotonic)."""
         self.broadcasts = Broadcasts()
         self.streams: dict[TeamId, TeamStream] = {}
         self.seq_base = 0
@@ -316,8 +346,9 @@ class Fanout:
         s = self.streams.get(team_id)
         if s is None:
             return
-        s.add_own(tail_of(kind, timestamp or utc_now(), data))
-        s.trim(self.limits, self.broadcasts)
+        now = self.clock()
+        s.add_own(tail_of(kind, timestamp or utc_now(), data), now)
+        s.trim(self.limits, self.broadcasts, now - self.limits.history_seconds)
         self._wake(s)
 
     def broadcast(self, kind: str, data: Any, topics: tuple[str, ...] | None = None) -> None:
@@ -327,12 +358,14 @@ class Fanout:
         if self.recorder is not None:
             self.recorder(kind, data)
         tail = tail_of(kind, utc_now(), data)
-        number = self.broadcasts.add(tail, topics)
+        now = self.clock()
+        cutoff = now - self.limits.history_seconds
+        number = self.broadcasts.add(tail, now, topics)
         for s in self.streams.values():
             s.add_broadcast(number, tail)
-            s.trim(self.limits, self.broadcasts)
+            s.trim(self.limits, self.broadcasts, cutoff)
             self._wake(s)
-        self.broadcasts.trim(self.limits)
+        self.broadcasts.trim(self.limits, cutoff)
 
     def print_trade(self, trade_print: Any) -> None:
         self.tape.append(trade_print)

@@ -82,6 +82,24 @@ def test_broadcasts_to_300_teams_are_kept_once_within_the_history_bounds() -> No
     assert late - early <= 2 * board, (early, late)
 
 
+def test_a_crowd_s_history_holds_the_resume_window_not_the_whole_game() -> None:
+    window = 0.5  # at most 11 leaderboards, one every 0.05 s
+    config = sandbox(scoring=FAST_BOARD, server={"history_seconds": window})
+    exchange = Exchange(config)
+    with run_server(config, exchange=exchange) as base:
+        register_crowd(base, CROWD)
+        ws_url = base.replace("http://", "ws://") + "/ws"
+        with connect(ws_url, max_size=None) as spectator:
+            board = leaderboards(spectator, 60)
+            kept_count, kept_size = exchange.fanout.kept()
+            oldest = min(s.oldest() for s in exchange.fanout.streams.values())
+            newest = min(s.seq for s in exchange.fanout.streams.values())
+    # The default bounds (10,000 messages, 16 MiB) would hold all sixty: the window holds
+    # what a minute would in a real game, here half a second.
+    assert kept_count <= 12 and kept_size <= 12 * board, (kept_count, kept_size)
+    assert newest - oldest < 12  # every team's history: the window, not the game
+
+
 def test_per_team_history_keeps_one_span_for_any_number_of_broadcasts() -> None:
     config = sandbox(scoring=FAST_BOARD)
     exchange = Exchange(config)

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from exchange.domain.types import TeamId
-from exchange.pipeline.fanout import Fanout
+from exchange.pipeline.fanout import SLOW_CONSUMER, Fanout
 
 TEAMS = [TeamId(f"T{n:04d}") for n in range(1, 21)]
 HISTORY, HISTORY_BYTES = 50, 20_000
@@ -82,3 +82,88 @@ async def test_a_resume_replays_own_messages_and_broadcasts_in_order() -> None:
     assert replayed.received[-len(live.received) :] == live.received
     assert {m["type"] for m in replayed.received} == {"position_update", "event"}
     assert not fanout.replay(conn, since - 1)  # older than the history: a resync
+
+
+# -- the resume window: memory flat however long the game runs ---------------------------
+
+
+class FakeClock:
+    """Wall seconds that pass only when the test says."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+IDLE = [TeamId(f"T{n:04d}") for n in range(100, 400)]
+WINDOW = 60.0
+STEP = 0.5
+"""Seconds between rounds: a window holds 120 rounds."""
+
+
+def windowed(clock: FakeClock, max_backlog: int = 2_000) -> Fanout:
+    """The default count and byte bounds, which this traffic never reaches in a window."""
+    fanout = Fanout(10_000, max_backlog, history_seconds=WINDOW, clock=clock)
+    for team in TEAMS + IDLE:
+        fanout.add_team(team)
+    return fanout
+
+
+def rounds(fanout: Fanout, clock: FakeClock, count: int) -> None:
+    """Every round: a broadcast to all, and an own message of each busy team."""
+    for n in range(count):
+        clock.now += STEP
+        fanout.broadcast("event", {"headline": f"news {n}", "pad": "y" * 300})
+        for team in TEAMS:
+            fanout.stream(team, "position_update", {"n": n, "pad": "x" * 200})
+
+
+async def test_300_idle_teams_and_busy_ones_hold_one_window_however_long_the_game() -> None:
+    clock = FakeClock()
+    fanout = windowed(clock)
+    rounds(fanout, clock, 200)
+    sizes = []
+    for _ in range(4):  # twenty windows more
+        rounds(fanout, clock, 600)
+        sizes.append(fanout.kept())
+    in_window = int(WINDOW / STEP) + 1
+    assert sizes[0] == sizes[-1]  # flat: the game's length adds nothing
+    count, size = sizes[-1]
+    assert count <= in_window * (len(TEAMS) + 1)  # own messages and the shared log
+    assert size < in_window * (len(TEAMS) + 1) * 400
+    assert len(fanout.broadcasts.tails) <= in_window
+    for team in TEAMS + IDLE:
+        s = fanout.streams[team]
+        assert s.kept <= in_window * 2  # its own and the broadcasts: one window's worth
+        assert len(s.spans) <= s.kept
+    assert all(len(fanout.streams[t].spans) == 1 for t in IDLE)  # a listener: one span
+
+
+async def test_a_resume_within_the_window_replays_and_from_before_it_resyncs() -> None:
+    clock = FakeClock()
+    fanout = windowed(clock)
+    rounds(fanout, clock, 100)
+    team = TEAMS[0]
+    stream = fanout.streams[team]
+    recent = stream.seq - 40  # twenty rounds, ten seconds ago
+    rounds(fanout, clock, 150)  # seventy-five seconds more: `recent` is out of the window
+    assert not fanout.replay(fanout.attach(Reader(), team), recent)
+    since = stream.seq - 40
+    reader = Reader()
+    assert fanout.replay(fanout.attach(reader, team), since)
+    await asyncio.sleep(0)
+    assert [m["seq"] for m in reader.received] == list(range(since + 1, stream.seq + 1))
+
+
+async def test_a_reader_further_behind_than_the_window_is_cut_off() -> None:
+    clock = FakeClock()
+    fanout = windowed(clock, max_backlog=9_000)  # only the window can cut it off
+    reader = Reader()
+    conn = fanout.attach(reader, TEAMS[0])
+    rounds(fanout, clock, 150)  # its sender never ran: it is 75 seconds behind
+    for _ in range(10):  # let the sender and the background close run
+        await asyncio.sleep(0)
+    assert conn.closed and reader.closed_with == SLOW_CONSUMER
+    assert reader.received == []  # cut off at the first message it lacked

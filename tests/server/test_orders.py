@@ -555,6 +555,21 @@ def test_refused_request_id_is_judged_afresh_on_retry(bots: Bots, fresh_option: 
     assert [o["order_id"] for o in open_orders(hf)] == [order_id]
 
 
+def test_a_team_remembers_only_its_last_request_ids() -> None:
+    """The memory of request_ids is bounded per team (`server.idempotency_keys`)."""
+    with run_server(sandbox(**UNTHROTTLED, server={"idempotency_keys": 3})) as base:
+        bot = Bot(base, "arbitrage")
+        listed = assert_ok(bot.http.get("/instruments"))
+        option = next(i["instrument_id"] for i in listed if i["kind"] != "UNDERLYING")
+        ids = [placed(bot.order(option, "buy", 1, 1.0, request_id=f"k{n}")) for n in range(4)]
+        assert placed(bot.order(option, "buy", 1, 1.0, request_id="k1")) == ids[1]
+        assert_error(bot.order(option, "buy", 2, 1.0, request_id="k3"), 400, "INVALID_FIELD")
+        # The oldest of four is forgotten: its id names a new request now.
+        assert placed(bot.order(option, "buy", 2, 1.0, request_id="k0")) not in ids
+        assert len(open_orders(bot)) == 5
+        bot.close()
+
+
 # -- the dead-man's switch --------------------------------------------------------------
 
 
