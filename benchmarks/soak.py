@@ -17,9 +17,10 @@ The last line is JSON:
 
     {"bench": "soak", "rss_growth_mb": X, "wal_mb": Y, "lost_messages": 0, "task_crashes": 0}
 
-`rss_growth_mb` is the RSS at the end minus the RSS after the warm-up (the first minute,
-or the first 20% of a shorter run), `wal_mb` the largest WAL seen. The bots' process
-shares this machine's cores with the server, so latencies include that contention.
+`rss_growth_mb` is the RSS (the server's and its database process's) at the end minus
+the RSS after the warm-up (the first minute, or the first 20% of a shorter run),
+`wal_mb` the largest WAL seen. The bots' process shares this machine's cores with the
+server, so latencies include that contention.
 
 What the server holds per team is bounded, and the bounds are reached early: each
 team's stream history keeps the last minute (`server.history_seconds`; a bot here is
@@ -102,11 +103,10 @@ class Server:
         raise SystemExit(f"the server did not answer within {timeout:g}s: {self.tail()}")
 
     def rss_mb(self) -> float:
-        """VmRSS of the server's process, in MiB."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS in /proc status")
+        """VmRSS of the server's process and its children (the database process), in
+        MiB."""
+        pids = [self.proc.pid, *children(self.proc.pid)]
+        return sum(vm_rss_kb(pid) for pid in pids) / 1024
 
     def wal_mb(self) -> float:
         try:
@@ -125,6 +125,23 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+def children(pid: int) -> list[int]:
+    """The pids of a process's children (every thread's), from /proc."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(n) for n in (task / "children").read_text().split()]
+    return found
+
+
+def vm_rss_kb(pid: int) -> int:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:  # it ended meanwhile
+        return 0
+    return next((int(line.split()[1]) for line in lines if line.startswith("VmRSS:")), 0)
 
 
 @contextlib.contextmanager

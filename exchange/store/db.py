@@ -84,6 +84,12 @@ STATEMENTS: dict[str, str] = {
     "arrivals": _insert("arrivals"),
 }
 
+REPLAY_STATEMENTS = {
+    name: sql.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1)
+    for name, sql in STATEMENTS.items()
+}
+"""The same, for a batch sent again after its first attempt's outcome was lost."""
+
 _FILL_COLS = (
     ", {who}, {side}_order_id, instrument_id, '{side}', price_ticks, quantity,"
     " {who}_liquidity, {who}_fee_ticks, {who}_position_after, ts_ns"
@@ -144,14 +150,22 @@ class Database:
 
     def write_batch(self, batch: rows.Batch) -> None:
         """Write every row of `batch` in one transaction, or none of them (StoreError)."""
-        tables = batch.tables()
+        self.write_tables(batch.tables())
+
+    def write_tables(
+        self, tables: list[tuple[str, list[tuple[Any, ...]]]], replay: bool = False
+    ) -> None:
+        """`write_batch` for a batch's `(table, rows)`. With `replay` (a batch that may
+        have been committed already) a row whose key is taken is skipped, not an error."""
         if not tables:
             return
+        statements = REPLAY_STATEMENTS if replay else STATEMENTS
+        size = sum(len(table_rows) for _, table_rows in tables)
         started = time.perf_counter_ns()
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             for name, table_rows in tables:
-                self.conn.executemany(STATEMENTS[name], table_rows)
+                self.conn.executemany(statements[name], table_rows)
             self.conn.execute("COMMIT")
         except BaseException as exc:
             # Whatever stopped it (a bad row, a full disk, a lock), leave no transaction
@@ -159,12 +173,12 @@ class Database:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error | OverflowError):
-                message = f"batch of {len(batch)} rows not written to {self.path}: {exc}"
+                message = f"batch of {size} rows not written to {self.path}: {exc}"
                 raise StoreError(message) from exc
             raise
         self.latencies_ns.append(time.perf_counter_ns() - started)
         self.transactions += 1
-        self.rows_written += len(batch)
+        self.rows_written += size
 
     def close(self) -> None:
         self.conn.close()

@@ -279,3 +279,19 @@ def order_at(live: Order, filled: int) -> Order:
     return msgspec.structs.replace(
         live, filled=filled, remaining=live.quantity - filled, status=OrderStatus.NEW
     )
+
+
+def test_a_replayed_batch_writes_what_is_missing_and_repeats_nothing(db: Database) -> None:
+    """A batch whose first attempt's outcome was lost (the database process died before
+    answering) is written again as a replay: keyed rows already in the file are kept as
+    they are, missing ones are written; without the replay the same batch is refused."""
+    batch = every_table_batch()
+    db.write_batch(batch)
+    with pytest.raises(Exception, match="UNIQUE"):
+        db.write_batch(batch)
+    db.write_tables(batch.tables(), replay=True)
+    for table in ("teams", "orders", "trades", "position_snapshots", "game_state"):
+        assert db.read_table(table) == getattr(batch, table), table
+    db.conn.execute("DELETE FROM trades")
+    db.write_tables(batch.tables(), replay=True)
+    assert db.read_table("trades") == batch.trades
