@@ -43,10 +43,9 @@ class Market:
 
     async def prices(self, request: Request, request_id: str) -> Response:
         e, venue = self.exchange, self.exchange.venue
+        fair, phases, last = venue.reference_price, venue.book_phase, venue.last_price
         lines = [
-            views.price_line(
-                book, venue.book_phase[i], venue.last_price.get(i), venue.reference(i)
-            )
+            views.price_line(book, phases[i], last.get(i), venue.reference(i), fair.get(i))
             for i, book in venue.books.items()
         ]
         underlyings: dict[str, float | None] = {

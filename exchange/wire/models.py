@@ -279,6 +279,9 @@ class PriceLine(msgspec.Struct, frozen=True):
     last: float | None
     indicative_price: float | None = None
     indicative_volume: int | None = None
+    fair_value: float | None = None
+    """The market's reference value (Black-Scholes for an option, the simulated price
+    for an underlying); null until the market is priced."""
 
 
 class PricesView(msgspec.Struct, frozen=True):

@@ -187,9 +187,14 @@ def market_data(
 
 
 def price_line(
-    book: OrderBook, phase: Phase, last: Ticks | None, reference: Ticks | None
+    book: OrderBook,
+    phase: Phase,
+    last: Ticks | None,
+    reference: Ticks | None,
+    fair: Ticks | None = None,
 ) -> PriceLine:
-    return PriceLine(book.instrument_id, *top_line(book, phase, last, reference))
+    top = top_line(book, phase, last, reference)
+    return PriceLine(book.instrument_id, *top, fair_value=price_out(fair))
 
 
 def book_view(

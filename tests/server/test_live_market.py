@@ -55,6 +55,10 @@ def test_the_demo_at_300x_trades_every_tick_with_a_two_sided_chain() -> None:
                 if message["type"] == "trade":
                     prints += len(message["data"]["trades"])
             ticks = (game_seconds(http) - started) / config.market.model.tick_seconds
+            # Every book's fair value is there for a page opened now, without waiting
+            # for the book's next market_data.
+            lines = assert_ok(http.get("/market/prices"))["instruments"]
+            assert lines and all(line["fair_value"] is not None for line in lines)
     assert ticks > 15  # the clock ran at speed: a bound on the test, not a timing claim
     assert prints >= ticks, f"{prints} public trades in {ticks:.0f} ticks"
     assert listed > 0 and quoted / listed >= 0.9, f"{quoted} of {listed} options two-sided"

@@ -563,3 +563,19 @@ def test_a_headlines_regime_shift_reaches_fair_values_only_at_the_headline() -> 
         spots = ex.market_data.spots
         expected = fair_values(options, spots, vol(regime), now, market.expiry_ns)
         assert market.cache.fair_values == expected, f"at {now - start} ns into the tick"
+
+
+def test_prices_give_each_options_fair_value_and_none_without_a_market(
+    demo_server: str,
+) -> None:
+    with httpx.Client(base_url=demo_server, timeout=10) as http:
+
+        def priced() -> list[dict[str, Any]] | None:
+            lines: list[dict[str, Any]] = prices(http)["instruments"]
+            return lines if all(line["fair_value"] is not None for line in lines) else None
+
+        lines = wait_until(priced, 5, "a fair value for every book")
+        spx = next(line for line in lines if line["instrument_id"] == "SPX")
+        assert spx["fair_value"] == pytest.approx(prices(http)["underlyings"]["SPX"], rel=0.01)
+    with run_server() as base, httpx.Client(base_url=base, timeout=10) as http:
+        assert all(line["fair_value"] is None for line in prices(http)["instruments"])
