@@ -71,6 +71,8 @@ NOT_READING = "slow consumer: not reading"
 _NO_SEQ = b'{"seq":0'
 MAX_REPLIES = 64
 """Unsent answers to a connection's own requests (`reply`) before it is cut off."""
+BATCH = 64
+"""Messages a connection's sender hands its socket at most at once (one write)."""
 MAX_ANSWERS = 256
 """Unsent answers to a connection's order requests (`answer`) before it is cut off: room
 for every request it may have in flight, and for a burst of them read late."""
@@ -81,13 +83,14 @@ def tail_of(kind: str, timestamp: str, data: Any) -> bytes:
     return encoder.encode(Message(0, kind, timestamp, data))[len(_NO_SEQ) :]
 
 
-def framed(seq: int, tail: bytes) -> str:
-    """The text frame of stream message `seq`."""
-    return f'{{"seq":{seq}' + tail.decode()
+def framed(seq: int, tail: bytes) -> bytes:
+    """Stream message `seq`, whole (UTF-8 JSON, the payload of a text frame)."""
+    return b'{"seq":%d' % seq + tail
 
 
 class Socket(Protocol):
-    async def send_text(self, data: str) -> None: ...
+    async def send_texts(self, texts: list[bytes]) -> None:
+        """Send each as a text message (UTF-8), in order, at once."""
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
 
@@ -192,8 +195,8 @@ class Books:
 
 class Connection:
     __slots__ = (
-        "answers", "books", "busy", "closed", "cursor", "greeting", "mark", "market", "progress",
-        "seen", "sender", "socket", "team_id", "wake",
+        "answers", "books", "busy", "closed", "cursor", "greeting", "mark", "market", "place",
+        "progress", "seen", "sender", "socket", "team_id", "wake",
     )  # fmt: skip
 
     def __init__(self, socket: Socket, team_id: TeamId, stream: TeamStream) -> None:
@@ -207,6 +210,8 @@ class Connection:
         """The next stream seq to send."""
         self.mark = stream.total
         """The stream's `total` bytes up to the cursor: unsent bytes are the rest."""
+        self.place = 0
+        """Where the last seq it sent was found in the history (`TeamStream.at`)."""
         self.market: dict[str, bytes] = {}
         self.books: Books | None = None
         """The books whose market data it wants; None for every book."""
@@ -221,11 +226,13 @@ class Connection:
 
 
 class TeamStream:
-    __slots__ = ("connections", "kept", "kept_bytes", "seq", "spans", "total")
+    __slots__ = ("connections", "dropped", "kept", "kept_bytes", "seq", "spans", "total")
 
     def __init__(self, base: int = 0) -> None:
         self.seq = base
         self.spans: deque[Span] = deque()
+        self.dropped = 0
+        """Spans dropped from the front so far: span `spans[i]` is at place `dropped + i`."""
         self.kept = 0
         """Seqs kept: `oldest()` .. `seq`."""
         self.kept_bytes = 0
@@ -277,18 +284,30 @@ class TeamStream:
         span.seq, span.number, span.count = span.seq + 1, span.number + 1, span.count - 1
         if span.count == 0:
             self.spans.popleft()
+            self.dropped += 1
         return tail
 
-    def at(self, seq: int, broadcasts: Broadcasts) -> tuple[bytes, int]:
-        """The tail of a kept seq and its broadcast number (0: the team's own message);
-        most often in the newest span, so look there first."""
-        span = self.spans[-1]
-        if seq < span.seq:
-            span = self.spans[bisect_right(self.spans, seq, key=_first_seq) - 1]
+    def at(self, seq: int, broadcasts: Broadcasts, place: int) -> tuple[bytes, int, int]:
+        """The tail of a kept seq, its broadcast number (0: the team's own message), and
+        the place of its span. A reader going through the seqs in order passes the place
+        it got for the one before: the seq is in that span or the next, found without a
+        search (a deque is slow to index in the middle)."""
+        spans, i = self.spans, place - self.dropped
+        if 0 <= i < len(spans) and seq >= spans[i].seq:
+            span = spans[i]
+            if seq >= span.seq + span.count:
+                i += 1
+                span = spans[i] if i < len(spans) else span
+        else:
+            span = spans[0]
+        if not span.seq <= seq < span.seq + span.count:
+            i = bisect_right(spans, seq, key=_first_seq) - 1
+            span = spans[i]
+        place = self.dropped + i
         if span.tail is not None:
-            return span.tail, 0
+            return span.tail, 0, place
         number = span.number + seq - span.seq
-        return broadcasts.get(number), number
+        return broadcasts.get(number), number, place
 
     def bytes_after(self, since: int, broadcasts: Broadcasts) -> int:
         """Bytes of the kept messages after `since`."""
@@ -436,13 +455,15 @@ class Fanout:
 
     def _wake(self, s: TeamStream) -> None:
         """Wake the stream's connections, cutting off those too far behind."""
-        limits = self.limits
-        for conn in tuple(s.connections):  # a cut changes the set
-            behind = s.seq - conn.cursor + 1 > limits.max_backlog
-            if behind or s.total - conn.mark > limits.max_backlog_bytes:
-                self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
+        first, least = s.seq + 1 - self.limits.max_backlog, s.total - self.limits.max_backlog_bytes
+        late = None
+        for conn in s.connections:
+            if conn.cursor < first or conn.mark < least:
+                late = [conn] if late is None else [*late, conn]
             else:
                 conn.wake.set()
+        for conn in late or ():  # cut after the loop: a cut changes the set
+            self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
 
     # -- connections ------------------------------------------------------------------
 
@@ -519,29 +540,36 @@ class Fanout:
                     count, size = count + 1, size + len(span.tail)
         return count, size
 
-    def _next(self, conn: Connection) -> str | None:
+    def _batch(self, conn: Connection) -> list[bytes]:
+        """What the connection sends next, up to `BATCH` messages, in order."""
+        batch: list[bytes] = []
+        while len(batch) < BATCH and not conn.closed and (message := self._next(conn)):
+            batch.append(message)
+        return batch
+
+    def _next(self, conn: Connection) -> bytes | None:
         """What the connection sends next: its greeting, then its stream in order, then
         the latest snapshot of each slot; None when nothing is left."""
         if conn.greeting:
-            return conn.greeting.popleft().decode()
+            return conn.greeting.popleft()
         s, answers = self.streams[conn.team_id], conn.answers
         while True:
             if answers and answers[0][0] < conn.cursor:
-                return answers.popleft()[1].decode()
+                return answers.popleft()[1]
             if conn.cursor > s.seq:
                 break
             if conn.cursor < s.oldest():  # the limits cut it off before this can happen
                 self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
                 return None
             seq = conn.cursor
-            tail, number = s.at(seq, self.broadcasts)
+            tail, number, conn.place = s.at(seq, self.broadcasts, conn.place)
             conn.cursor, conn.mark = seq + 1, conn.mark + len(tail)
             books = conn.books
             if number and books is not None and not self.broadcasts.wanted(number, books):
                 continue  # prints of books the connection did not choose: skipped
             return framed(seq, tail)
         if conn.market:
-            return conn.market.pop(next(iter(conn.market))).decode()
+            return conn.market.pop(next(iter(conn.market)))
         return None
 
     async def _send(self, conn: Connection) -> None:
@@ -549,9 +577,9 @@ class Fanout:
             while not conn.closed:
                 await conn.wake.wait()
                 conn.wake.clear()
-                while not conn.closed and (text := self._next(conn)) is not None:
+                while batch := self._batch(conn):
                     conn.busy = True
-                    await conn.socket.send_text(text)
+                    await conn.socket.send_texts(batch)
                     conn.busy, conn.progress = False, conn.progress + 1
         except asyncio.CancelledError:
             raise

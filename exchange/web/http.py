@@ -216,8 +216,9 @@ class Api:
             remembered[key] = (request, reply)
             if len(remembered) > self.exchange.config.server.idempotency_keys:
                 remembered.popitem(last=False)
-        try:
-            outcome = await asyncio.shield(reply)
+        try:  # a remembered answer may be awaited again: cancelling one waiter must not
+            # cancel it; an answer nobody else waits for is awaited bare (no shield)
+            outcome = await (reply if key is None else asyncio.shield(reply))
         except Exception:
             _forget(remembered, key, reply)
             raise

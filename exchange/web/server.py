@@ -187,6 +187,9 @@ def uvicorn_config(app: Starlette, host: str, port: int, **options: Any) -> uvic
     than bytes on the wire (compressing was a sixth of the server's time under load).
     uvicorn's loggers are filtered so that no API key or ticket reaches a log line. HTTP
     is uvicorn's httptools protocol with the edge's limits (`exchange.web.edge`).
+    `X-Forwarded-For` is not read (`proxy_headers` off): it means something only behind
+    a proxy, and reading it was a middleware layer on every request; a deployment behind
+    one can turn it on through `options`.
     """
     logs.redact_uvicorn()
     limits = app.state.exchange.config.server
@@ -194,6 +197,6 @@ def uvicorn_config(app: Starlette, host: str, port: int, **options: Any) -> uvic
         "http": edge_protocol(limits), "log_config": None, "access_log": False,
         "ws": StreamProtocol, "ws_per_message_deflate": False, "lifespan": "on",
         "ws_max_size": limits.max_body_bytes,  # what a client sends: subscriptions
-        "timeout_graceful_shutdown": 5,
+        "timeout_graceful_shutdown": 5, "proxy_headers": False,
     }  # fmt: skip
     return uvicorn.Config(app, host=host, port=port, **{**settings, **options})

@@ -22,8 +22,8 @@ class Reader:
         self.received: list[dict[str, Any]] = []
         self.closed_with: int | None = None
 
-    async def send_text(self, data: str) -> None:
-        self.received.append(json.loads(data))
+    async def send_texts(self, texts: list[bytes]) -> None:
+        self.received.extend(json.loads(text) for text in texts)
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         self.closed_with = code
