@@ -265,22 +265,27 @@ class TeamStream:
 
     def trim(self, limits: Limits, broadcasts: Broadcasts, cutoff: float) -> None:
         """Drop the oldest messages beyond the bounds, and those added before `cutoff`
-        (the newest always stays)."""
-        while self.kept > 1 and (
-            self.kept > limits.history_size
-            or self.kept_bytes > limits.history_bytes
-            or self._oldest_at(broadcasts) < cutoff
-        ):
-            self.kept_bytes -= len(self._drop_oldest(broadcasts))
+        (the newest always stays). Runs at every message: once the bounds are reached,
+        each message added drops one, so the team's own (a span of one) is dropped
+        without a call."""
+        spans, size, most = self.spans, limits.history_size, limits.history_bytes
+        while self.kept > 1:
+            span = spans[0]
+            own = span.tail
+            at = span.at if own is not None else broadcasts.added_at(span.number)
+            if self.kept <= size and self.kept_bytes <= most and at >= cutoff:
+                return
             self.kept -= 1
+            if own is not None:
+                self.kept_bytes -= len(own)
+                spans.popleft()
+                self.dropped += 1
+            else:
+                self.kept_bytes -= len(self._drop_broadcast(span, broadcasts))
 
-    def _oldest_at(self, broadcasts: Broadcasts) -> float:
-        span = self.spans[0]
-        return span.at if span.tail is not None else broadcasts.added_at(span.number)
-
-    def _drop_oldest(self, broadcasts: Broadcasts) -> bytes:
-        span = self.spans[0]
-        tail = span.tail if span.tail is not None else broadcasts.get(span.number)
+    def _drop_broadcast(self, span: Span, broadcasts: Broadcasts) -> bytes:
+        """Drop the first seq of the oldest span, a run of broadcasts; its tail."""
+        tail = broadcasts.get(span.number)
         span.seq, span.number, span.count = span.seq + 1, span.number + 1, span.count - 1
         if span.count == 0:
             self.spans.popleft()

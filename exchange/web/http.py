@@ -200,8 +200,14 @@ class Api:
         A key names one request: reused for a different one it is an error, not a silent
         replay of the first. A refusal placed nothing, so it is not remembered: a retry
         after a 429 (or once the position allows it) is judged afresh."""
-        remembered = self.remembered.setdefault(team.team_id, OrderedDict())
-        if key is not None and key in remembered:
+        reply: asyncio.Future[Accepted | Refused] = asyncio.get_running_loop().create_future()
+        if key is None:  # nothing to remember, and nobody else awaits the answer
+            self.enqueue(Submit(request, reply, request_id, on_commit=True))
+            return await reply
+        remembered = self.remembered.get(team.team_id)
+        if remembered is None:
+            remembered = self.remembered[team.team_id] = OrderedDict()
+        if key in remembered:
             first, pending = remembered[key]
             if first != request:
                 raise ApiError(
@@ -210,15 +216,12 @@ class Api:
                     {"field": "request_id"},
                 )
             return await asyncio.shield(pending)
-        reply: asyncio.Future[Accepted | Refused] = asyncio.get_running_loop().create_future()
         self.enqueue(Submit(request, reply, request_id, on_commit=True))
-        if key is not None:
-            remembered[key] = (request, reply)
-            if len(remembered) > self.exchange.config.server.idempotency_keys:
-                remembered.popitem(last=False)
-        try:  # a remembered answer may be awaited again: cancelling one waiter must not
-            # cancel it; an answer nobody else waits for is awaited bare (no shield)
-            outcome = await (reply if key is None else asyncio.shield(reply))
+        remembered[key] = (request, reply)
+        if len(remembered) > self.exchange.config.server.idempotency_keys:
+            remembered.popitem(last=False)
+        try:  # shielded: a retry may await it too, and cancelling one must not cancel it
+            outcome = await asyncio.shield(reply)
         except Exception:
             _forget(remembered, key, reply)
             raise
@@ -240,9 +243,9 @@ def route_table(api: Api, table: list[tuple[str, str, Handler]]) -> list[Route]:
     ]
 
 
-def _forget(remembered: OrderedDict[str, Remembered], key: str | None, reply: Any) -> None:
+def _forget(remembered: OrderedDict[str, Remembered], key: str, reply: Any) -> None:
     """Drop `key` if it still names this reply (it may have been evicted or replaced)."""
-    if key is not None and (entry := remembered.get(key)) is not None and entry[1] is reply:
+    if (entry := remembered.get(key)) is not None and entry[1] is reply:
         del remembered[key]
 
 
