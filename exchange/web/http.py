@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, overload
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -174,15 +174,19 @@ class Api:
         declared = whole_number(header(request, b"content-length", ""), 30)
         if declared is not None and declared > self.max_body:
             raise ApiError("PAYLOAD_TOO_LARGE", f"the body may be at most {self.max_body} bytes")
-        chunks, size = [], 0
-        async for chunk in request.stream():
+        chunks, size, more = [], 0, True
+        while more:  # the ASGI messages themselves: no generator per request
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk, more = message.get("body", b""), message.get("more_body", False)
             size += len(chunk)
             if size > self.max_body:
                 raise ApiError(
                     "PAYLOAD_TOO_LARGE", f"the body may be at most {self.max_body} bytes"
                 )
             chunks.append(chunk)
-        return b"".join(chunks)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def enqueue(self, item: Any) -> None:
         self.refuse_while_renewing()
