@@ -52,7 +52,7 @@ import time
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -93,6 +93,16 @@ class Socket(Protocol):
         """Send each as a text message (UTF-8), in order, at once."""
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+@runtime_checkable
+class DirectSocket(Socket, Protocol):
+    """A socket that can also be written without awaiting, while it is `writable`."""
+
+    def writable(self) -> bool: ...
+
+    def write_texts(self, texts: list[bytes]) -> None:
+        """`send_texts` at once; only while `writable`."""
 
 
 class Limits(msgspec.Struct, frozen=True):
@@ -195,12 +205,16 @@ class Books:
 
 class Connection:
     __slots__ = (
-        "answers", "books", "busy", "closed", "cursor", "greeting", "mark", "market", "place",
-        "progress", "seen", "sender", "socket", "team_id", "wake",
+        "answers", "books", "busy", "closed", "cursor", "direct", "greeting", "mark", "market",
+        "place", "progress", "queued", "seen", "sender", "socket", "team_id", "wake",
     )  # fmt: skip
 
     def __init__(self, socket: Socket, team_id: TeamId, stream: TeamStream) -> None:
         self.socket = socket
+        self.direct = socket if isinstance(socket, DirectSocket) else None
+        """The socket, if it can be written without awaiting (`Fanout.drain`)."""
+        self.queued = False
+        """Waiting for the next `drain`."""
         self.team_id = team_id
         self.greeting: deque[bytes] = deque()
         """Snapshots of the moment of connecting; sent before any stream message."""
@@ -358,6 +372,10 @@ class Fanout:
         self.cut_off = 0
         self.recorder = recorder
         """Told of every broadcast (the market history keeps the day's public messages)."""
+        self.waiting: list[Connection] = []
+        """Connections with something new to send, for the next `drain`."""
+        self.draining = False
+        """A `drain` is due in the loop's next turn."""
 
     # -- publishing (never awaits) ----------------------------------------------------
 
@@ -412,7 +430,7 @@ class Fanout:
             conn.greeting.append(encoded)
         else:
             conn.market[slot] = encoded
-        conn.wake.set()
+        self._ready(conn)
 
     def reply(self, conn: Connection, kind: str, data: Any) -> None:
         """An answer to what the connection sent, queued like its greeting. A client
@@ -434,7 +452,7 @@ class Fanout:
             return
         seq = self.streams[conn.team_id].seq
         conn.answers.append((seq, encoder.encode(Message(seq, kind, utc_now(), data))))
-        conn.wake.set()
+        self._write(conn)  # the stream messages before it have gone: no need to wait
 
     def snapshot_all(self, kind: str, data: Any, slot: str, underlying: str | None = None) -> None:
         """A snapshot for every connection; with `underlying` (market data for the book
@@ -466,9 +484,50 @@ class Fanout:
             if conn.cursor < first or conn.mark < least:
                 late = [conn] if late is None else [*late, conn]
             else:
-                conn.wake.set()
+                self._ready(conn)
         for conn in late or ():  # cut after the loop: a cut changes the set
             self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
+
+    def _ready(self, conn: Connection) -> None:
+        """The connection has something new to send: at the next `drain` (or by its
+        sender, for a socket that cannot be written without awaiting)."""
+        if conn.direct is None:
+            conn.wake.set()
+        elif not conn.queued:
+            conn.queued = True
+            self.waiting.append(conn)
+            if not self.draining:
+                self.draining = True
+                asyncio.get_running_loop().call_soon(self.drain)
+
+    def drain(self) -> None:
+        """Send what every connection that has something new has, now: the publisher
+        calls it once it has released an outbox, and the loop's next turn does too."""
+        self.draining = False
+        waiting, self.waiting = self.waiting, []
+        for conn in waiting:
+            conn.queued = False
+            self._write(conn)
+
+    def _write(self, conn: Connection) -> None:
+        """Write what the connection has to send straight to its socket, without waking
+        its sender, when the socket takes it without waiting; else wake the sender."""
+        socket = conn.direct
+        if conn.closed:
+            return
+        if socket is None or conn.busy or not socket.writable():
+            conn.wake.set()
+            return
+        try:
+            while socket.writable() and (batch := self._batch(conn)):
+                socket.write_texts(batch)
+                conn.progress += 1
+        except Exception as exc:  # the peer went away
+            log.info("connection ended while sending", extra={"error": repr(exc)})
+            self.detach(conn)
+            return
+        if not socket.writable():
+            conn.wake.set()  # the rest waits for the socket, in the sender
 
     # -- connections ------------------------------------------------------------------
 
@@ -497,7 +556,7 @@ class Fanout:
         s = self.streams[conn.team_id]
         conn.cursor = since + 1
         conn.mark = s.total - s.bytes_after(since, self.broadcasts)
-        conn.wake.set()
+        self._ready(conn)
         return True
 
     def replay_run(self, conn: Connection, since: int) -> None:

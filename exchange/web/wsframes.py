@@ -14,10 +14,11 @@ them here as well, before the cork, only moved the bytes twice.)
 The stream's messages need none of the ASGI layers on their way out (a message dict
 per frame, starlette's state checks, the middleware's wrappers): the protocol puts
 itself in the scope's extensions under `FRAMES`, and `socket_of` gives the stream a
-`StreamSocket` that writes the frames of the messages its sender has ready straight
-from `send_texts`, in one write. It waits for the socket to be writable as uvicorn
-does, so a peer that reads nothing still holds its sender, and is cut off as a slow
-consumer (4008) by the stream's checks.
+`StreamSocket` that writes the frames of the messages the stream has ready straight
+from `send_texts`, in one write, or from `write_texts` without awaiting while the
+socket is writable (the stream then needs no task switch to send). It waits for the
+socket to be writable as uvicorn does, so a peer that reads nothing still holds its
+sender, and is cut off as a slow consumer (4008) by the stream's checks.
 """
 
 from __future__ import annotations
@@ -67,6 +68,14 @@ class FramingProtocol(WebSocketsSansIOProtocol):
         """Text messages (UTF-8), as `websocket.send` would send them, in one write."""
         if not self.writable.is_set():
             await self.writable.wait()
+        self.write_texts(texts)
+
+    def ready_to_write(self) -> bool:
+        """Whether a write now goes out without waiting (uvicorn's flow control)."""
+        return self.writable.is_set()
+
+    def write_texts(self, texts: list[bytes]) -> None:
+        """`send_texts` without the wait: only when `ready_to_write`."""
         if self.conn.extensions or not self._open():
             for text in texts:
                 self.write_frame(TEXT, text)
@@ -101,10 +110,12 @@ class StreamSocket:
     """What the stream sends on: messages straight to the protocol, the close through
     the application's WebSocket (so starlette knows the connection is closed)."""
 
-    __slots__ = ("close", "send_texts")
+    __slots__ = ("close", "send_texts", "writable", "write_texts")
 
     def __init__(self, protocol: FramingProtocol, websocket: WebSocket) -> None:
         self.send_texts = protocol.send_texts
+        self.writable = protocol.ready_to_write
+        self.write_texts = protocol.write_texts
         self.close = websocket.close
 
 
