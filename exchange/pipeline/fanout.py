@@ -2,9 +2,10 @@
 
 How it works. Each team has one stream: a `seq` counter and a bounded history of the
 stream messages it carried (acks, fills, cancels, positions, public trades, phase
-changes, news, signals, the leaderboard). A message is encoded once, without its seq
-(a *tail*: `,"type":...}`); the seq goes in front of it only as it is sent
-(`{"seq":n` + tail), so one encoding serves every team that carries it.
+changes, news, signals, the leaderboard). A message is encoded once: a team's own
+message whole, with its seq; a broadcast without it (a *tail*: `,"type":...}`), the
+seq going in front of it only as it is sent (`{"seq":n` + tail), so one encoding
+serves every team that carries it.
 
 Memory does not grow with teams x broadcasts. A team's own messages sit in its history
 as they are; a broadcast (`broadcast`: public prints, phase changes, news, the
@@ -171,15 +172,15 @@ class Broadcasts:
 
 class Span(msgspec.Struct, gc=False):
     """Seqs `seq` .. `seq + count - 1` of a stream: one message of the team's own
-    (`tail`, count 1, added `at`), or that many consecutive broadcasts from number
-    `number` (each added when the broadcast log says).
+    (`own`, whole, count 1, added `at`), or that many consecutive broadcasts from
+    number `number` (each added when the broadcast log says; `own` None).
 
     Untracked by the garbage collector (it refers to no container, so it can be in no
     reference cycle): every team's history holds thousands of them, and each full
     collection would otherwise walk them all while the loop waits."""
 
     seq: int
-    tail: bytes | None
+    own: bytes | None
     number: int = 0
     count: int = 1
     at: float = 0.0
@@ -258,15 +259,16 @@ class TeamStream:
         """The first seq still kept (seq + 1 when nothing is kept)."""
         return self.seq - self.kept + 1
 
-    def add_own(self, tail: bytes, at: float) -> None:
+    def add_own(self, kind: str, timestamp: str, data: Any, at: float) -> None:
         self.seq += 1
-        self.spans.append(Span(self.seq, tail, at=at))
-        self._added(len(tail))
+        message = encoder.encode(Message(self.seq, kind, timestamp, data))
+        self.spans.append(Span(self.seq, message, at=at))
+        self._added(len(message))
 
     def add_broadcast(self, number: int, tail: bytes) -> None:
         self.seq += 1
         last = self.spans[-1] if self.spans else None
-        if last is not None and last.tail is None and last.number + last.count == number:
+        if last is not None and last.own is None and last.number + last.count == number:
             last.count += 1
         else:
             self.spans.append(Span(self.seq, None, number))
@@ -285,7 +287,7 @@ class TeamStream:
         spans, size, most = self.spans, limits.history_size, limits.history_bytes
         while self.kept > 1:
             span = spans[0]
-            own = span.tail
+            own = span.own
             at = span.at if own is not None else broadcasts.added_at(span.number)
             if self.kept <= size and self.kept_bytes <= most and at >= cutoff:
                 return
@@ -307,7 +309,8 @@ class TeamStream:
         return tail
 
     def at(self, seq: int, broadcasts: Broadcasts, place: int) -> tuple[bytes, int, int]:
-        """The tail of a kept seq, its broadcast number (0: the team's own message), and
+        """A kept seq: the team's own message (whole) and 0, or a broadcast's tail and
+        its number; and
         the place of its span. A reader going through the seqs in order passes the place
         it got for the one before: the seq is in that span or the next, found without a
         search (a deque is slow to index in the middle)."""
@@ -323,8 +326,8 @@ class TeamStream:
             i = bisect_right(spans, seq, key=_first_seq) - 1
             span = spans[i]
         place = self.dropped + i
-        if span.tail is not None:
-            return span.tail, 0, place
+        if span.own is not None:
+            return span.own, 0, place
         number = span.number + seq - span.seq
         return broadcasts.get(number), number, place
 
@@ -335,8 +338,8 @@ class TeamStream:
             last = span.seq + span.count - 1
             if last <= since:
                 break
-            if span.tail is not None:
-                size += len(span.tail)
+            if span.own is not None:
+                size += len(span.own)
             else:
                 first = max(span.seq, since + 1)
                 size += broadcasts.size_of(
@@ -389,9 +392,24 @@ class Fanout:
         if s is None:
             return
         now = self.clock()
-        s.add_own(tail_of(kind, timestamp or utc_now(), data), now)
+        s.add_own(kind, timestamp or utc_now(), data, now)
         s.trim(self.limits, self.broadcasts, now - self.limits.history_seconds)
         self._wake(s)
+
+    def stream_all(self, messages: list[tuple[TeamId, str, Any]], timestamp: str) -> None:
+        """`stream` for each of (team, kind, data), in order; each team's stream is
+        trimmed and its connections woken once, after its last."""
+        now, streams, touched = self.clock(), self.streams, []
+        for team_id, kind, data in messages:
+            s = streams.get(team_id)
+            if s is not None:
+                s.add_own(kind, timestamp, data, now)
+                if s not in touched:
+                    touched.append(s)
+        cutoff = now - self.limits.history_seconds
+        for s in touched:
+            s.trim(self.limits, self.broadcasts, cutoff)
+            self._wake(s)
 
     def broadcast(self, kind: str, data: Any, topics: tuple[str, ...] | None = None) -> None:
         """A public stream message, in every team's stream (each with its own seq),
@@ -600,8 +618,8 @@ class Fanout:
         count, size = len(self.broadcasts.tails), self.broadcasts.size
         for s in self.streams.values():
             for span in s.spans:
-                if span.tail is not None:
-                    count, size = count + 1, size + len(span.tail)
+                if span.own is not None:
+                    count, size = count + 1, size + len(span.own)
         return count, size
 
     def _batch(self, conn: Connection) -> list[bytes]:
@@ -626,12 +644,14 @@ class Fanout:
                 self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
                 return None
             seq = conn.cursor
-            tail, number, conn.place = s.at(seq, self.broadcasts, conn.place)
-            conn.cursor, conn.mark = seq + 1, conn.mark + len(tail)
+            text, number, conn.place = s.at(seq, self.broadcasts, conn.place)
+            conn.cursor, conn.mark = seq + 1, conn.mark + len(text)
+            if not number:
+                return text
             books = conn.books
-            if number and books is not None and not self.broadcasts.wanted(number, books):
+            if books is not None and not self.broadcasts.wanted(number, books):
                 continue  # prints of books the connection did not choose: skipped
-            return framed(seq, tail)
+            return framed(seq, text)
         if conn.market:
             return conn.market.pop(next(iter(conn.market)))
         return None

@@ -97,8 +97,7 @@ class Release:
         """The outbox is durable: send its messages, in order, and serve its fills."""
         fanout = self.fanout
         timestamp = utc_now()  # one reading for the outbox: its messages left together
-        for team_id, kind, data in out.messages:
-            fanout.stream(team_id, kind, data, timestamp)
+        fanout.stream_all(out.messages, timestamp)
         for trade_print in out.prints:
             fanout.print_trade(trade_print)
         for instrument_id in out.touched:
