@@ -116,20 +116,14 @@ class ExchangeApp(Starlette):
         """The endpoints a request without `Origin` reaches directly, by (method, path)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            endpoint = self.direct.get((scope["method"], scope["path"]))
-            if endpoint is not None:
-                scope["app"] = self
-                request = Request(scope, receive)
-                if header(request, b"origin") is None:
-                    await self.answer_directly(endpoint, request, scope, receive, send)
-                    return
-        await super().__call__(scope, receive, send)
-
-    async def answer_directly(
-        self, endpoint: Endpoint, request: Request, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        try:
+        http = scope["type"] == "http"
+        endpoint = self.direct.get((scope["method"], scope["path"])) if http else None
+        request = None if endpoint is None else Request(scope, receive)
+        if endpoint is None or request is None or header(request, b"origin") is not None:
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        try:  # in this coroutine, not one more: every await passes through each
             response = await endpoint(request)
         except Exception as exc:  # what ServerErrorMiddleware would have answered
             response = await internal_error(request, exc)
