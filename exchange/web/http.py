@@ -193,19 +193,27 @@ class Api:
         except asyncio.QueueFull:
             raise ApiError("SERVICE_UNAVAILABLE", "the exchange is busy; retry shortly") from None
 
-    async def submit(
+    def submit(
         self, team: Team, request: NewOrder | NewQuote, request_id: str, key: str | None
-    ) -> Accepted | Refused:
+    ) -> Awaitable[Accepted | Refused]:
         """Send a request down the pipeline once per `key` (request_id): a retry with the
         same key awaits the first one's answer instead of placing a second order.
 
-        A key names one request: reused for a different one it is an error, not a silent
-        replay of the first. A refusal placed nothing, so it is not remembered: a retry
-        after a 429 (or once the position allows it) is judged afresh."""
-        reply: asyncio.Future[Accepted | Refused] = asyncio.get_running_loop().create_future()
-        if key is None:  # nothing to remember, and nobody else awaits the answer
+        Without a key there is nothing to remember and nobody else awaits the answer: the
+        caller awaits the reply itself (no coroutine between)."""
+        if key is None:
+            reply: asyncio.Future[Accepted | Refused] = asyncio.get_running_loop().create_future()
             self.enqueue(Submit(request, reply, request_id, on_commit=True))
-            return await reply
+            return reply
+        return self.submit_once(team, request, request_id, key)
+
+    async def submit_once(
+        self, team: Team, request: NewOrder | NewQuote, request_id: str, key: str
+    ) -> Accepted | Refused:
+        """`submit` with a key. A key names one request: reused for a different one it is
+        an error, not a silent replay of the first. A refusal placed nothing, so it is
+        not remembered: a retry after a 429 (or once the position allows it) is judged
+        afresh."""
         remembered = self.remembered.get(team.team_id)
         if remembered is None:
             remembered = self.remembered[team.team_id] = OrderedDict()
@@ -218,6 +226,7 @@ class Api:
                     {"field": "request_id"},
                 )
             return await asyncio.shield(pending)
+        reply: asyncio.Future[Accepted | Refused] = asyncio.get_running_loop().create_future()
         self.enqueue(Submit(request, reply, request_id, on_commit=True))
         remembered[key] = (request, reply)
         if len(remembered) > self.exchange.config.server.idempotency_keys:
