@@ -284,6 +284,7 @@ def one_round(args: argparse.Namespace, n: int) -> dict[str, float]:
     turn = args.seconds / args.slices
     with e2e.server(args.port, args.preset, []):
         keys = e2e.register(args.port, args.bots, f"ws{n}")
+        e2e.steady_collector()
         for _ in range(args.slices):
             start = server_cpu()
             add(http, asyncio.run(drive_http(args.port, keys, turn)))

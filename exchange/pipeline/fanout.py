@@ -2,9 +2,10 @@
 
 How it works. Each team has one stream: a `seq` counter and a bounded history of the
 stream messages it carried (acks, fills, cancels, positions, public trades, phase
-changes, news, signals, the leaderboard). A message is encoded once, without its seq
-(a *tail*: `,"type":...}`); the seq goes in front of it only as it is sent
-(`{"seq":n` + tail), so one encoding serves every team that carries it.
+changes, news, signals, the leaderboard). A message is encoded once: a team's own
+message whole, with its seq; a broadcast without it (a *tail*: `,"type":...}`), the
+seq going in front of it only as it is sent (`{"seq":n` + tail), so one encoding
+serves every team that carries it.
 
 Memory does not grow with teams x broadcasts. A team's own messages sit in its history
 as they are; a broadcast (`broadcast`: public prints, phase changes, news, the
@@ -52,7 +53,7 @@ import time
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -71,6 +72,8 @@ NOT_READING = "slow consumer: not reading"
 _NO_SEQ = b'{"seq":0'
 MAX_REPLIES = 64
 """Unsent answers to a connection's own requests (`reply`) before it is cut off."""
+BATCH = 64
+"""Messages a connection's sender hands its socket at most at once (one write)."""
 MAX_ANSWERS = 256
 """Unsent answers to a connection's order requests (`answer`) before it is cut off: room
 for every request it may have in flight, and for a burst of them read late."""
@@ -81,15 +84,26 @@ def tail_of(kind: str, timestamp: str, data: Any) -> bytes:
     return encoder.encode(Message(0, kind, timestamp, data))[len(_NO_SEQ) :]
 
 
-def framed(seq: int, tail: bytes) -> str:
-    """The text frame of stream message `seq`."""
-    return f'{{"seq":{seq}' + tail.decode()
+def framed(seq: int, tail: bytes) -> bytes:
+    """Stream message `seq`, whole (UTF-8 JSON, the payload of a text frame)."""
+    return b'{"seq":%d' % seq + tail
 
 
 class Socket(Protocol):
-    async def send_text(self, data: str) -> None: ...
+    async def send_texts(self, texts: list[bytes]) -> None:
+        """Send each as a text message (UTF-8), in order, at once."""
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+@runtime_checkable
+class DirectSocket(Socket, Protocol):
+    """A socket that can also be written without awaiting, while it is `writable`."""
+
+    def writable(self) -> bool: ...
+
+    def write_texts(self, texts: list[bytes]) -> None:
+        """`send_texts` at once; only while `writable`."""
 
 
 class Limits(msgspec.Struct, frozen=True):
@@ -158,15 +172,15 @@ class Broadcasts:
 
 class Span(msgspec.Struct, gc=False):
     """Seqs `seq` .. `seq + count - 1` of a stream: one message of the team's own
-    (`tail`, count 1, added `at`), or that many consecutive broadcasts from number
-    `number` (each added when the broadcast log says).
+    (`own`, whole, count 1, added `at`), or that many consecutive broadcasts from
+    number `number` (each added when the broadcast log says; `own` None).
 
     Untracked by the garbage collector (it refers to no container, so it can be in no
     reference cycle): every team's history holds thousands of them, and each full
     collection would otherwise walk them all while the loop waits."""
 
     seq: int
-    tail: bytes | None
+    own: bytes | None
     number: int = 0
     count: int = 1
     at: float = 0.0
@@ -192,12 +206,16 @@ class Books:
 
 class Connection:
     __slots__ = (
-        "answers", "books", "busy", "closed", "cursor", "greeting", "mark", "market", "progress",
-        "seen", "sender", "socket", "team_id", "wake",
+        "answers", "books", "busy", "closed", "cursor", "direct", "greeting", "mark", "market",
+        "place", "progress", "queued", "seen", "sender", "socket", "team_id", "wake",
     )  # fmt: skip
 
     def __init__(self, socket: Socket, team_id: TeamId, stream: TeamStream) -> None:
         self.socket = socket
+        self.direct = socket if isinstance(socket, DirectSocket) else None
+        """The socket, if it can be written without awaiting (`Fanout.drain`)."""
+        self.queued = False
+        """Waiting for the next `drain`."""
         self.team_id = team_id
         self.greeting: deque[bytes] = deque()
         """Snapshots of the moment of connecting; sent before any stream message."""
@@ -207,6 +225,8 @@ class Connection:
         """The next stream seq to send."""
         self.mark = stream.total
         """The stream's `total` bytes up to the cursor: unsent bytes are the rest."""
+        self.place = 0
+        """Where the last seq it sent was found in the history (`TeamStream.at`)."""
         self.market: dict[str, bytes] = {}
         self.books: Books | None = None
         """The books whose market data it wants; None for every book."""
@@ -221,11 +241,13 @@ class Connection:
 
 
 class TeamStream:
-    __slots__ = ("connections", "kept", "kept_bytes", "seq", "spans", "total")
+    __slots__ = ("connections", "dropped", "kept", "kept_bytes", "seq", "spans", "total")
 
     def __init__(self, base: int = 0) -> None:
         self.seq = base
         self.spans: deque[Span] = deque()
+        self.dropped = 0
+        """Spans dropped from the front so far: span `spans[i]` is at place `dropped + i`."""
         self.kept = 0
         """Seqs kept: `oldest()` .. `seq`."""
         self.kept_bytes = 0
@@ -237,15 +259,16 @@ class TeamStream:
         """The first seq still kept (seq + 1 when nothing is kept)."""
         return self.seq - self.kept + 1
 
-    def add_own(self, tail: bytes, at: float) -> None:
+    def add_own(self, kind: str, timestamp: str, data: Any, at: float) -> None:
         self.seq += 1
-        self.spans.append(Span(self.seq, tail, at=at))
-        self._added(len(tail))
+        message = encoder.encode(Message(self.seq, kind, timestamp, data))
+        self.spans.append(Span(self.seq, message, at=at))
+        self._added(len(message))
 
     def add_broadcast(self, number: int, tail: bytes) -> None:
         self.seq += 1
         last = self.spans[-1] if self.spans else None
-        if last is not None and last.tail is None and last.number + last.count == number:
+        if last is not None and last.own is None and last.number + last.count == number:
             last.count += 1
         else:
             self.spans.append(Span(self.seq, None, number))
@@ -258,37 +281,55 @@ class TeamStream:
 
     def trim(self, limits: Limits, broadcasts: Broadcasts, cutoff: float) -> None:
         """Drop the oldest messages beyond the bounds, and those added before `cutoff`
-        (the newest always stays)."""
-        while self.kept > 1 and (
-            self.kept > limits.history_size
-            or self.kept_bytes > limits.history_bytes
-            or self._oldest_at(broadcasts) < cutoff
-        ):
-            self.kept_bytes -= len(self._drop_oldest(broadcasts))
+        (the newest always stays). Runs at every message: once the bounds are reached,
+        each message added drops one, so the team's own (a span of one) is dropped
+        without a call."""
+        spans, size, most = self.spans, limits.history_size, limits.history_bytes
+        while self.kept > 1:
+            span = spans[0]
+            own = span.own
+            at = span.at if own is not None else broadcasts.added_at(span.number)
+            if self.kept <= size and self.kept_bytes <= most and at >= cutoff:
+                return
             self.kept -= 1
+            if own is not None:
+                self.kept_bytes -= len(own)
+                spans.popleft()
+                self.dropped += 1
+            else:
+                self.kept_bytes -= len(self._drop_broadcast(span, broadcasts))
 
-    def _oldest_at(self, broadcasts: Broadcasts) -> float:
-        span = self.spans[0]
-        return span.at if span.tail is not None else broadcasts.added_at(span.number)
-
-    def _drop_oldest(self, broadcasts: Broadcasts) -> bytes:
-        span = self.spans[0]
-        tail = span.tail if span.tail is not None else broadcasts.get(span.number)
+    def _drop_broadcast(self, span: Span, broadcasts: Broadcasts) -> bytes:
+        """Drop the first seq of the oldest span, a run of broadcasts; its tail."""
+        tail = broadcasts.get(span.number)
         span.seq, span.number, span.count = span.seq + 1, span.number + 1, span.count - 1
         if span.count == 0:
             self.spans.popleft()
+            self.dropped += 1
         return tail
 
-    def at(self, seq: int, broadcasts: Broadcasts) -> tuple[bytes, int]:
-        """The tail of a kept seq and its broadcast number (0: the team's own message);
-        most often in the newest span, so look there first."""
-        span = self.spans[-1]
-        if seq < span.seq:
-            span = self.spans[bisect_right(self.spans, seq, key=_first_seq) - 1]
-        if span.tail is not None:
-            return span.tail, 0
+    def at(self, seq: int, broadcasts: Broadcasts, place: int) -> tuple[bytes, int, int]:
+        """A kept seq: the team's own message (whole) and 0, or a broadcast's tail and
+        its number; and
+        the place of its span. A reader going through the seqs in order passes the place
+        it got for the one before: the seq is in that span or the next, found without a
+        search (a deque is slow to index in the middle)."""
+        spans, i = self.spans, place - self.dropped
+        if 0 <= i < len(spans) and seq >= spans[i].seq:
+            span = spans[i]
+            if seq >= span.seq + span.count:
+                i += 1
+                span = spans[i] if i < len(spans) else span
+        else:
+            span = spans[0]
+        if not span.seq <= seq < span.seq + span.count:
+            i = bisect_right(spans, seq, key=_first_seq) - 1
+            span = spans[i]
+        place = self.dropped + i
+        if span.own is not None:
+            return span.own, 0, place
         number = span.number + seq - span.seq
-        return broadcasts.get(number), number
+        return broadcasts.get(number), number, place
 
     def bytes_after(self, since: int, broadcasts: Broadcasts) -> int:
         """Bytes of the kept messages after `since`."""
@@ -297,8 +338,8 @@ class TeamStream:
             last = span.seq + span.count - 1
             if last <= since:
                 break
-            if span.tail is not None:
-                size += len(span.tail)
+            if span.own is not None:
+                size += len(span.own)
             else:
                 first = max(span.seq, since + 1)
                 size += broadcasts.size_of(
@@ -334,6 +375,10 @@ class Fanout:
         self.cut_off = 0
         self.recorder = recorder
         """Told of every broadcast (the market history keeps the day's public messages)."""
+        self.waiting: list[Connection] = []
+        """Connections with something new to send, for the next `drain`."""
+        self.draining = False
+        """A `drain` is due in the loop's next turn."""
 
     # -- publishing (never awaits) ----------------------------------------------------
 
@@ -347,9 +392,24 @@ class Fanout:
         if s is None:
             return
         now = self.clock()
-        s.add_own(tail_of(kind, timestamp or utc_now(), data), now)
+        s.add_own(kind, timestamp or utc_now(), data, now)
         s.trim(self.limits, self.broadcasts, now - self.limits.history_seconds)
         self._wake(s)
+
+    def stream_all(self, messages: list[tuple[TeamId, str, Any]], timestamp: str) -> None:
+        """`stream` for each of (team, kind, data), in order; each team's stream is
+        trimmed and its connections woken once, after its last."""
+        now, streams, touched = self.clock(), self.streams, []
+        for team_id, kind, data in messages:
+            s = streams.get(team_id)
+            if s is not None:
+                s.add_own(kind, timestamp, data, now)
+                if s not in touched:
+                    touched.append(s)
+        cutoff = now - self.limits.history_seconds
+        for s in touched:
+            s.trim(self.limits, self.broadcasts, cutoff)
+            self._wake(s)
 
     def broadcast(self, kind: str, data: Any, topics: tuple[str, ...] | None = None) -> None:
         """A public stream message, in every team's stream (each with its own seq),
@@ -388,7 +448,7 @@ class Fanout:
             conn.greeting.append(encoded)
         else:
             conn.market[slot] = encoded
-        conn.wake.set()
+        self._ready(conn)
 
     def reply(self, conn: Connection, kind: str, data: Any) -> None:
         """An answer to what the connection sent, queued like its greeting. A client
@@ -410,7 +470,7 @@ class Fanout:
             return
         seq = self.streams[conn.team_id].seq
         conn.answers.append((seq, encoder.encode(Message(seq, kind, utc_now(), data))))
-        conn.wake.set()
+        self._write(conn)  # the stream messages before it have gone: no need to wait
 
     def snapshot_all(self, kind: str, data: Any, slot: str, underlying: str | None = None) -> None:
         """A snapshot for every connection; with `underlying` (market data for the book
@@ -436,13 +496,56 @@ class Fanout:
 
     def _wake(self, s: TeamStream) -> None:
         """Wake the stream's connections, cutting off those too far behind."""
-        limits = self.limits
-        for conn in tuple(s.connections):  # a cut changes the set
-            behind = s.seq - conn.cursor + 1 > limits.max_backlog
-            if behind or s.total - conn.mark > limits.max_backlog_bytes:
-                self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
+        first, least = s.seq + 1 - self.limits.max_backlog, s.total - self.limits.max_backlog_bytes
+        late = None
+        for conn in s.connections:
+            if conn.cursor < first or conn.mark < least:
+                late = [conn] if late is None else [*late, conn]
             else:
-                conn.wake.set()
+                self._ready(conn)
+        for conn in late or ():  # cut after the loop: a cut changes the set
+            self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
+
+    def _ready(self, conn: Connection) -> None:
+        """The connection has something new to send: at the next `drain` (or by its
+        sender, for a socket that cannot be written without awaiting)."""
+        if conn.direct is None:
+            conn.wake.set()
+        elif not conn.queued:
+            conn.queued = True
+            self.waiting.append(conn)
+            if not self.draining:
+                self.draining = True
+                asyncio.get_running_loop().call_soon(self.drain)
+
+    def drain(self) -> None:
+        """Send what every connection that has something new has, now: the publisher
+        calls it once it has released an outbox, and the loop's next turn does too."""
+        self.draining = False
+        waiting, self.waiting = self.waiting, []
+        for conn in waiting:
+            conn.queued = False
+            self._write(conn)
+
+    def _write(self, conn: Connection) -> None:
+        """Write what the connection has to send straight to its socket, without waking
+        its sender, when the socket takes it without waiting; else wake the sender."""
+        socket = conn.direct
+        if conn.closed:
+            return
+        if socket is None or conn.busy or not socket.writable():
+            conn.wake.set()
+            return
+        try:
+            while socket.writable() and (batch := self._batch(conn)):
+                socket.write_texts(batch)
+                conn.progress += 1
+        except Exception as exc:  # the peer went away
+            log.info("connection ended while sending", extra={"error": repr(exc)})
+            self.detach(conn)
+            return
+        if not socket.writable():
+            conn.wake.set()  # the rest waits for the socket, in the sender
 
     # -- connections ------------------------------------------------------------------
 
@@ -471,7 +574,7 @@ class Fanout:
         s = self.streams[conn.team_id]
         conn.cursor = since + 1
         conn.mark = s.total - s.bytes_after(since, self.broadcasts)
-        conn.wake.set()
+        self._ready(conn)
         return True
 
     def replay_run(self, conn: Connection, since: int) -> None:
@@ -515,33 +618,42 @@ class Fanout:
         count, size = len(self.broadcasts.tails), self.broadcasts.size
         for s in self.streams.values():
             for span in s.spans:
-                if span.tail is not None:
-                    count, size = count + 1, size + len(span.tail)
+                if span.own is not None:
+                    count, size = count + 1, size + len(span.own)
         return count, size
 
-    def _next(self, conn: Connection) -> str | None:
+    def _batch(self, conn: Connection) -> list[bytes]:
+        """What the connection sends next, up to `BATCH` messages, in order."""
+        batch: list[bytes] = []
+        while len(batch) < BATCH and not conn.closed and (message := self._next(conn)):
+            batch.append(message)
+        return batch
+
+    def _next(self, conn: Connection) -> bytes | None:
         """What the connection sends next: its greeting, then its stream in order, then
         the latest snapshot of each slot; None when nothing is left."""
         if conn.greeting:
-            return conn.greeting.popleft().decode()
+            return conn.greeting.popleft()
         s, answers = self.streams[conn.team_id], conn.answers
         while True:
             if answers and answers[0][0] < conn.cursor:
-                return answers.popleft()[1].decode()
+                return answers.popleft()[1]
             if conn.cursor > s.seq:
                 break
             if conn.cursor < s.oldest():  # the limits cut it off before this can happen
                 self.cut(conn, SLOW_CONSUMER, BACKLOG_FULL)
                 return None
             seq = conn.cursor
-            tail, number = s.at(seq, self.broadcasts)
-            conn.cursor, conn.mark = seq + 1, conn.mark + len(tail)
+            text, number, conn.place = s.at(seq, self.broadcasts, conn.place)
+            conn.cursor, conn.mark = seq + 1, conn.mark + len(text)
+            if not number:
+                return text
             books = conn.books
-            if number and books is not None and not self.broadcasts.wanted(number, books):
+            if books is not None and not self.broadcasts.wanted(number, books):
                 continue  # prints of books the connection did not choose: skipped
-            return framed(seq, tail)
+            return framed(seq, text)
         if conn.market:
-            return conn.market.pop(next(iter(conn.market))).decode()
+            return conn.market.pop(next(iter(conn.market)))
         return None
 
     async def _send(self, conn: Connection) -> None:
@@ -549,9 +661,9 @@ class Fanout:
             while not conn.closed:
                 await conn.wake.wait()
                 conn.wake.clear()
-                while not conn.closed and (text := self._next(conn)) is not None:
+                while batch := self._batch(conn):
                     conn.busy = True
-                    await conn.socket.send_text(text)
+                    await conn.socket.send_texts(batch)
                     conn.busy, conn.progress = False, conn.progress + 1
         except asyncio.CancelledError:
             raise

@@ -97,8 +97,7 @@ class Release:
         """The outbox is durable: send its messages, in order, and serve its fills."""
         fanout = self.fanout
         timestamp = utc_now()  # one reading for the outbox: its messages left together
-        for team_id, kind, data in out.messages:
-            fanout.stream(team_id, kind, data, timestamp)
+        fanout.stream_all(out.messages, timestamp)
         for trade_print in out.prints:
             fanout.print_trade(trade_print)
         for instrument_id in out.touched:
@@ -117,6 +116,7 @@ class Release:
             answer(reply, value)
         if out.done is not None and not out.done.done():
             out.done.set_result(None)
+        fanout.drain()  # out to the sockets in this turn, not the next
 
     def _book_durable(self, out: Outbox) -> None:
         """What `publish` booked in the live ledger, now in the durable one, the way a

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, overload
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -89,26 +89,20 @@ class Api:
         self.exchange = exchange
         self.max_body = exchange.config.server.max_body_bytes
         self.remembered: dict[TeamId, OrderedDict[str, Remembered]] = {}
+        self.timed: set[Handler] = set()
+        """The handlers of the order routes (`measured`)."""
 
     def measured(self, handler: Handler) -> Handler:
-        """The handler of an order route, timed from entry to answer and counted by
-        outcome and error code (`exchange_order_answer_seconds`, `exchange_orders`)."""
-        metrics = self.exchange.metrics
-
-        async def run(request: Request, request_id: str) -> Response:
-            started = time.perf_counter()
-            try:
-                response = await handler(request, request_id)
-            except ApiError as exc:
-                metrics.answered(started, exc.code)
-                raise
-            metrics.answered(started, "")
-            return response
-
-        return run
+        """Mark the handler of an order route: its endpoint times it from entry to
+        answer and counts it by outcome and error code (`exchange_order_answer_seconds`,
+        `exchange_orders`)."""
+        self.timed.add(handler)
+        return handler
 
     def endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        """Give the handler a request id, turn ApiErrors into envelopes, log one line."""
+        """Give the handler a request id, turn ApiErrors into envelopes, log one line;
+        time it if it is `measured` (in the same coroutine: one less to pass through)."""
+        metrics = self.exchange.metrics if handler in self.timed else None
 
         async def run(request: Request) -> Response:
             request_id = header(request, b"x-request-id", "")
@@ -117,8 +111,12 @@ class Api:
             started = time.perf_counter()
             try:
                 response = await handler(request, request_id)
+                code = ""
             except ApiError as exc:
                 response = Response(failed(exc, request_id), exc.status, exc.headers, JSON)
+                code = exc.code
+            if metrics is not None:
+                metrics.answered(started, code)
             team = request.scope.get("team")
             if team is not None:
                 response.raw_headers += self.budget(team)
@@ -174,15 +172,19 @@ class Api:
         declared = whole_number(header(request, b"content-length", ""), 30)
         if declared is not None and declared > self.max_body:
             raise ApiError("PAYLOAD_TOO_LARGE", f"the body may be at most {self.max_body} bytes")
-        chunks, size = [], 0
-        async for chunk in request.stream():
+        chunks, size, more = [], 0, True
+        while more:  # the ASGI messages themselves: no generator per request
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk, more = message.get("body", b""), message.get("more_body", False)
             size += len(chunk)
             if size > self.max_body:
                 raise ApiError(
                     "PAYLOAD_TOO_LARGE", f"the body may be at most {self.max_body} bytes"
                 )
             chunks.append(chunk)
-        return b"".join(chunks)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def enqueue(self, item: Any) -> None:
         self.refuse_while_renewing()
@@ -191,17 +193,31 @@ class Api:
         except asyncio.QueueFull:
             raise ApiError("SERVICE_UNAVAILABLE", "the exchange is busy; retry shortly") from None
 
-    async def submit(
+    def submit(
         self, team: Team, request: NewOrder | NewQuote, request_id: str, key: str | None
-    ) -> Accepted | Refused:
+    ) -> Awaitable[Accepted | Refused]:
         """Send a request down the pipeline once per `key` (request_id): a retry with the
         same key awaits the first one's answer instead of placing a second order.
 
-        A key names one request: reused for a different one it is an error, not a silent
-        replay of the first. A refusal placed nothing, so it is not remembered: a retry
-        after a 429 (or once the position allows it) is judged afresh."""
-        remembered = self.remembered.setdefault(team.team_id, OrderedDict())
-        if key is not None and key in remembered:
+        Without a key there is nothing to remember and nobody else awaits the answer: the
+        caller awaits the reply itself (no coroutine between)."""
+        if key is None:
+            reply: asyncio.Future[Accepted | Refused] = asyncio.get_running_loop().create_future()
+            self.enqueue(Submit(request, reply, request_id, on_commit=True))
+            return reply
+        return self.submit_once(team, request, request_id, key)
+
+    async def submit_once(
+        self, team: Team, request: NewOrder | NewQuote, request_id: str, key: str
+    ) -> Accepted | Refused:
+        """`submit` with a key. A key names one request: reused for a different one it is
+        an error, not a silent replay of the first. A refusal placed nothing, so it is
+        not remembered: a retry after a 429 (or once the position allows it) is judged
+        afresh."""
+        remembered = self.remembered.get(team.team_id)
+        if remembered is None:
+            remembered = self.remembered[team.team_id] = OrderedDict()
+        if key in remembered:
             first, pending = remembered[key]
             if first != request:
                 raise ApiError(
@@ -212,11 +228,10 @@ class Api:
             return await asyncio.shield(pending)
         reply: asyncio.Future[Accepted | Refused] = asyncio.get_running_loop().create_future()
         self.enqueue(Submit(request, reply, request_id, on_commit=True))
-        if key is not None:
-            remembered[key] = (request, reply)
-            if len(remembered) > self.exchange.config.server.idempotency_keys:
-                remembered.popitem(last=False)
-        try:
+        remembered[key] = (request, reply)
+        if len(remembered) > self.exchange.config.server.idempotency_keys:
+            remembered.popitem(last=False)
+        try:  # shielded: a retry may await it too, and cancelling one must not cancel it
             outcome = await asyncio.shield(reply)
         except Exception:
             _forget(remembered, key, reply)
@@ -239,9 +254,9 @@ def route_table(api: Api, table: list[tuple[str, str, Handler]]) -> list[Route]:
     ]
 
 
-def _forget(remembered: OrderedDict[str, Remembered], key: str | None, reply: Any) -> None:
+def _forget(remembered: OrderedDict[str, Remembered], key: str, reply: Any) -> None:
     """Drop `key` if it still names this reply (it may have been evicted or replaced)."""
-    if key is not None and (entry := remembered.get(key)) is not None and entry[1] is reply:
+    if (entry := remembered.get(key)) is not None and entry[1] is reply:
         del remembered[key]
 
 

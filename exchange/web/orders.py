@@ -113,7 +113,7 @@ class Orders:
             raise ApiError("ORDER_NOT_FOUND", "no open order with that id")
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.api.enqueue(Cancel(team.team_id, OrderId(order_id), reply, request_id))
-        result = await asyncio.shield(reply)
+        result = await reply
         if result is None:
             raise ApiError("ORDER_NOT_FOUND", f"no open order {order_id}")
         if isinstance(result, OrderRefusal):
@@ -140,7 +140,7 @@ class Orders:
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         target = None if instrument is None else InstrumentId(instrument)
         self.api.enqueue(CancelTeam(team.team_id, target, reply, request_id))
-        result = await asyncio.shield(reply)
+        result = await reply
         if isinstance(result, OrderRefusal):
             raise refusal_error(result)
         acks = [cancel_ack(e) for e in sorted(result, key=lambda e: e.order_id)]

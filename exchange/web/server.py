@@ -43,6 +43,8 @@ from exchange.wire.errors import ApiError
 
 log = logging.getLogger("exchange.web")
 
+YOUNG = 10_000
+"""Objects made (less those freed) between two collections of the youngest generation."""
 ROUTING_ERRORS = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 
 
@@ -62,12 +64,14 @@ def create_app(exchange: Game) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await exchange.start()
+        thresholds = gc.get_threshold()
         freeze_heap()
         try:
             yield
         finally:
             await exchange.stop()
             gc.unfreeze()
+            gc.set_threshold(*thresholds)
 
     stream = StreamEndpoint(exchange, orders)
     exchange.control.on_reissue.append(stream.tickets.drop)
@@ -112,20 +116,14 @@ class ExchangeApp(Starlette):
         """The endpoints a request without `Origin` reaches directly, by (method, path)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            endpoint = self.direct.get((scope["method"], scope["path"]))
-            if endpoint is not None:
-                scope["app"] = self
-                request = Request(scope, receive)
-                if header(request, b"origin") is None:
-                    await self.answer_directly(endpoint, request, scope, receive, send)
-                    return
-        await super().__call__(scope, receive, send)
-
-    async def answer_directly(
-        self, endpoint: Endpoint, request: Request, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        try:
+        http = scope["type"] == "http"
+        endpoint = self.direct.get((scope["method"], scope["path"])) if http else None
+        request = None if endpoint is None else Request(scope, receive)
+        if endpoint is None or request is None or header(request, b"origin") is not None:
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        try:  # in this coroutine, not one more: every await passes through each
             response = await endpoint(request)
         except Exception as exc:  # what ServerErrorMiddleware would have answered
             response = await internal_error(request, exc)
@@ -138,8 +136,15 @@ def freeze_heap() -> None:
     serving walks only what was made since: it lives as long as the server, and
     walking it held the loop for tens of milliseconds at every full collection.
     `gc.unfreeze()` at shutdown hands it back, so nothing stays uncollectable (garbage
-    frozen with it waits until then: a start makes little)."""
+    frozen with it waits until then: a start makes little).
+
+    The youngest generation is collected after `YOUNG` new objects, not Python's 700:
+    under load an order makes a few, so the default collected every hundred or so
+    orders, and each collection walks every request then in flight; the older
+    generations follow it, so they run as much less often (the thresholds are put back
+    at shutdown)."""
     gc.freeze()
+    gc.set_threshold(YOUNG, *gc.get_threshold()[1:])
 
 
 async def routing_error(request: Request, exc: Exception) -> Response:
@@ -187,6 +192,9 @@ def uvicorn_config(app: Starlette, host: str, port: int, **options: Any) -> uvic
     than bytes on the wire (compressing was a sixth of the server's time under load).
     uvicorn's loggers are filtered so that no API key or ticket reaches a log line. HTTP
     is uvicorn's httptools protocol with the edge's limits (`exchange.web.edge`).
+    `X-Forwarded-For` is not read (`proxy_headers` off): it means something only behind
+    a proxy, and reading it was a middleware layer on every request; a deployment behind
+    one can turn it on through `options`.
     """
     logs.redact_uvicorn()
     limits = app.state.exchange.config.server
@@ -194,6 +202,6 @@ def uvicorn_config(app: Starlette, host: str, port: int, **options: Any) -> uvic
         "http": edge_protocol(limits), "log_config": None, "access_log": False,
         "ws": StreamProtocol, "ws_per_message_deflate": False, "lifespan": "on",
         "ws_max_size": limits.max_body_bytes,  # what a client sends: subscriptions
-        "timeout_graceful_shutdown": 5,
+        "timeout_graceful_shutdown": 5, "proxy_headers": False,
     }  # fmt: skip
     return uvicorn.Config(app, host=host, port=port, **{**settings, **options})

@@ -14,9 +14,11 @@ them here as well, before the cork, only moved the bytes twice.)
 The stream's messages need none of the ASGI layers on their way out (a message dict
 per frame, starlette's state checks, the middleware's wrappers): the protocol puts
 itself in the scope's extensions under `FRAMES`, and `socket_of` gives the stream a
-`StreamSocket` that writes a message's frame straight from `send_text`. It waits for
-the socket to be writable as uvicorn does, so a peer that reads nothing still holds
-its sender, and is cut off as a slow consumer (4008) by the stream's checks.
+`StreamSocket` that writes the frames of the messages the stream has ready straight
+from `send_texts`, in one write, or from `write_texts` without awaiting while the
+socket is writable (the stream then needs no task switch to send). It waits for the
+socket to be writable as uvicorn does, so a peer that reads nothing still holds its
+sender, and is cut off as a slow consumer (4008) by the stream's checks.
 """
 
 from __future__ import annotations
@@ -62,14 +64,26 @@ class FramingProtocol(WebSocketsSansIOProtocol):
         data = message.get("bytes")
         self.write_frame(*((TEXT, message["text"].encode()) if data is None else (BINARY, data)))
 
-    async def send_text(self, text: str) -> None:
-        """A text message, as `websocket.send` would send it."""
+    async def send_texts(self, texts: list[bytes]) -> None:
+        """Text messages (UTF-8), as `websocket.send` would send them, in one write."""
         if not self.writable.is_set():
             await self.writable.wait()
-        self.write_frame(TEXT, text.encode())
+        self.write_texts(texts)
+
+    def ready_to_write(self) -> bool:
+        """Whether a write now goes out without waiting (uvicorn's flow control)."""
+        return self.writable.is_set()
+
+    def write_texts(self, texts: list[bytes]) -> None:
+        """`send_texts` without the wait: only when `ready_to_write`."""
+        if self.conn.extensions or not self._open():
+            for text in texts:
+                self.write_frame(TEXT, text)
+            return
+        self.transport.write(b"".join([frame(TEXT, text) for text in texts]))
 
     def write_frame(self, first: int, payload: bytes) -> None:
-        if self.disconnected or not self._streaming() or self.conn.state is not State.OPEN:
+        if not self._open():
             raise ClientDisconnected()
         if not self.conn.extensions:
             self.transport.write(frame(first, payload))
@@ -83,6 +97,10 @@ class FramingProtocol(WebSocketsSansIOProtocol):
             raise ClientDisconnected() from None
         self.transport.write(b"".join(self.conn.data_to_send()))
 
+    def _open(self) -> bool:
+        """Data frames may be written now."""
+        return not self.disconnected and self._streaming() and self.conn.state is State.OPEN
+
     def _streaming(self) -> bool:
         """Past the handshake, before a close: where uvicorn would write data frames."""
         return self.handshake_complete and not self.close_sent and self.initial_response is None
@@ -92,14 +110,31 @@ class StreamSocket:
     """What the stream sends on: messages straight to the protocol, the close through
     the application's WebSocket (so starlette knows the connection is closed)."""
 
-    __slots__ = ("close", "send_text")
+    __slots__ = ("close", "send_texts", "writable", "write_texts")
 
     def __init__(self, protocol: FramingProtocol, websocket: WebSocket) -> None:
-        self.send_text = protocol.send_text
+        self.send_texts = protocol.send_texts
+        self.writable = protocol.ready_to_write
+        self.write_texts = protocol.write_texts
         self.close = websocket.close
 
 
-def socket_of(websocket: WebSocket) -> StreamSocket | WebSocket:
+class TextSocket:
+    """The stream's messages through the application's WebSocket, one by one (a server
+    whose WebSocket protocol is not `FramingProtocol`)."""
+
+    __slots__ = ("close", "websocket")
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self.close = websocket.close
+
+    async def send_texts(self, texts: list[bytes]) -> None:
+        for text in texts:
+            await self.websocket.send_text(text.decode())
+
+
+def socket_of(websocket: WebSocket) -> StreamSocket | TextSocket:
     """The short way to the socket where the server offers it, else the WebSocket."""
     protocol = websocket.scope.get("extensions", {}).get(FRAMES)
-    return websocket if protocol is None else StreamSocket(protocol, websocket)
+    return TextSocket(websocket) if protocol is None else StreamSocket(protocol, websocket)

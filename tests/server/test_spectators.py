@@ -98,8 +98,8 @@ class StalledSocket:
         self.sent: list[str] = []
         self.closed_with: int | None = None
 
-    async def send_text(self, data: str) -> None:
-        self.sent.append(data)
+    async def send_texts(self, texts: list[bytes]) -> None:
+        self.sent.extend(text.decode() for text in texts)
         await asyncio.Event().wait()
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:

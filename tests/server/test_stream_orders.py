@@ -348,9 +348,9 @@ class Recording:
         self.go.set()
         self.closed_with: int | None = None
 
-    async def send_text(self, data: str) -> None:
+    async def send_texts(self, texts: list[bytes]) -> None:
         await self.go.wait()
-        self.sent.append(json.loads(data))
+        self.sent.extend(json.loads(text) for text in texts)
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         self.closed_with = code

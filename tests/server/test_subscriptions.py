@@ -254,7 +254,7 @@ class Stuck:
         self.closed_with: int | None = None
         self.forever = asyncio.Event()
 
-    async def send_text(self, data: str) -> None:
+    async def send_texts(self, texts: list[bytes]) -> None:
         await self.forever.wait()
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
