@@ -1,10 +1,11 @@
 """One instrument's order book: price levels on sorted prices, a FIFO queue per level.
 
 Each side keeps a `PriceList` of its prices and a dict from price to `Level`. A level's
-queue is a deque with lazy deletion: a cancel removes the order from the id index at
-once (O(1) lookup) and leaves a dead entry in the deque; an order is in the book exactly
-while it is in the index, so matching skips entries that are not, and compaction clears
-them when they outnumber the live ones. A level with no live order is dropped at once, so
+queue is a list read from a head index, with lazy deletion: a cancel removes the order
+from the id index at once (O(1) lookup) and leaves a dead entry in the queue; an order is
+in the book exactly while it is in the index, so matching skips entries that are not, and
+compaction clears them when they outnumber the live ones. Matching consumes a queue from
+the front by moving its head on. A level with no live order is dropped at once, so
 `best_bid`/`best_ask` always name a price with quantity behind it.
 
 The book stores and reports; it does not decide what trades. Matching engines
@@ -14,8 +15,8 @@ The book stores and reports; it does not decide what trades. Matching engines
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections import deque
 from collections.abc import Iterator
+from itertools import islice
 from typing import NamedTuple
 
 from exchange.domain.orders import Order
@@ -47,13 +48,20 @@ class PriceList(list[Ticks]):
 
 
 class Level:
-    """The live orders at one price, oldest first, and their total open quantity."""
+    """The live orders at one price, oldest first, and their total open quantity.
 
-    __slots__ = ("dead", "live", "orders", "price", "quantity")
+    The queue is `orders[head:]`: the entries before `head` were filled and taken off
+    the front by matching, which cuts them away once they are the larger part. A list
+    and an index rather than a deque: a level holds a handful of orders, and a deque
+    is 760 bytes outside the small-object allocator, so with hundreds of books the
+    levels alone would not stay in the cache."""
+
+    __slots__ = ("dead", "head", "live", "orders", "price", "quantity")
 
     def __init__(self, price: Ticks) -> None:
         self.price = price
-        self.orders: deque[Order] = deque()
+        self.orders: list[Order] = []
+        self.head = 0
         self.quantity = 0
         self.live = 0
         self.dead = 0
@@ -148,8 +156,8 @@ class OrderBook:
             prices.remove(price)
         elif level.dead > level.live + 16:
             # Dead entries would pile up under a long-lived head order: keep them bounded.
-            level.orders = deque(self.live_orders(level))
-            level.dead = 0
+            level.orders = list(self.live_orders(level))
+            level.head = level.dead = 0
         self.version += 1
         return order
 
@@ -210,7 +218,7 @@ class OrderBook:
     def live_orders(self, level: Level) -> Iterator[Order]:
         """A level's orders still in the book, oldest first (skips lazily deleted ones)."""
         index = self.orders
-        return (o for o in level.orders if o.order_id in index)
+        return (o for o in islice(level.orders, level.head, None) if o.order_id in index)
 
     def resting_orders(self, side: Side) -> Iterator[Order]:
         """Live resting orders of one side in priority order (best price, then time)."""

@@ -82,7 +82,8 @@ class ContinuousMatchingEngine:
         loop with locals bound up front and the incoming order's open quantity in a
         local, written back once: this is the hot path of every crossing order, and its
         cost is per trade. A consumed level is the best, so it leaves its price list by
-        index.
+        index; a level that stays has the filled front of its queue passed by moving its
+        head, and cut away once it is the larger part.
         """
         limit = order.price
         sign = 1 if best == 0 else -1
@@ -99,10 +100,11 @@ class ContinuousMatchingEngine:
                 break
             level: Level = levels[price]
             queue = level.orders
+            head = level.head
             while left and level.live:
-                resting = queue[0]
+                resting = queue[head]
                 if resting.order_id not in index:  # cancelled earlier: lazily deleted
-                    queue.popleft()
+                    head += 1
                     level.dead -= 1
                     continue
                 qty = resting.remaining
@@ -114,7 +116,7 @@ class ContinuousMatchingEngine:
                 level.quantity -= qty
                 if resting_left == 0:
                     resting.status = FILLED
-                    queue.popleft()
+                    head += 1
                     del index[resting.order_id]
                     level.live -= 1
                 else:
@@ -133,5 +135,10 @@ class ContinuousMatchingEngine:
             if level.live == 0:
                 del levels[price]
                 del prices[best]
+            elif head * 2 > len(queue):
+                del queue[:head]
+                level.head = 0
+            else:
+                level.head = head
         order.filled += order.remaining - left
         order.remaining = left
