@@ -1,12 +1,19 @@
 """One instrument's order book: price levels on sorted prices, a FIFO queue per level.
 
 Each side keeps a `PriceList` of its prices and a dict from price to `Level`. A level's
-queue is a list read from a head index, with lazy deletion: a cancel removes the order
-from the id index at once (O(1) lookup) and leaves a dead entry in the queue; an order is
-in the book exactly while it is in the index, so matching skips entries that are not, and
-compaction clears them when they outnumber the live ones. Matching consumes a queue from
-the front by moving its head on. A level with no live order is dropped at once, so
-`best_bid`/`best_ask` always name a price with quantity behind it.
+queue is a list read from a head index, with lazy deletion: a cancel takes the order's
+quantity off its level at once (the caller holds the order, so it is O(1)) and leaves a
+dead entry in the queue. An order is in the book exactly while its status is live (new
+or partially filled): a cancel marks it cancelled and a fill filled, so matching skips
+dead entries by their status, and compaction clears them when they outnumber the live
+ones. Matching consumes a queue from the front by moving its head on. A level with no
+live order is dropped at once, so `best_bid`/`best_ask` always name a price with
+quantity behind it.
+
+There is no index by order id: the venue finds an order through its team's index and
+hands it over, so a trade or a cancel touches no id table here (with hundreds of books
+such a table is out of the cache and was a large part of a trade's cost). `get`,
+`in`, `remove` by id and `orders` scan the levels: views and tests use them.
 
 The book stores and reports; it does not decide what trades. Matching engines
 (`matching.py`, `auction.py`) read and fill it through the attributes named here.
@@ -24,6 +31,8 @@ from exchange.domain.types import InstrumentId, OrderId, OrderStatus, Side, Tick
 from exchange.domain.uncross import Uncross, clearing_price
 
 BUY = Side.BUY
+NEW, PARTIALLY_FILLED = OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED
+FILLED, CANCELLED = OrderStatus.FILLED, OrderStatus.CANCELLED
 
 
 class PriceList(list[Ticks]):
@@ -80,7 +89,7 @@ class OrderBook:
     # when there are hundreds of them (no instance dict to look each one up in).
     __slots__ = (
         "_indicative", "ask_prices", "asks", "bid_prices", "bids", "instrument_id",
-        "orders", "version",
+        "size", "version",
     )  # fmt: skip
 
     def __init__(self, instrument_id: InstrumentId) -> None:
@@ -91,19 +100,25 @@ class OrderBook:
         """Ascending; the best bid is the last."""
         self.ask_prices = PriceList()
         """Ascending; the best ask is the first."""
-        self.orders: dict[OrderId, Order] = {}
+        self.size = 0
+        """How many orders rest in the book."""
         self.version = 0
         """Bumped on every change, so views (indicative uncross, depth) can be cached."""
         self._indicative: tuple[int, Ticks | None, Uncross | None] = (-1, None, None)
 
     def __len__(self) -> int:
-        return len(self.orders)
+        return self.size
 
     def __contains__(self, order_id: object) -> bool:
         return order_id in self.orders
 
     def get(self, order_id: OrderId) -> Order | None:
         return self.orders.get(order_id)
+
+    @property
+    def orders(self) -> dict[OrderId, Order]:
+        """The resting orders by id, bids then asks in priority order (a scan)."""
+        return {o.order_id: o for side in Side for o in self.resting_orders(side)}
 
     def best_bid(self) -> Ticks | None:
         return self.bid_prices[-1] if self.bid_prices else None
@@ -133,16 +148,22 @@ class OrderBook:
         level.orders.append(order)
         level.quantity += order.remaining
         level.live += 1
-        self.orders[order.order_id] = order
+        self.size += 1
         self.version += 1
 
     def remove(self, order_id: OrderId) -> Order | None:
-        """Take a resting order out of the book (for a cancel); None if it is not here."""
-        order = self.orders.pop(order_id, None)
-        if order is None:
-            return None
+        """Cancel the resting order with this id (a scan); None if it is not here."""
+        order = self.get(order_id)
+        if order is not None:
+            self.cancel(order)
+        return order
+
+    def cancel(self, order: Order) -> None:
+        """Take a resting order of this book out and mark it cancelled."""
         price = order.price
-        assert price is not None
+        assert price is not None and (order.status is NEW or order.status is PARTIALLY_FILLED)
+        order.status = CANCELLED
+        self.size -= 1
         if order.side is BUY:
             levels, prices = self.bids, self.bid_prices
         else:
@@ -159,7 +180,6 @@ class OrderBook:
             level.orders = list(self.live_orders(level))
             level.head = level.dead = 0
         self.version += 1
-        return order
 
     def fill(self, order: Order, quantity: int) -> None:
         """Fill a resting order in place; a fully filled order leaves the book."""
@@ -171,10 +191,10 @@ class OrderBook:
         level.quantity -= quantity
         self.version += 1
         if order.remaining:
-            order.status = OrderStatus.PARTIALLY_FILLED
+            order.status = PARTIALLY_FILLED
             return
-        order.status = OrderStatus.FILLED
-        del self.orders[order.order_id]
+        order.status = FILLED
+        self.size -= 1
         level.live -= 1
         level.dead += 1
         if level.live == 0:
@@ -217,8 +237,11 @@ class OrderBook:
 
     def live_orders(self, level: Level) -> Iterator[Order]:
         """A level's orders still in the book, oldest first (skips lazily deleted ones)."""
-        index = self.orders
-        return (o for o in islice(level.orders, level.head, None) if o.order_id in index)
+        return (
+            o
+            for o in islice(level.orders, level.head, None)
+            if o.status is NEW or o.status is PARTIALLY_FILLED
+        )
 
     def resting_orders(self, side: Side) -> Iterator[Order]:
         """Live resting orders of one side in priority order (best price, then time)."""

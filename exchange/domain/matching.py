@@ -17,7 +17,7 @@ from exchange.domain.book import Level, OrderBook, PriceList
 from exchange.domain.orders import Ids, Order, Trade
 from exchange.domain.types import OrderStatus, Side, Ticks, TimeNs
 
-FILLED, PARTIALLY_FILLED = OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED
+NEW, FILLED, PARTIALLY_FILLED = OrderStatus.NEW, OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED
 BUY = Side.BUY
 
 
@@ -87,13 +87,13 @@ class ContinuousMatchingEngine:
         """
         limit = order.price
         sign = 1 if best == 0 else -1
-        index = book.orders
         buying = order.side is BUY
         next_trade_id = self._ids.trades.__next__
         instrument_id, side, team_id, order_id = (
             order.instrument_id, order.side, order.team_id, order.order_id
         )  # fmt: skip
         left = order.remaining
+        filled = 0
         while left and prices:
             price = prices[best]
             if limit is not None and (price - limit) * sign > 0:
@@ -103,7 +103,8 @@ class ContinuousMatchingEngine:
             head = level.head
             while left and level.live:
                 resting = queue[head]
-                if resting.order_id not in index:  # cancelled earlier: lazily deleted
+                status = resting.status
+                if status is not NEW and status is not PARTIALLY_FILLED:  # lazily deleted
                     head += 1
                     level.dead -= 1
                     continue
@@ -117,7 +118,7 @@ class ContinuousMatchingEngine:
                 if resting_left == 0:
                     resting.status = FILLED
                     head += 1
-                    del index[resting.order_id]
+                    filled += 1
                     level.live -= 1
                 else:
                     resting.status = PARTIALLY_FILLED
@@ -142,3 +143,4 @@ class ContinuousMatchingEngine:
                 level.head = head
         order.filled += order.remaining - left
         order.remaining = left
+        book.size -= filled

@@ -50,6 +50,7 @@ from exchange.domain.types import (
 BUY, SELL = Side.BUY, Side.SELL
 QUOTE, MARKET = OrderType.QUOTE, OrderType.MARKET
 CANCELLED = OrderStatus.CANCELLED
+USER, NO_LIQUIDITY = CancelReason.USER, CancelReason.NO_LIQUIDITY
 
 
 class PhaseChanged(msgspec.Struct, gc=False):
@@ -141,7 +142,7 @@ class ExchangeVenue:
         trades = self._match(order, now)
         if order.remaining and order.price is None:
             order.status = CANCELLED
-            cancel = cancelled_event(order, CancelReason.NO_LIQUIDITY, now)
+            cancel = cancelled_event(order, NO_LIQUIDITY, now)
             return OrderResult(CANCELLED, order, trades, [cancel])
         return OrderResult(order.status, order, trades, [])
 
@@ -174,7 +175,7 @@ class ExchangeVenue:
         refused = self.cancel_refusal(order.instrument_id)
         if refused is not None:
             return refused
-        event = self._cancel(order, CancelReason.USER, now)
+        event = self._cancel(order, USER, now)
         return OrderResult(CANCELLED, order, [], [event])
 
     def cancel_refusal(self, instrument_id: InstrumentId | None = None) -> OrderResult | None:
@@ -396,7 +397,7 @@ class ExchangeVenue:
                 team_orders[team_id].pop(order_id, None)
 
     def _cancel(self, order: Order, reason: CancelReason, now: TimeNs) -> OrderCancelled:
-        self.books[order.instrument_id].remove(order.order_id)
+        self.books[order.instrument_id].cancel(order)
         self._team_orders[order.team_id].pop(order.order_id, None)
         self._opened(order.team_id, order.instrument_id, order.side, -order.remaining)
         order.status = CANCELLED
