@@ -56,20 +56,22 @@ class PriceList(list[Ticks]):
         del self[at]
 
 
-class Level:
-    """The live orders at one price, oldest first, and their total open quantity.
+class Level(list[Order]):
+    """The orders at one price, oldest first (the list itself is the queue), and their
+    total open quantity.
 
-    The queue is `orders[head:]`: the entries before `head` were filled and taken off
-    the front by matching, which cuts them away once they are the larger part. A list
-    and an index rather than a deque: a level holds a handful of orders, and a deque
-    is 760 bytes outside the small-object allocator, so with hundreds of books the
-    levels alone would not stay in the cache."""
+    The queue is `self[head:]`: the entries before `head` were filled and taken off the
+    front by matching, which cuts them away once they are the larger part. A list and an
+    index rather than a deque, and the level the list rather than holding one: a level
+    holds a handful of orders, a deque is 760 bytes outside the small-object allocator,
+    and every object between a price and its orders is one more cache miss when there
+    are hundreds of books. `live` and `dead` count the entries from `head` on."""
 
-    __slots__ = ("dead", "head", "live", "orders", "price", "quantity")
+    __slots__ = ("dead", "head", "live", "price", "quantity")
 
     def __init__(self, price: Ticks) -> None:
+        super().__init__()
         self.price = price
-        self.orders: list[Order] = []
         self.head = 0
         self.quantity = 0
         self.live = 0
@@ -145,7 +147,7 @@ class OrderBook:
         if level is None:
             level = levels[price] = Level(price)
             insort(prices, price)
-        level.orders.append(order)
+        level.append(order)
         level.quantity += order.remaining
         level.live += 1
         self.size += 1
@@ -177,7 +179,7 @@ class OrderBook:
             prices.remove(price)
         elif level.dead > level.live + 16:
             # Dead entries would pile up under a long-lived head order: keep them bounded.
-            level.orders = list(self.live_orders(level))
+            level[:] = list(self.live_orders(level))
             level.head = level.dead = 0
         self.version += 1
 
@@ -239,7 +241,7 @@ class OrderBook:
         """A level's orders still in the book, oldest first (skips lazily deleted ones)."""
         return (
             o
-            for o in islice(level.orders, level.head, None)
+            for o in islice(level, level.head, None)
             if o.status is NEW or o.status is PARTIALLY_FILLED
         )
 

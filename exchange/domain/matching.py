@@ -99,10 +99,9 @@ class ContinuousMatchingEngine:
             if limit is not None and (price - limit) * sign > 0:
                 break
             level: Level = levels[price]
-            queue = level.orders
             head = level.head
             while left and level.live:
-                resting = queue[head]
+                resting = level[head]
                 status = resting.status
                 if status is not NEW and status is not PARTIALLY_FILLED:  # lazily deleted
                     head += 1
@@ -136,8 +135,8 @@ class ContinuousMatchingEngine:
             if level.live == 0:
                 del levels[price]
                 del prices[best]
-            elif head * 2 > len(queue):
-                del queue[:head]
+            elif head * 2 > len(level):
+                del level[:head]
                 level.head = 0
             else:
                 level.head = head
