@@ -69,8 +69,7 @@ class Level(list[Order]):
 
     __slots__ = ("dead", "head", "live", "price", "quantity")
 
-    def __init__(self, price: Ticks) -> None:
-        super().__init__()
+    def __init__(self, price: Ticks) -> None:  # starts empty: no list.__init__ to run
         self.price = price
         self.head = 0
         self.quantity = 0
