@@ -1,11 +1,19 @@
 """One instrument's order book: price levels on sorted prices, a FIFO queue per level.
 
 Each side keeps a `PriceList` of its prices and a dict from price to `Level`. A level's
-queue is a deque with lazy deletion: a cancel removes the order from the id index at
-once (O(1) lookup) and leaves a dead entry in the deque; an order is in the book exactly
-while it is in the index, so matching skips entries that are not, and compaction clears
-them when they outnumber the live ones. A level with no live order is dropped at once, so
-`best_bid`/`best_ask` always name a price with quantity behind it.
+queue is a list read from a head index, with lazy deletion: a cancel takes the order's
+quantity off its level at once (the caller holds the order, so it is O(1)) and leaves a
+dead entry in the queue. An order is in the book exactly while its status is live (new
+or partially filled): a cancel marks it cancelled and a fill filled, so matching skips
+dead entries by their status, and compaction clears them when they outnumber the live
+ones. Matching consumes a queue from the front by moving its head on. A level with no
+live order is dropped at once, so `best_bid`/`best_ask` always name a price with
+quantity behind it.
+
+There is no index by order id: the venue finds an order through its team's index and
+hands it over, so a trade or a cancel touches no id table here (with hundreds of books
+such a table is out of the cache and was a large part of a trade's cost). `get`,
+`in`, `remove` by id and `orders` scan the levels: views and tests use them.
 
 The book stores and reports; it does not decide what trades. Matching engines
 (`matching.py`, `auction.py`) read and fill it through the attributes named here.
@@ -14,8 +22,8 @@ The book stores and reports; it does not decide what trades. Matching engines
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections import deque
 from collections.abc import Iterator
+from itertools import islice
 from typing import NamedTuple
 
 from exchange.domain.orders import Order
@@ -23,6 +31,8 @@ from exchange.domain.types import InstrumentId, OrderId, OrderStatus, Side, Tick
 from exchange.domain.uncross import Uncross, clearing_price
 
 BUY = Side.BUY
+NEW, PARTIALLY_FILLED = OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED
+FILLED, CANCELLED = OrderStatus.FILLED, OrderStatus.CANCELLED
 
 
 class PriceList(list[Ticks]):
@@ -46,14 +56,22 @@ class PriceList(list[Ticks]):
         del self[at]
 
 
-class Level:
-    """The live orders at one price, oldest first, and their total open quantity."""
+class Level(list[Order]):
+    """The orders at one price, oldest first (the list itself is the queue), and their
+    total open quantity.
 
-    __slots__ = ("dead", "live", "orders", "price", "quantity")
+    The queue is `self[head:]`: the entries before `head` were filled and taken off the
+    front by matching, which cuts them away once they are the larger part. A list and an
+    index rather than a deque, and the level the list rather than holding one: a level
+    holds a handful of orders, a deque is 760 bytes outside the small-object allocator,
+    and every object between a price and its orders is one more cache miss when there
+    are hundreds of books. `live` and `dead` count the entries from `head` on."""
 
-    def __init__(self, price: Ticks) -> None:
+    __slots__ = ("dead", "head", "live", "price", "quantity")
+
+    def __init__(self, price: Ticks) -> None:  # starts empty: no list.__init__ to run
         self.price = price
-        self.orders: deque[Order] = deque()
+        self.head = 0
         self.quantity = 0
         self.live = 0
         self.dead = 0
@@ -72,7 +90,7 @@ class OrderBook:
     # when there are hundreds of them (no instance dict to look each one up in).
     __slots__ = (
         "_indicative", "ask_prices", "asks", "bid_prices", "bids", "instrument_id",
-        "orders", "version",
+        "size", "version",
     )  # fmt: skip
 
     def __init__(self, instrument_id: InstrumentId) -> None:
@@ -83,19 +101,25 @@ class OrderBook:
         """Ascending; the best bid is the last."""
         self.ask_prices = PriceList()
         """Ascending; the best ask is the first."""
-        self.orders: dict[OrderId, Order] = {}
+        self.size = 0
+        """How many orders rest in the book."""
         self.version = 0
         """Bumped on every change, so views (indicative uncross, depth) can be cached."""
         self._indicative: tuple[int, Ticks | None, Uncross | None] = (-1, None, None)
 
     def __len__(self) -> int:
-        return len(self.orders)
+        return self.size
 
     def __contains__(self, order_id: object) -> bool:
         return order_id in self.orders
 
     def get(self, order_id: OrderId) -> Order | None:
         return self.orders.get(order_id)
+
+    @property
+    def orders(self) -> dict[OrderId, Order]:
+        """The resting orders by id, bids then asks in priority order (a scan)."""
+        return {o.order_id: o for side in Side for o in self.resting_orders(side)}
 
     def best_bid(self) -> Ticks | None:
         return self.bid_prices[-1] if self.bid_prices else None
@@ -122,19 +146,25 @@ class OrderBook:
         if level is None:
             level = levels[price] = Level(price)
             insort(prices, price)
-        level.orders.append(order)
+        level.append(order)
         level.quantity += order.remaining
         level.live += 1
-        self.orders[order.order_id] = order
+        self.size += 1
         self.version += 1
 
     def remove(self, order_id: OrderId) -> Order | None:
-        """Take a resting order out of the book (for a cancel); None if it is not here."""
-        order = self.orders.pop(order_id, None)
-        if order is None:
-            return None
+        """Cancel the resting order with this id (a scan); None if it is not here."""
+        order = self.get(order_id)
+        if order is not None:
+            self.cancel(order)
+        return order
+
+    def cancel(self, order: Order) -> None:
+        """Take a resting order of this book out and mark it cancelled."""
         price = order.price
-        assert price is not None
+        assert price is not None and (order.status is NEW or order.status is PARTIALLY_FILLED)
+        order.status = CANCELLED
+        self.size -= 1
         if order.side is BUY:
             levels, prices = self.bids, self.bid_prices
         else:
@@ -148,10 +178,9 @@ class OrderBook:
             prices.remove(price)
         elif level.dead > level.live + 16:
             # Dead entries would pile up under a long-lived head order: keep them bounded.
-            level.orders = deque(self.live_orders(level))
-            level.dead = 0
+            level[:] = list(self.live_orders(level))
+            level.head = level.dead = 0
         self.version += 1
-        return order
 
     def fill(self, order: Order, quantity: int) -> None:
         """Fill a resting order in place; a fully filled order leaves the book."""
@@ -163,10 +192,10 @@ class OrderBook:
         level.quantity -= quantity
         self.version += 1
         if order.remaining:
-            order.status = OrderStatus.PARTIALLY_FILLED
+            order.status = PARTIALLY_FILLED
             return
-        order.status = OrderStatus.FILLED
-        del self.orders[order.order_id]
+        order.status = FILLED
+        self.size -= 1
         level.live -= 1
         level.dead += 1
         if level.live == 0:
@@ -209,8 +238,11 @@ class OrderBook:
 
     def live_orders(self, level: Level) -> Iterator[Order]:
         """A level's orders still in the book, oldest first (skips lazily deleted ones)."""
-        index = self.orders
-        return (o for o in level.orders if o.order_id in index)
+        return (
+            o
+            for o in islice(level, level.head, None)
+            if o.status is NEW or o.status is PARTIALLY_FILLED
+        )
 
     def resting_orders(self, side: Side) -> Iterator[Order]:
         """Live resting orders of one side in priority order (best price, then time)."""

@@ -17,7 +17,7 @@ from exchange.domain.book import Level, OrderBook, PriceList
 from exchange.domain.orders import Ids, Order, Trade
 from exchange.domain.types import OrderStatus, Side, Ticks, TimeNs
 
-FILLED, PARTIALLY_FILLED = OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED
+NEW, FILLED, PARTIALLY_FILLED = OrderStatus.NEW, OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED
 BUY = Side.BUY
 
 
@@ -82,27 +82,29 @@ class ContinuousMatchingEngine:
         loop with locals bound up front and the incoming order's open quantity in a
         local, written back once: this is the hot path of every crossing order, and its
         cost is per trade. A consumed level is the best, so it leaves its price list by
-        index.
+        index; a level that stays has the filled front of its queue passed by moving its
+        head, and cut away once it is the larger part.
         """
         limit = order.price
         sign = 1 if best == 0 else -1
-        index = book.orders
         buying = order.side is BUY
         next_trade_id = self._ids.trades.__next__
         instrument_id, side, team_id, order_id = (
             order.instrument_id, order.side, order.team_id, order.order_id
         )  # fmt: skip
         left = order.remaining
+        filled = 0
         while left and prices:
             price = prices[best]
             if limit is not None and (price - limit) * sign > 0:
                 break
             level: Level = levels[price]
-            queue = level.orders
+            head = level.head
             while left and level.live:
-                resting = queue[0]
-                if resting.order_id not in index:  # cancelled earlier: lazily deleted
-                    queue.popleft()
+                resting = level[head]
+                status = resting.status
+                if status is not NEW and status is not PARTIALLY_FILLED:  # lazily deleted
+                    head += 1
                     level.dead -= 1
                     continue
                 qty = resting.remaining
@@ -114,8 +116,8 @@ class ContinuousMatchingEngine:
                 level.quantity -= qty
                 if resting_left == 0:
                     resting.status = FILLED
-                    queue.popleft()
-                    del index[resting.order_id]
+                    head += 1
+                    filled += 1
                     level.live -= 1
                 else:
                     resting.status = PARTIALLY_FILLED
@@ -133,5 +135,11 @@ class ContinuousMatchingEngine:
             if level.live == 0:
                 del levels[price]
                 del prices[best]
+            elif head * 2 > len(level):
+                del level[:head]
+                level.head = 0
+            else:
+                level.head = head
         order.filled += order.remaining - left
         order.remaining = left
+        book.size -= filled

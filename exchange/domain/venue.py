@@ -50,6 +50,7 @@ from exchange.domain.types import (
 BUY, SELL = Side.BUY, Side.SELL
 QUOTE, MARKET = OrderType.QUOTE, OrderType.MARKET
 CANCELLED = OrderStatus.CANCELLED
+USER, NO_LIQUIDITY = CancelReason.USER, CancelReason.NO_LIQUIDITY
 
 
 class PhaseChanged(msgspec.Struct, gc=False):
@@ -141,7 +142,7 @@ class ExchangeVenue:
         trades = self._match(order, now)
         if order.remaining and order.price is None:
             order.status = CANCELLED
-            cancel = cancelled_event(order, CancelReason.NO_LIQUIDITY, now)
+            cancel = cancelled_event(order, NO_LIQUIDITY, now)
             return OrderResult(CANCELLED, order, trades, [cancel])
         return OrderResult(order.status, order, trades, [])
 
@@ -174,7 +175,7 @@ class ExchangeVenue:
         refused = self.cancel_refusal(order.instrument_id)
         if refused is not None:
             return refused
-        event = self._cancel(order, CancelReason.USER, now)
+        event = self._cancel(order, USER, now)
         return OrderResult(CANCELLED, order, [], [event])
 
     def cancel_refusal(self, instrument_id: InstrumentId | None = None) -> OrderResult | None:
@@ -367,35 +368,36 @@ class ExchangeVenue:
         aggressor joins the index only after matching, with what is left of it), then
         the last price is remembered. All the trades are in one book."""
         instrument_id = trades[-1].instrument_id
-        filled = self._resting_filled
-        for t in trades:
-            aggressor = t.aggressor
-            if aggressor is not BUY:
-                filled(t.buyer, instrument_id, 0, t.quantity, t.buy_order_id, t.buy_remaining)
-            if aggressor is not SELL:
-                filled(t.seller, instrument_id, 1, t.quantity, t.sell_order_id, t.sell_remaining)
+        aggressor = trades[0].aggressor
+        if aggressor is not BUY:
+            self._resting_filled(instrument_id, trades, BUY)
+        if aggressor is not SELL:
+            self._resting_filled(instrument_id, trades, SELL)
         self.last_price[instrument_id] = trades[-1].price
 
     def _resting_filled(
-        self,
-        team_id: TeamId,
-        instrument_id: InstrumentId,
-        side_index: int,
-        qty: int,
-        order_id: OrderId,
-        remaining: int,
+        self, instrument_id: InstrumentId, trades: list[Trade], side: Side
     ) -> None:
-        """A resting order traded `qty` (it rested, so the team's entries exist)."""
-        team = self._open[team_id]
-        pair = team[instrument_id]
-        pair[side_index] -= qty
-        if pair[0] == 0 and pair[1] == 0:
-            del team[instrument_id]
-        if remaining == 0:
-            self._team_orders[team_id].pop(order_id, None)
+        """Each trade's `side` order had rested (so the team's entries exist): its open
+        quantity shrinks, and a filled one leaves the team index. One loop over the
+        trades with the tables bound once: it runs for every trade."""
+        open_, team_orders = self._open, self._team_orders
+        buying = side is BUY
+        for t in trades:
+            if buying:
+                team_id, order_id, remaining = t.buyer, t.buy_order_id, t.buy_remaining
+            else:
+                team_id, order_id, remaining = t.seller, t.sell_order_id, t.sell_remaining
+            team = open_[team_id]
+            pair = team[instrument_id]
+            pair[not buying] -= t.quantity
+            if pair[0] == 0 and pair[1] == 0:
+                del team[instrument_id]
+            if remaining == 0:
+                team_orders[team_id].pop(order_id, None)
 
     def _cancel(self, order: Order, reason: CancelReason, now: TimeNs) -> OrderCancelled:
-        self.books[order.instrument_id].remove(order.order_id)
+        self.books[order.instrument_id].cancel(order)
         self._team_orders[order.team_id].pop(order.order_id, None)
         self._opened(order.team_id, order.instrument_id, order.side, -order.remaining)
         order.status = CANCELLED
