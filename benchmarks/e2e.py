@@ -14,7 +14,8 @@ same run, so each exchange line also says `floor_orders_per_s` and `ratio_to_flo
 ratio holds up on a shared machine where the absolute rates drift with the neighbours.
 Each exchange line also says `server_us_per_order`: the server process's CPU time over
 the run (user and system, from /proc) per accepted order, which a busy neighbour
-changes far less than it changes the rates.
+changes far less than it changes the rates; with the database, `db_process_us_per_order`
+is the same for the process that holds its connection and commits.
 
 Requests are written as bytes and answers parsed with httptools (the parser uvicorn
 uses): a general HTTP client would measure itself more than the server. Before it
@@ -263,12 +264,25 @@ def run_once(args: argparse.Namespace, bots: int, db: bool) -> dict[str, Any]:
         with server(args.port, args.preset, extra) as proc:
             keys = register(args.port, bots, str(bots))
             steady_collector()
-            started = cpu_seconds(proc.pid)
+            kids = children(proc.pid)  # the database process, with --db
+            started = cpu_seconds(proc.pid), sum(map(cpu_seconds, kids))
             stats = asyncio.run(drive(args.port, keys, args.seconds))
-            used = cpu_seconds(proc.pid) - started
+            used = cpu_seconds(proc.pid) - started[0], sum(map(cpu_seconds, kids)) - started[1]
     line = summary(bots, args.seconds, stats, db)
-    line["server_us_per_order"] = round(used / max(1, stats.accepted) * 1e6, 1)
+    orders = max(1, stats.accepted)
+    line["server_us_per_order"] = round(used[0] / orders * 1e6, 1)
+    if db:
+        line["db_process_us_per_order"] = round(used[1] / orders * 1e6, 1)
     return line
+
+
+def children(pid: int) -> list[int]:
+    """The pids of a process's children, from /proc."""
+    found: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as listed:
+            found += [int(n) for n in listed.read().split()]
+    return found
 
 
 def cpu_seconds(pid: int) -> float:
