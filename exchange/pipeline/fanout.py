@@ -23,12 +23,16 @@ its team was sent in a minute, however long the game and however many teams.
 Every connection of the team has a cursor into the stream (the next seq to send), a
 short queue of its greeting snapshots, and one slot per instrument for market data (and
 one for the heartbeat), where a newer update simply replaces an unsent older one: that
-is conflation. Publishing never awaits a socket: it appends and wakes the connection's
-sender task, so one slow client cannot stall the loop or anyone else. A connection is
-cut off with close code 4008 when its unsent stream messages pass `max_backlog` or
-`max_backlog_bytes` (its team's history still holds what it missed, so the bot can
-reconnect with `?since=` and lose nothing), or when one send has waited on the peer
-for a whole `stall_check` round (`check_stalls`: the peer does not read at all).
+is conflation. Publishing never awaits a socket: it appends and marks the connection,
+and in the loop's next turn `drain` writes what each marked connection has, in one
+batch, straight to its socket while that takes it without waiting; else it wakes the
+connection's sender task, which waits for the socket. So one slow client cannot stall
+the loop or anyone else, and a connection that keeps up costs no task switch. A
+connection is cut off with close code 4008 when its unsent stream messages pass
+`max_backlog` or `max_backlog_bytes` (its team's history still holds what it missed,
+so the bot can reconnect with `?since=` and lose nothing), or when one send has waited
+on the peer for a whole `stall_check` round (`check_stalls`: the peer does not read at
+all).
 
 A connection may ask for some books only (`Books`, set from `?instruments=` and
 `?underlyings=` or a `subscribe` message): `snapshot_all` then skips its market data for
@@ -470,7 +474,7 @@ class Fanout:
             return
         seq = self.streams[conn.team_id].seq
         conn.answers.append((seq, encoder.encode(Message(seq, kind, utc_now(), data))))
-        self._write(conn)  # the stream messages before it have gone: no need to wait
+        self._ready(conn)
 
     def snapshot_all(self, kind: str, data: Any, slot: str, underlying: str | None = None) -> None:
         """A snapshot for every connection; with `underlying` (market data for the book
@@ -519,8 +523,9 @@ class Fanout:
                 asyncio.get_running_loop().call_soon(self.drain)
 
     def drain(self) -> None:
-        """Send what every connection that has something new has, now: the publisher
-        calls it once it has released an outbox, and the loop's next turn does too."""
+        """Send what every connection that has something new has: in the loop's turn
+        after the first of them, so each sends all it got in a turn in one batch (no
+        task of its own woken, and fewer, larger writes than one per outbox)."""
         self.draining = False
         waiting, self.waiting = self.waiting, []
         for conn in waiting:

@@ -116,7 +116,6 @@ class Release:
             answer(reply, value)
         if out.done is not None and not out.done.done():
             out.done.set_result(None)
-        fanout.drain()  # out to the sockets in this turn, not the next
 
     def _book_durable(self, out: Outbox) -> None:
         """What `publish` booked in the live ledger, now in the durable one, the way a
