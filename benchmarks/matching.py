@@ -57,11 +57,13 @@ def make_ops(n: int, books: Sequence[InstrumentId], seed: int) -> list[Op]:
     return ops
 
 
-def run(ops: list[Op], books: list[InstrumentId]) -> list[int]:
+def run(ops: list[Op], books: list[InstrumentId]) -> tuple[list[int], list[int]]:
+    """Each operation's time in ns, and what it was: -1 a cancel, else its trades."""
     chain = build_chain(ChainSpec(), dt.date(2026, 11, 24))
     venue = ExchangeVenue(chain, np.random.default_rng(1))
     resting: list[tuple[TeamId, OrderId]] = []
     timings = [0] * len(ops)
+    kinds = [-1] * len(ops)
     clock = time.perf_counter_ns
     for k, op in enumerate(ops):
         if isinstance(op, float):
@@ -77,9 +79,11 @@ def run(ops: list[Op], books: list[InstrumentId]) -> list[int]:
         t0 = clock()
         result = venue.submit_order(op, TimeNs(k))
         timings[k] = clock() - t0
+        kinds[k] = len(result.trades)
         if result.order is not None and result.order.remaining and result.order.is_live:
             resting.append((result.order.team_id, result.order.order_id))
-    return [t for t in timings if t]
+    done = [k for k, t in enumerate(timings) if t]
+    return [timings[k] for k in done], [kinds[k] for k in done]
 
 
 def report(label: str, timings: list[int]) -> dict[str, float]:
@@ -96,6 +100,18 @@ def report(label: str, timings: list[int]) -> dict[str, float]:
     return figures
 
 
+def breakdown(timings: list[int], kinds: list[int]) -> None:
+    """p50/p99 by what an operation did: the tail is the operations that trade."""
+    arr, kind = np.array(timings, dtype=np.int64), np.minimum(np.array(kinds), 3)
+    parts = []
+    for k, name in [(-1, "cancel"), (0, "0 trades"), (1, "1"), (2, "2"), (3, "3+")]:
+        part = arr[kind == k]
+        if len(part):
+            p50, p99 = (round(float(np.percentile(part, q)) / 1000, 1) for q in (50, 99))
+            parts.append(f"{name}: n={len(part)} p50={p50} p99={p99}")
+    print(f"{'  by trades':<22} " + "  ".join(parts))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ops", type=int, default=200_000)
@@ -103,8 +119,10 @@ def main() -> None:
     args = parser.parse_args()
     chain_ids = [i.id for i in build_chain(ChainSpec(), dt.date(2026, 11, 24))]
     one = [InstrumentId("SPX")]
-    single = report("one book", run(make_ops(args.ops, one, args.seed), one))
-    report(f"{len(chain_ids)} books", run(make_ops(args.ops, chain_ids, args.seed), chain_ids))
+    single = report("one book", run(make_ops(args.ops, one, args.seed), one)[0])
+    timings, kinds = run(make_ops(args.ops, chain_ids, args.seed), chain_ids)
+    report(f"{len(chain_ids)} books", timings)
+    breakdown(timings, kinds)
     print(json.dumps({"bench": "matching", **single}))
 
 
