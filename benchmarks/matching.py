@@ -121,9 +121,10 @@ def main() -> None:
     one = [InstrumentId("SPX")]
     single = report("one book", run(make_ops(args.ops, one, args.seed), one)[0])
     timings, kinds = run(make_ops(args.ops, chain_ids, args.seed), chain_ids)
-    report(f"{len(chain_ids)} books", timings)
+    many = report(f"{len(chain_ids)} books", timings)
     breakdown(timings, kinds)
-    print(json.dumps({"bench": "matching", **single}))
+    print(json.dumps({"bench": "matching", "books": 1, **single}))
+    print(json.dumps({"bench": "matching", "books": len(chain_ids), **many}))
 
 
 if __name__ == "__main__":
