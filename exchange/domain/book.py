@@ -111,10 +111,12 @@ class OrderBook:
         return self.size
 
     def __contains__(self, order_id: object) -> bool:
-        return order_id in self.orders
+        return self.get(order_id) is not None  # type: ignore[arg-type]
 
     def get(self, order_id: OrderId) -> Order | None:
-        return self.orders.get(order_id)
+        """The resting order with this id (a scan, stopping at it); None if none."""
+        found = (o for side in Side for o in self.resting_orders(side) if o.order_id == order_id)
+        return next(found, None)
 
     @property
     def orders(self) -> dict[OrderId, Order]:

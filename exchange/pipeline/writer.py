@@ -49,7 +49,7 @@ from typing import Any
 
 from exchange.pipeline.items import Outbox
 from exchange.store.db import backfill_wal
-from exchange.store.process import DatabaseProcess
+from exchange.store.process import MAX_BACKOFF, DatabaseProcess
 from exchange.store.rows import Batch
 from exchange.store.schema import StoreError
 
@@ -57,8 +57,8 @@ log = logging.getLogger("exchange.writer")
 
 Row = tuple[str, tuple[Any, ...]]
 THINNABLE = frozenset({"prices", "position_snapshots"})
-MAX_BACKOFF = 1.0
-"""Seconds between retries of a failing commit, at most: order entry waits on it."""
+STOP_SECONDS = 5.0
+"""How long a stopping server waits for what is queued or unconfirmed to commit."""
 
 
 class StorageFailing(Exception):
@@ -166,8 +166,6 @@ class Writer:
         """Where the first step of a checkpoint runs (SQLite works there without the GIL)."""
         self.checkpoint_sizes: deque[int] = deque()
         """The WAL's size at each checkpoint sent and not yet answered."""
-        self.stop_by: float | None = None
-        """Set when the server stops: what is not committed by then is given up."""
         self.transactions = 0
         self.rows_written = 0
         self.failures = 0
@@ -403,12 +401,11 @@ class Writer:
 
     async def close(self) -> None:
         """Commit what is still queued or unconfirmed, then close (a clean stop loses
-        nothing either); what the database still refuses after 5 seconds is given up."""
+        nothing either); what the database still refuses after `STOP_SECONDS` is given up."""
         if self.db is None:
             return
-        self.stop_by = time.monotonic() + 5
         try:
-            await asyncio.wait_for(self.drain(), 5)
+            await asyncio.wait_for(self.drain(), STOP_SECONDS)
         except TimeoutError:
             log.error(
                 "stopping with rows the database refused", extra={"rows": self.unconfirmed_rows}

@@ -63,7 +63,8 @@ from exchange.store.schema import StoreError
 HEADER = struct.Struct("!I")
 """A frame's length prefix."""
 MAX_BACKOFF = 1.0
-"""Seconds between the child's retries of a failing transaction, at most."""
+"""Seconds between retries of a failing transaction (or of starting the process), at
+most: order entry waits on them."""
 DRAIN_SECONDS = 5.0
 """How long the child keeps retrying what it holds once its input has ended."""
 
