@@ -16,6 +16,10 @@ Each exchange line also says `server_us_per_order`: the server process's CPU tim
 the run (user and system, from /proc) per accepted order, which a busy neighbour
 changes far less than it changes the rates; with the database, `db_process_us_per_order`
 is the same for the process that holds its connection and commits.
+`loop_lag_p99_ms` and `loop_lag_max_ms` say how late the server's event loop woke a
+timer due every 10 ms (`/health`'s `loop`, over the last minute, which the run fills):
+how long the loop was held at a time; `loop_stalls` counts wake-ups 50 ms late or more
+during the run.
 
 Requests are written as bytes and answers parsed with httptools (the parser uvicorn
 uses): a general HTTP client would measure itself more than the server. Before it
@@ -266,14 +270,25 @@ def run_once(args: argparse.Namespace, bots: int, db: bool) -> dict[str, Any]:
             steady_collector()
             kids = children(proc.pid)  # the database process, with --db
             started = cpu_seconds(proc.pid), sum(map(cpu_seconds, kids))
+            stalls = loop_lag(args.port)["stalls"]
             stats = asyncio.run(drive(args.port, keys, args.seconds))
             used = cpu_seconds(proc.pid) - started[0], sum(map(cpu_seconds, kids)) - started[1]
+            lag = loop_lag(args.port)
     line = summary(bots, args.seconds, stats, db)
+    line["loop_lag_p99_ms"], line["loop_lag_max_ms"] = lag["lag_p99_ms"], lag["lag_max_ms"]
+    line["loop_stalls"] = lag["stalls"] - stalls
     orders = max(1, stats.accepted)
     line["server_us_per_order"] = round(used[0] / orders * 1e6, 1)
     if db:
         line["db_process_us_per_order"] = round(used[1] / orders * 1e6, 1)
     return line
+
+
+def loop_lag(port: int) -> dict[str, float]:
+    """The server's `/health` `loop`: how late its event loop woke a 10 ms timer (the
+    percentiles over the last minute, which the run fills), and its stalls so far."""
+    reply = httpx.get(f"http://{HOST}:{port}/health", timeout=10)
+    return reply.json()["data"]["loop"]  # type: ignore[no-any-return]
 
 
 def children(pid: int) -> list[int]:

@@ -32,6 +32,7 @@ from exchange.pipeline.fanout import Fanout, periodic
 from exchange.pipeline.history import MarketHistory
 from exchange.pipeline.house import HouseRunner
 from exchange.pipeline.items import InFlight, Matched, Outbox, VenueChanged
+from exchange.pipeline.looplag import LoopLag
 from exchange.pipeline.marketdata import MarketDataPublisher
 from exchange.pipeline.matcher import Matcher
 from exchange.pipeline.metrics import Metrics
@@ -108,6 +109,8 @@ class Exchange:
         self.fanout = build_fanout(config, self.history)
         self.metrics = Metrics()
         """Prometheus figures in a registry of this exchange's own (`GET /metrics`)."""
+        self.loop_lag = LoopLag(self.metrics.loop_lag_seconds.observe)
+        """How long the event loop is held (`/health`'s `loop`)."""
         self.watchdog = Watchdog(self.orders, lambda: PHASE_RULES[self.venue.phase].cancel)
         self.supervisor = Supervisor()
         self.market = build_market(config, seeds[1], now)
@@ -206,6 +209,7 @@ class Exchange:
         )  # fmt: skip
         s.start("scheduler", scheduler.run)
         s.start("watchdog", self.watchdog.run)
+        s.start("loop_lag", self.loop_lag.run)
         s.start("scores", self.scores.observe_ticks)
         board_every = self.config.scoring.leaderboard_interval
         s.start("leaderboard", periodic(board_every, self.scores.publish_once, "leaderboard"))

@@ -25,6 +25,8 @@ LATENCY_BUCKETS = (
     2.5, 5.0,
 )  # fmt: skip
 """Seconds: an order is answered in well under a millisecond on an idle exchange."""
+LOOP_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+"""Seconds: the loop's timer is kept in milliseconds, and a stall is tens of them."""
 MAX_PENDING = 100_000
 """Accepted orders awaiting their first report that are timed; beyond it the oldest are
 forgotten (an order the venue refused after the accept never gets an ack)."""
@@ -47,6 +49,11 @@ class Metrics:
         self.db_write_seconds = Histogram(
             "exchange_db_write_seconds", "One database transaction (a batch of rows)",
             buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.loop_lag_seconds = Histogram(
+            "exchange_loop_lag_seconds",
+            "How late the event loop woke a timer due every 10 ms (how long it was held)",
+            buckets=LOOP_LAG_BUCKETS, registry=r,
         )  # fmt: skip
         self.orders = Counter(
             "exchange_orders", "Orders and quotes answered, by outcome and error code",

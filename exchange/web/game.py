@@ -20,6 +20,7 @@ from exchange.domain.venue import ExchangeVenue
 from exchange.pipeline.fanout import Fanout
 from exchange.pipeline.history import MarketHistory
 from exchange.pipeline.items import InFlight
+from exchange.pipeline.looplag import LoopLag
 from exchange.pipeline.metrics import Metrics
 from exchange.pipeline.publisher import Release
 from exchange.pipeline.scoring import ScoreKeeper
@@ -70,6 +71,8 @@ class Game(Protocol):
     def watchdog(self) -> Watchdog: ...
     @property
     def metrics(self) -> Metrics: ...
+    @property
+    def loop_lag(self) -> LoopLag: ...
     @property
     def scores(self) -> ScoreKeeper: ...
     @property

@@ -44,6 +44,7 @@ class Health:
             e.fanout.connections(), e.queue_depths(),
             {k: v for k, v in e.supervisor.restarts.items() if v}, database,
             game.state, game.paused, game.stopped, game.halted, game.next_open, failing,
+            e.loop_lag.summary(),
         )  # fmt: skip
         return answer(data, request_id)
 

@@ -367,6 +367,9 @@ class HealthView(msgspec.Struct, frozen=True):
     failing: list[str] = []
     """What makes the status `degraded`: internal tasks that stopped or crashed in the
     last 30 seconds (a crash-looping task stays here), and `database` while writes fail."""
+    loop: dict[str, float] = {}
+    """How late the event loop woke a 10 ms timer: p50, p99 and most over the last
+    minute, the worst since start (ms), and `stalls`, wake-ups 50 ms late or more."""
 
 
 class DeadMansSwitchView(msgspec.Struct, frozen=True):

@@ -3,6 +3,8 @@ while one is crash-looping; and a test server fails its test when a task crashed
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -62,3 +64,42 @@ def test_an_exception_a_task_catches_fails_the_test_too() -> None:
     with pytest.raises(pytest.fail.Exception, match="a tap made to fail"), serve() as served:
         served.exchange.release.taps.append(broken_tap)
         Bot(served.base, "hedge_fund").close()  # its registration is released
+
+
+def test_health_counts_a_stall_of_the_event_loop_and_the_log_names_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Whatever runs without an await holds every answer behind it: a quarter of a
+    second of it shows in `loop` (a stall, the worst lag), in `/metrics` and in the log."""
+    with serve() as served:
+        wait_for(lambda: len(served.exchange.loop_lag.recent) >= 5)
+        before = health(served.base)["loop"]
+        assert isinstance(before, dict) and before["stalls"] == 0
+        with caplog.at_level("WARNING", logger="exchange.loop"):
+            served.on_loop(lambda: time.sleep(0.25))
+            after = wait_for(lambda: stalled(health(served.base)))
+        assert after["stalls"] == 1
+        assert 200 <= after["worst_ms"] < 5000 and after["lag_max_ms"] == after["worst_ms"]
+        assert after["lag_p50_ms"] < 50  # one late wake-up among many on time
+        held = [r for r in caplog.records if r.getMessage() == "event loop held"]
+        assert len(held) == 1 and held[0].held_ms >= 200  # type: ignore[attr-defined]
+        metrics = httpx.get(f"{served.base}/metrics").text
+        assert 'exchange_loop_lag_seconds_bucket{le="0.1"}' in metrics
+        assert stalled_in(metrics) == 1
+
+
+def stalled(data: dict[str, object]) -> dict[str, float] | None:
+    loop = data["loop"]
+    assert isinstance(loop, dict)
+    return loop if loop["stalls"] else None
+
+
+def stalled_in(metrics: str) -> float:
+    """Wake-ups later than 0.1 s, from the histogram's buckets."""
+    count = bucket = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("exchange_loop_lag_seconds_count"):
+            count = float(line.split()[-1])
+        elif line.startswith('exchange_loop_lag_seconds_bucket{le="0.1"}'):
+            bucket = float(line.split()[-1])
+    return count - bucket
