@@ -22,7 +22,9 @@ how long the loop was held at a time; `loop_stalls` counts wake-ups 50 ms late o
 during the run.
 
 Requests are written as bytes and answers parsed with httptools (the parser uvicorn
-uses): a general HTTP client would measure itself more than the server. Before it
+uses): a general HTTP client would measure itself more than the server. The stream is
+read with the lean WebSocket client of `benchmarks.stream`, which decodes a message's
+`data` only when the bot reads it (execution reports, not the tape). Before it
 drives, the load generator moves what it has made so far (its imported libraries) out
 of the garbage collector's sight (`steady_collector`): a full collection walked them
 all, for tens of milliseconds in which every bot's latency grew by as much.
@@ -47,9 +49,9 @@ import httptools
 import httpx
 import msgspec
 import numpy as np
-import websockets
 
-HOST = "127.0.0.1"
+from benchmarks.stream import HOST, data_of, message_of, open_stream
+
 INSTRUMENT = "SPX"
 
 
@@ -100,16 +102,11 @@ class Bot:
     async def run(self, until: float, stream: bool = True) -> None:
         """Send orders until `until`; with `stream`, listen for reports on `/ws` too."""
         reader, writer = await asyncio.open_connection(HOST, self.port)
-        if not stream:
-            await self.send_orders(reader, writer, until)
-            writer.close()
-            return
-        url = f"ws://{HOST}:{self.port}/ws"
-        async with websockets.connect(url, additional_headers={"X-API-Key": self.key}) as ws:
-            listener = asyncio.create_task(self.listen(ws))
-            await self.send_orders(reader, writer, until)
+        reports = await open_stream(self.port, self.key, self.heard) if stream else None
+        await self.send_orders(reader, writer, until)
+        if reports is not None:
             await asyncio.sleep(0.2)  # let the last reports arrive
-            listener.cancel()
+            reports.close()
         writer.close()
 
     async def send_orders(
@@ -129,20 +126,17 @@ class Bot:
             else:
                 self.stats.refused += 1
 
-    async def listen(self, ws: Any) -> None:
-        decode = msgspec.json.decode
-        with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
-            async for text in ws:
-                message = decode(text)
-                data = message["data"]
-                if message["type"] != "execution_report":
-                    continue
-                started = self.sent.pop(data.get("client_order_id"), None)
-                # Fill latency is for orders that traded on arrival (the taker side);
-                # a resting order's fill waits for another order, not for the server.
-                taker = data.get("liquidity_type") == "taker"
-                if started is not None and taker and data.get("exec_type") == "trade":
-                    self.stats.fill_ms.append((time.perf_counter() - started) * 1000)
+    def heard(self, raw: bytes) -> None:
+        message = message_of(raw)
+        if message.type != "execution_report":
+            return
+        data = data_of(message)
+        started = self.sent.pop(data.get("client_order_id", ""), None)
+        # Fill latency is for orders that traded on arrival (the taker side); a resting
+        # order's fill waits for another order, not for the server.
+        taker = data.get("liquidity_type") == "taker"
+        if started is not None and taker and data.get("exec_type") == "trade":
+            self.stats.fill_ms.append((time.perf_counter() - started) * 1000)
 
 
 async def read_answer(reader: asyncio.StreamReader) -> int:

@@ -17,7 +17,8 @@ import subprocess
 import sys
 from typing import Any
 
-from benchmarks.e2e import HOST, server
+from benchmarks.e2e import server
+from benchmarks.stream import HOST
 
 
 def free_port() -> int:

@@ -56,8 +56,8 @@ import httpx
 import msgspec
 import numpy as np
 
-from benchmarks.e2e import HOST
 from benchmarks.load import free_port
+from benchmarks.stream import HOST
 from bots.load import ROLE, LoadBot, LoadStats, reference_mid
 from exchange.client import Client, ExchangeError
 from exchange.wire.messages import STREAM_TYPES, Message

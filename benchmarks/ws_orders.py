@@ -10,8 +10,9 @@ taker's `execution_report`). In the same round the same bots send over HTTP as
 `benchmarks.e2e` does (one request in flight on a keep-alive connection each), in
 `--slices` turns of HTTP then WebSocket, so that both see the same machine (on a shared
 machine, whatever else runs changes from second to second). Both kinds of bot hear their
-stream on the same lean WebSocket client (`Stream`), as `benchmarks.e2e` writes its
-requests as bytes: a general client library would measure itself more than the server.
+stream on the same lean WebSocket client (`benchmarks.stream`), as `benchmarks.e2e`
+writes its requests as bytes: a general client library would measure itself more than
+the server.
 Each round uses a fresh server; the figures printed are the medians of the rounds. The
 load generator (this process) shares the cores with the server.
 
@@ -25,34 +26,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import glob
 import json
 import os
 import statistics
-import struct
 import time
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
 import numpy as np
 
 from benchmarks import e2e
+from benchmarks.stream import data_of, message_of, open_stream
 
 ANSWERS = ("order_accepted", "request_rejected")
-TEXT, CLOSE, PING, PONG = 0x81, 0x88, 0x89, 0x8A
-"""The first byte of a whole frame of each kind."""
-NO_MASK = bytes(4)
-
-
-class Message(msgspec.Struct):
-    type: str
-    data: Any = None
-
-
-_message = msgspec.json.Decoder(Message)
 
 
 class Stats:
@@ -61,89 +49,6 @@ class Stats:
         self.fill_ms: list[float] = []
         self.accepted = 0
         self.refused = 0
-
-
-class Stream(asyncio.Protocol):
-    """A bench bot's WebSocket, kept lean: the handshake written by hand, each text
-    frame sent with a zero mask (a valid mask: the server unmasks it all the same) and
-    every whole frame read straight off the buffer into `heard`. The server never
-    fragments its frames. A general client library would measure itself more than the
-    server: it parses, queues and wakes a reader task for every frame."""
-
-    def __init__(self, heard: Callable[[bytes], None]) -> None:
-        self.heard = heard
-        self.buffer = bytearray()
-        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.opened.done():
-            self.opened.set_exception(ConnectionError("closed during the handshake"))
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        if not self.opened.done():
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            status = bytes(self.buffer[: self.buffer.find(b"\r\n")])
-            del self.buffer[: end + 4]
-            if not status.startswith(b"HTTP/1.1 101"):
-                self.opened.set_exception(ConnectionError(status.decode(errors="replace")))
-                return
-            self.opened.set_result(None)
-        self.frames()
-
-    def frames(self) -> None:
-        buffer, at = self.buffer, 0
-        while len(buffer) - at >= 2:
-            first, size, start = buffer[at], buffer[at + 1] & 0x7F, at + 2
-            if size >= 126:
-                width = 2 if size == 126 else 8
-                if len(buffer) - start < width:
-                    break
-                size, start = int.from_bytes(buffer[start : start + width]), start + width
-            if len(buffer) - start < size:
-                break
-            payload, at = bytes(buffer[start : start + size]), start + size
-            if first == TEXT:
-                self.heard(payload)
-            elif first == PING:
-                self.send(payload, PONG)
-        del buffer[:at]
-
-    def send(self, payload: bytes, first: int = TEXT) -> None:
-        size = len(payload)
-        if size < 126:
-            head = bytes((first, 0x80 | size))
-        else:
-            head = struct.pack("!BBH", first, 0x80 | 126, size)  # orders are < 64 KiB
-        assert self.transport is not None
-        self.transport.write(head + NO_MASK + payload)
-
-    def close(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.send(struct.pack("!H", 1000), CLOSE)
-            self.transport.close()
-
-
-async def open_stream(port: int, key: str, heard: Callable[[bytes], None]) -> Stream:
-    """A team's `/ws`, open: its messages go to `heard` as they come."""
-    loop = asyncio.get_running_loop()
-    _, stream = await loop.create_connection(lambda: Stream(heard), e2e.HOST, port)
-    nonce = base64.b64encode(os.urandom(16)).decode()
-    assert stream.transport is not None
-    stream.transport.write(
-        f"GET /ws HTTP/1.1\r\nHost: {e2e.HOST}:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {nonce}\r\n"
-        f"Sec-WebSocket-Version: 13\r\nX-API-Key: {key}\r\n\r\n".encode()
-    )
-    await stream.opened
-    return stream
 
 
 class WsBot:
@@ -190,8 +95,11 @@ class WsBot:
         stream.close()
 
     def heard(self, raw: bytes) -> None:
-        message, stats = _message.decode(raw), self.stats
-        kind, data = message.type, message.data
+        message, stats = message_of(raw), self.stats
+        kind = message.type
+        if kind not in ANSWERS and kind != "execution_report":
+            return
+        data = data_of(message)
         if kind in ANSWERS:
             started = self.sent.get(data["client_id"])
             if started is not None:
@@ -201,38 +109,15 @@ class WsBot:
             self.unanswered -= 1
             self.room.set()
         elif kind == "execution_report" and data.get("exec_type") == "trade":
-            started = self.sent.pop(data.get("client_order_id"), None)
+            started = self.sent.pop(data.get("client_order_id", ""), None)
             if started is not None and data.get("liquidity_type") == "taker":
                 stats.fill_ms.append((time.perf_counter() - started) * 1000)
-
-
-class HttpBot(e2e.Bot):
-    """`benchmarks.e2e`'s bot, orders over HTTP, hearing its reports on a `Stream` as
-    the stream bots do (so both kinds of turn pay the same for the stream)."""
-
-    async def run(self, until: float, stream: bool = True) -> None:
-        reader, writer = await asyncio.open_connection(e2e.HOST, self.port)
-        reports = await open_stream(self.port, self.key, self.heard)
-        await self.send_orders(reader, writer, until)
-        await asyncio.sleep(0.2)  # let the last reports arrive
-        reports.close()
-        writer.close()
-
-    def heard(self, raw: bytes) -> None:
-        message = _message.decode(raw)
-        if message.type != "execution_report":
-            return
-        data = message.data
-        started = self.sent.pop(data.get("client_order_id"), None)
-        taker = data.get("liquidity_type") == "taker"
-        if started is not None and taker and data.get("exec_type") == "trade":
-            self.stats.fill_ms.append((time.perf_counter() - started) * 1000)
 
 
 async def drive_http(port: int, keys: list[str], seconds: float) -> e2e.Stats:
     stats = e2e.Stats()
     until = time.perf_counter() + seconds
-    bots = [HttpBot(n, port, key, stats, seed=n) for n, key in enumerate(keys)]
+    bots = [e2e.Bot(n, port, key, stats, seed=n) for n, key in enumerate(keys)]
     await asyncio.gather(*(b.run(until) for b in bots))
     return stats
 
