@@ -9,7 +9,15 @@ import pytest
 
 from exchange.store.db import Database
 from exchange.store.rows import Batch, underlying_row
-from exchange.store.schema import COLUMNS, MIGRATIONS, VERSION, StoreError, migrate, user_version
+from exchange.store.schema import (
+    COLUMNS,
+    MIGRATIONS,
+    PAGE_SIZE,
+    VERSION,
+    StoreError,
+    migrate,
+    user_version,
+)
 
 from .support import T0
 
@@ -41,6 +49,19 @@ def test_wal_and_normal_sync_by_default_full_when_durable(tmp_path: Path) -> Non
         assert db.conn.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
     with Database.open(tmp_path / "b.db", durable=True) as db:
         assert db.conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+
+
+def test_a_new_file_has_small_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    with Database.open(tmp_path / "new.db") as db:
+        assert db.conn.execute("PRAGMA page_size").fetchone() == (PAGE_SIZE,)
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old)
+    conn.execute("PRAGMA page_size = 4096")
+    conn.execute("CREATE TABLE made_before (x INTEGER)")  # the size is fixed from here
+    conn.close()
+    with Database.open(old) as db:
+        assert db.conn.execute("PRAGMA page_size").fetchone() == (4096,)
+        assert user_version(db.conn) == VERSION
 
 
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
