@@ -450,16 +450,23 @@ class Writer:
 
 def add_outbox(batch: Batch, outbox: Outbox) -> int:
     """Add an outbox's rows to the batch; how many rows that was."""
-    before = len(batch)
+    before = trading_rows(batch)
     for order in outbox.orders:
         batch.add_order(order)
     for trade, buy, sell, _, _ in outbox.trades:
         batch.add_trade(trade, buy, sell)
     for cancelled in outbox.cancels:
         batch.add_cancel(cancelled)
+    added = trading_rows(batch) - before
     for table, row in outbox.rows:
         getattr(batch, table).append(row)
-    return len(batch) - before
+    return added + len(outbox.rows)
+
+
+def trading_rows(batch: Batch) -> int:
+    """The rows of the tables an outbox's orders, trades and cancels go to: these are
+    counted at every outbox, not the batch's sixteen tables."""
+    return len(batch.orders) + len(batch.trades) + len(batch.order_fills) + len(batch.cancels)
 
 
 def _percentile(ordered: list[float], q: float) -> float | None:
