@@ -103,6 +103,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks; each prints its figures and JSON summaries as its last lines."""
     session.install("-e", ".")
     session.run("python", "-m", "benchmarks.matching")
+    session.run("python", "-m", "benchmarks.pipeline")
     session.run("python", "-m", "benchmarks.market")
     session.run("python", "-m", "benchmarks.market_quality")
     session.run("python", "-m", "benchmarks.starter_bots")
