@@ -11,8 +11,9 @@ is an append to the WAL and no fsync, but binding and indexing the rows is CPU w
 which there runs beside the loop instead of on it. The writer sends each batch without
 waiting for the one before to commit, and releases each batch's outboxes, in order,
 once the process says it is committed. If that process ends, the writer starts it again
-and sends every batch not yet confirmed once more, as a replay. The trading path never
-waits on the disk: the publisher only waits when TradeDBQueue is full, and that
+and sends every batch not yet confirmed once more; the new process skips those the
+file holds already (each transaction marks its writer's last batch in the file). The
+trading path never waits on the disk: the publisher only waits when TradeDBQueue is full, and that
 back-pressure reaches the API as 503. Prices may be thinned when their queue is full; trades
 and orders never are.
 
@@ -41,6 +42,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -160,6 +162,9 @@ class Writer:
         self.max_unconfirmed_rows = 10 * batch_rows
         """Past this the writer takes nothing more from its queues (back-pressure)."""
         self.next_seq = 1
+        self.name = secrets.token_hex(8)
+        """This writer's, for the marks its transactions leave in the file: a database
+        process started again skips the chunks marked as committed."""
         self.restarts = 0
         """Times the database process was started again after it ended."""
         self.checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-checkpoint")
@@ -194,7 +199,7 @@ class Writer:
     async def open(self) -> None:
         self.gone = False
         self.db = await DatabaseProcess.start(
-            self.path, self.batch_rows, self.pragmas(), self.heard, self.ended
+            self.path, self.batch_rows, self.name, self.pragmas(), self.heard, self.ended
         )
 
     def pragmas(self) -> list[str]:
@@ -216,8 +221,9 @@ class Writer:
         self.queues.wake.set()
 
     async def restart(self) -> None:
-        """Start the database process again and send it every unconfirmed chunk, as a
-        replay: it may have committed some before it ended."""
+        """Start the database process again and send it every unconfirmed chunk: it
+        may have committed some before it ended, which the new one skips (by the mark
+        each transaction leaves in the file)."""
         if self.db is not None:
             await self.db.kill()
         self.db = None
@@ -232,7 +238,7 @@ class Writer:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
         for chunk in self.unconfirmed:
-            self.db.send(["rows", chunk.seq, True, chunk.tables])
+            self.db.send(["rows", chunk.seq, chunk.tables])
         self.checkpoint_sizes.clear()  # the old process's were lost with it
 
     # -- the task ---------------------------------------------------------------------
@@ -307,7 +313,7 @@ class Writer:
         self.unconfirmed.append(chunk)
         self.unconfirmed_rows += chunk.rows
         if self.db is not None and not self.gone:  # else `restart` sends it
-            self.db.send(["rows", chunk.seq, False, chunk.tables])
+            self.db.send(["rows", chunk.seq, chunk.tables])
 
     def act_on(self, reply: list[Any]) -> None:
         kind = reply[0]

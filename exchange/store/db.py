@@ -84,12 +84,6 @@ STATEMENTS: dict[str, str] = {
     "arrivals": _insert("arrivals"),
 }
 
-REPLAY_STATEMENTS = {
-    name: sql.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1)
-    for name, sql in STATEMENTS.items()
-}
-"""The same, for a batch sent again after its first attempt's outcome was lost."""
-
 _FILL_COLS = (
     ", {who}, {side}_order_id, instrument_id, '{side}', price_ticks, quantity,"
     " {who}_liquidity, {who}_fee_ticks, {who}_position_after, ts_ns"
@@ -152,20 +146,16 @@ class Database:
         """Write every row of `batch` in one transaction, or none of them (StoreError)."""
         self.write_tables(batch.tables())
 
-    def write_tables(
-        self, tables: list[tuple[str, list[tuple[Any, ...]]]], replay: bool = False
-    ) -> None:
-        """`write_batch` for a batch's `(table, rows)`. With `replay` (a batch that may
-        have been committed already) a row whose key is taken is skipped, not an error."""
+    def write_tables(self, tables: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        """`write_batch` for a batch's `(table, rows)`, in this order."""
         if not tables:
             return
-        statements = REPLAY_STATEMENTS if replay else STATEMENTS
         size = sum(len(table_rows) for _, table_rows in tables)
         started = time.perf_counter_ns()
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             for name, table_rows in tables:
-                self.conn.executemany(statements[name], table_rows)
+                self.conn.executemany(STATEMENTS[name], table_rows)
             self.conn.execute("COMMIT")
         except BaseException as exc:
             # Whatever stopped it (a bad row, a full disk, a lock), leave no transaction

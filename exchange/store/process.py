@@ -7,8 +7,9 @@ loop for the GIL at every row. A child process has an interpreter of its own and
 machine with two cores, a core of its own: the loop goes on validating, matching and
 answering while the child commits.
 
-How. `DatabaseProcess.start` runs `python -m exchange.store.process PATH ROWS PRAGMA...`
-with pipes on its standard input and output. Each message is one frame: a 4-byte
+How. `DatabaseProcess.start` runs `python -m exchange.store.process PATH ROWS WRITER
+PRAGMA...` with pipes on its standard input and output (WRITER names the writer, the
+same for every child it starts). Each message is one frame: a 4-byte
 big-endian length, then a msgpack body. The parent streams numbered chunks of rows and
 never waits for one before sending the next; the child commits whatever has arrived
 in one transaction of up to ROWS rows (group commit: waiting for nothing is the best linger) and
@@ -16,11 +17,13 @@ says up to which chunk it is committed. So a commit's round trip between the pro
 is paid once per transaction, not once per batch the loop gathered.
 
 Parent to child:
-- `["rows", seq, replay, tables]`: a chunk's `(table, rows)`, seqs rising by one. With
-  `replay` the plain inserts become INSERT OR IGNORE: the parent sends its unconfirmed
-  chunks again that way to a new child after one died, since they may be committed.
-  (Rows without a key of their own, such as prices, news and signals, may then be
-  written twice: only a child dying between a commit and its answer does that.)
+- `["rows", seq, tables]`: a chunk's `(table, rows)`, seqs rising by one. After a child
+  died the parent sends its unconfirmed chunks again to the next one, and some may be
+  committed already: each transaction also sets the game state's `MARK` to its writer
+  and last chunk, so a child skips (and answers as committed) the chunks up to the mark
+  its writer left. Nothing is written twice, rows without a key of their own (prices,
+  news, signals, scores) included; a chunk a file holds sent by another writer is a
+  duplicate, refused as one.
 - `["checkpoint", seq]`: `wal_checkpoint(TRUNCATE)` on this connection, once the chunks
   before it are committed (nothing races it: this connection is the only writer).
 
@@ -57,7 +60,7 @@ from typing import Any
 import msgspec
 
 from exchange.store.db import Database
-from exchange.store.rows import TABLES
+from exchange.store.rows import TABLES, game_state_row
 from exchange.store.schema import StoreError
 
 HEADER = struct.Struct("!I")
@@ -65,6 +68,8 @@ HEADER = struct.Struct("!I")
 MAX_BACKOFF = 1.0
 """Seconds between retries of a failing transaction (or of starting the process), at
 most: order entry waits on them."""
+MARK = "db_chunk"
+"""The game state key each transaction sets to its writer and last chunk."""
 DRAIN_SECONDS = 5.0
 """How long the child keeps retrying what it holds once its input has ended."""
 
@@ -90,15 +95,18 @@ class DatabaseProcess:
         cls,
         path: str,
         max_rows: int,
+        writer: str,
         pragmas: list[str],
         on_reply: Reply,
         on_gone: Callable[[], None],
     ) -> DatabaseProcess:
-        """Start a child on `path` that puts at most `max_rows` rows in a transaction
-        (more only when one chunk has more) and runs `pragmas` on its connection; returns
-        once the file is open (StoreError if it cannot be)."""
+        """Start a child on `path` for `writer` (a name of its own, the same for each
+        child it starts) that puts at most `max_rows` rows in a transaction (more only
+        when one chunk has more) and runs `pragmas` on its connection; returns once the
+        file is open (StoreError if it cannot be)."""
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "exchange.store.process", path, str(max_rows), *pragmas,
+            sys.executable, "-m", "exchange.store.process", path, str(max_rows), writer,
+            *pragmas,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         child = cls(process, on_reply, on_gone)
@@ -166,9 +174,12 @@ class DatabaseProcess:
 class Child:
     """Reads frames from stdin, commits the chunks in arrival order, replies on stdout."""
 
-    def __init__(self, db: Database, max_rows: int) -> None:
+    def __init__(self, db: Database, max_rows: int, writer: str) -> None:
         self.db = db
         self.max_rows = max_rows
+        self.writer = writer
+        self.marked = marked_chunk(db, writer)
+        """The last chunk of this writer the file holds (-1: none)."""
         self.parent = os.getppid()
         self.buffer = bytearray()
         self.waiting: list[list[Any]] = []
@@ -220,38 +231,47 @@ class Child:
             self.waiting.pop(0)
             self.checkpoint(head[1])
             return
-        count, tables, rows, replay = self.chunks()
+        if head[1] <= self.marked:
+            self.skip_committed()
+            return
+        count, tables, rows = self.chunks()
+        last = self.waiting[count - 1][1]
         started = time.perf_counter()
         try:
-            self.db.write_tables(tables, replay)
+            self.db.write_tables([*tables, mark(self.writer, last)])
         except (StoreError, sqlite3.Error) as exc:
             reply(["failing", head[1], str(exc)])
             self.backoff = min(MAX_BACKOFF, max(0.05, self.backoff * 2))
             time.sleep(self.backoff)
             return
         self.backoff = 0.0
-        last = self.waiting[count - 1][1]
+        self.marked = last
         del self.waiting[:count]
         reply(["committed", last, rows, time.perf_counter() - started])
 
-    def chunks(self) -> tuple[int, Tables, int, bool]:
+    def skip_committed(self) -> None:
+        """Answer the leading chunks the file holds already (a child before this one
+        committed them and died before its answer was read) as committed."""
+        last = -1
+        while self.waiting and self.waiting[0][0] == "rows" and self.waiting[0][1] <= self.marked:
+            last = self.waiting.pop(0)[1]
+        reply(["committed", last, 0, 0.0])
+
+    def chunks(self) -> tuple[int, Tables, int]:
         """The leading run of row chunks, merged table by table in execution order (as
-        one larger batch would be): how many chunks, the tables, rows, and whether any is
-        a replay."""
+        one larger batch would be): how many chunks, the tables and the rows."""
         merged: dict[str, list[Any]] = {}
         count = rows = 0
-        replay = False
         for message in self.waiting:
             if message[0] != "rows":
                 break
-            size = sum(len(table_rows) for _, table_rows in message[3])
+            size = sum(len(table_rows) for _, table_rows in message[2])
             if count and rows + size > self.max_rows:
                 break
             count, rows = count + 1, rows + size
-            replay = replay or message[2]
-            for name, table_rows in message[3]:
+            for name, table_rows in message[2]:
                 merged.setdefault(name, []).extend(table_rows)
-        return count, [(name, merged[name]) for name in TABLES if name in merged], rows, replay
+        return count, [(name, merged[name]) for name in TABLES if name in merged], rows
 
     def checkpoint(self, seq: int) -> None:
         try:
@@ -262,6 +282,20 @@ class Child:
         reply(["checkpointed", seq, bool(busy), None])
 
 
+def marked_chunk(db: Database, writer: str) -> int:
+    """The last chunk of `writer` committed to the file, from its mark (-1: none)."""
+    found = db.load_game_state().get(MARK)
+    if isinstance(found, dict) and found.get("writer") == writer:
+        return int(found["chunk"])
+    return -1
+
+
+def mark(writer: str, chunk: int) -> tuple[str, list[Any]]:
+    """The game state row that says, in the transaction that commits it, up to which
+    chunk the file holds the writer's rows."""
+    return "game_state", [game_state_row(MARK, {"writer": writer, "chunk": chunk}, 0)]
+
+
 def reply(message: list[Any]) -> None:
     body = msgspec.msgpack.encode(message)
     data = memoryview(HEADER.pack(len(body)) + body)
@@ -269,7 +303,7 @@ def reply(message: list[Any]) -> None:
         data = data[os.write(1, data) :]
 
 
-def serve(path: str, max_rows: int, pragmas: list[str]) -> None:
+def serve(path: str, max_rows: int, writer: str, pragmas: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
@@ -281,10 +315,10 @@ def serve(path: str, max_rows: int, pragmas: list[str]) -> None:
         return
     reply(["opened"])
     try:
-        Child(db, max_rows).run()
+        Child(db, max_rows, writer).run()
     finally:
         db.close()
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]), sys.argv[3:])
+    serve(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:])
