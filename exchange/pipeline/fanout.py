@@ -56,7 +56,7 @@ import logging
 import time
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
@@ -383,6 +383,9 @@ class Fanout:
         """Connections with something new to send, for the next `drain`."""
         self.draining = False
         """A `drain` is due in the loop's next turn."""
+        self.market_now: dict[str, tuple[str, msgspec.Raw]] = {}
+        """The latest market data of each book (by id, with its underlying), encoded:
+        what a connection is sent on connect (`market_on_connect`)."""
 
     # -- publishing (never awaits) ----------------------------------------------------
 
@@ -480,11 +483,27 @@ class Fanout:
         """A snapshot for every connection; with `underlying` (market data for the book
         `slot`), only for the connections that want that book."""
         raw = msgspec.Raw(encoder.encode(data))
+        if underlying is not None:
+            self.market_now[slot] = (underlying, raw)
         for s in self.streams.values():
             for conn in s.connections:
                 books = conn.books
                 if underlying is None or books is None or books.wants(slot, underlying):
                     self.snapshot(conn, kind, raw, slot)
+
+    def market_on_connect(self, conn: Connection) -> None:
+        """The latest market data of every book, for a connection that just opened: it
+        then knows each book's top, fair value and greeks at once, not from each book's
+        next change (a far option may not change for a long time)."""
+        books = conn.books
+        for slot, (underlying, raw) in self.market_now.items():
+            if books is None or books.wants(slot, underlying):
+                self.snapshot(conn, "market_data", raw, slot)
+
+    def forget_market(self, listed: Collection[str]) -> None:
+        """Drop the latest market data of books no longer listed."""
+        for slot in [s for s in self.market_now if s not in listed]:
+            del self.market_now[slot]
 
     def choose_books(self, conn: Connection, books: Books | None) -> None:
         """Set the books a connection wants, dropping its unsent market data for others."""

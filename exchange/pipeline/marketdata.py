@@ -76,6 +76,7 @@ class MarketDataPublisher:
         """The listed options changed (an expiry, a new weekly)."""
         self.options = [i for i in self.venue.instruments.values() if i.is_option]
         listed = set(self.venue.instruments)
+        self.fanout.forget_market(listed)
         for table in (self.greeks, self.sent_value):
             for instrument_id in [k for k in table if k not in listed]:
                 del table[instrument_id]

@@ -230,6 +230,7 @@ class StreamEndpoint:
             fanout.replay(conn, since)
         elif since is not None:
             fanout.replay_run(conn, since)
+        fanout.market_on_connect(conn)
         return conn
 
     def position_snapshot(self, team_id: str) -> PositionSnapshot:

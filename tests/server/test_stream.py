@@ -133,6 +133,28 @@ def test_good_key_in_header_or_query_is_greeted(bots: Callable[..., Bot], where:
     assert snapshot["data"]["account"]["team_id"] == bot.team_id
 
 
+def test_a_new_connection_gets_each_books_latest_market_data_without_waiting() -> None:
+    """A book that does not change sends no market data: a bot (or the dashboard)
+    connecting after its last change is still told its top, on connect."""
+    config = sandbox(market={"enabled": False}, server={"market_data_interval": 0.05})
+    with run_server(config) as base:
+        maker = Bot(base)
+        try:
+            with stream(maker) as first:
+                greet(first)
+                placed(maker.order("SPX", "sell", 5, 101.0))
+                placed(maker.order("SPX", "buy", 3, 99.0))
+                recv_until(first, is_type("market_data", instrument_id="SPX", bid=99.0))
+            time.sleep(0.2)  # intervals go by; the book is as it was
+            with stream(maker) as second:
+                greet(second)
+                heard = recv_until(second, is_type("market_data", instrument_id="SPX"))
+        finally:
+            maker.close()
+    data = heard[-1]["data"]
+    assert (data["bid"], data["bid_size"], data["ask"], data["ask_size"]) == (99.0, 3, 101.0, 5)
+
+
 def test_since_that_is_not_a_number_is_closed_with_1008(bots: Callable[..., Bot]) -> None:
     bot = bots()
     with stream_url(bot, "?since=abc") as ws, pytest.raises(ConnectionClosed) as closed:
