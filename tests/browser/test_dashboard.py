@@ -148,8 +148,8 @@ def test_dashboard_shows_live_market_scores_and_a_teams_account(demo: Demo, page
     assert "script-src 'self'" in reply.headers["content-security-policy"]
     # The price chart has drawn a line of several points on its canvas.
     wait_until(page, "() => +document.querySelector('#chart-SPX').dataset.points >= 3")
-    assert page.locator("#chart-SPX canvas").count() >= 1
-    assert page.locator("#chart-SPY canvas").count() >= 1
+    for chart in ("#chart-SPX", "#chart-SPY"):  # drawn in the animation frame after
+        wait_until(page, f"() => document.querySelector('{chart} canvas')")
     # The chain shows numeric bids and asks; the stream is live.
     wait_until(page, f"() => ({COUNT_NUMERIC})('#chain td.bid') >= 3")
     assert count(page, "#chain td.ask") >= 3
