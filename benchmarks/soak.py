@@ -15,7 +15,11 @@ was heard of on the stream (ack, fill, cancel or reject) or is among `GET /order
 is neither is lost. Task crashes are the `restarts` and `failing` tasks of `/health`.
 The last line is JSON:
 
-    {"bench": "soak", "rss_growth_mb": X, "wal_mb": Y, "lost_messages": 0, "task_crashes": 0}
+    {"bench": "soak", "rss_growth_mb": X, "wal_mb": Y, "lost_messages": 0, "task_crashes": 0,
+     "loop_stalls": S, "loop_worst_ms": W}
+
+`loop_stalls` and `loop_worst_ms` are `/health`'s `loop` at the end: the times the
+server's event loop was held 50 ms or more, and the longest.
 
 `rss_growth_mb` is the RSS (the server's and its database process's) at the end minus
 the RSS after the warm-up (the first minute, or the first 20% of a shorter run),
@@ -258,6 +262,8 @@ class Watch:
         self.window: list[float] = []
         self.restarts: dict[str, int] = {}
         self.failing: set[str] = set()
+        self.loop: dict[str, float] = {}
+        """The server's event loop as `/health` last gave it (its stalls since start)."""
 
     def health(self, http: httpx.Client) -> None:
         started = time.perf_counter()
@@ -269,6 +275,7 @@ class Watch:
         for task, count in data["restarts"].items():
             self.restarts[task] = max(self.restarts.get(task, 0), count)
         self.failing.update(data["failing"])
+        self.loop = data.get("loop", {})
 
     def crashes(self) -> int:
         """Task restarts, plus tasks seen failing that never restarted."""
@@ -342,6 +349,7 @@ def soak(minutes: float, every: float, speed: float) -> dict[str, Any]:
         "wal_mb": round(watch.wal_max, 2),
         "lost_messages": result["seq_gaps"] + result["unheard_orders"],
         "task_crashes": watch.crashes(),
+        "loop_stalls": watch.loop.get("stalls"), "loop_worst_ms": watch.loop.get("worst_ms"),
     }  # fmt: skip
 
 

@@ -136,6 +136,21 @@ def test_implied_vol_over_an_array_of_options() -> None:
     np.testing.assert_allclose(iv, v, atol=1e-8)
 
 
+def test_implied_vol_of_an_array_is_each_options_own_to_the_last_bit() -> None:
+    """The market data task solves a whole chain in one call: each option must get
+    exactly what solving it alone gives (same steps, element by element)."""
+    rng = np.random.default_rng(7)
+    n = 60
+    s = np.full(n, 4400.0)
+    k = np.round(rng.uniform(3000, 5800, n))
+    t = rng.uniform(0.001, 0.1, n)
+    c = rng.random(n) < 0.5
+    price = np.round(black_scholes(s, k, t, rng.uniform(0.1, 0.6, n), c).value * 1.02, 2)
+    together = implied_vol(price, s, k, t, c)
+    alone = [float(np.asarray(implied_vol(*args))) for args in zip(price, s, k, t, c, strict=True)]
+    np.testing.assert_array_equal(together, alone)
+
+
 def test_implied_vol_is_nan_outside_no_arbitrage_bounds() -> None:
     iv = implied_vol(
         price=[9.0, 100.0, 100.0, 5.0, 5.0, 5.0],

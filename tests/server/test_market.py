@@ -313,6 +313,30 @@ def test_demo_market_data_carries_fair_value_and_greeks(demo_bot: Bot) -> None:
     assert underlying["fair_value"] == pytest.approx(underlying["underlying_price"], abs=0.01)
 
 
+def test_demo_two_sided_options_carry_the_implied_vol_of_their_mid(demo_bot: Bot) -> None:
+    """Solved for every option of a publish at once (tests/domain/test_pricing.py shows
+    that gives each what solving it alone gives): a two-sided book's message has one."""
+
+    def two_sided_option(m: Message) -> bool:
+        d = m["data"]
+        return (
+            m["type"] == "market_data" and is_option(d["instrument_id"]) and "delta" in d
+            and d.get("bid") is not None and d.get("ask") is not None
+        )  # fmt: skip
+
+    with collecting(demo_bot) as reader:
+
+        def enough() -> list[dict[str, Any]] | None:
+            with reader.lock:
+                found = [m["data"] for m in reader.messages if two_sided_option(m)]
+            return found if len(found) >= 20 else None
+
+        options = wait_until(enough, 15, "market data of 20 two-sided options")
+    vols = [o["implied_vol"] for o in options if o.get("implied_vol") is not None]
+    assert len(vols) * 2 > len(options)  # a mid outside no-arbitrage bounds has none
+    assert all(1e-4 <= v <= 5.0 for v in vols)
+
+
 def test_demo_retail_orders_trade(demo_server: str) -> None:
     """The house options maker never crosses its own quotes, so a print in an option
     is retail flow trading (no bot has sent an order yet)."""
