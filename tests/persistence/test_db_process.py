@@ -4,7 +4,7 @@ what it had not confirmed, and nothing a client was told is lost or written twic
 The writer's SQLite connection lives in a child process (`exchange/store/process.py`).
 The unlucky moment is a child that dies holding rows it was sent and never confirmed:
 here it is stopped (SIGSTOP) while orders wait on their commit, then killed, so those
-rows can only reach the file through the writer's replay to a new child.
+rows can only reach the file through the writer sending them again to a new child.
 """
 
 from __future__ import annotations
