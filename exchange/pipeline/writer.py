@@ -336,6 +336,11 @@ class Writer:
         self.failing = False
         self.trouble.clear()
         self.last_error = None
+        if rows:  # no rows: chunks a process before this one had committed, skipped
+            self.counted(rows, seconds)
+
+    def counted(self, rows: int, seconds: float) -> None:
+        """A transaction of `rows` rows took `seconds` (for /health and the metrics)."""
         self.transactions += 1
         self.rows_written += rows
         self.batch_sizes.append(rows)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import numpy as np
@@ -28,6 +30,7 @@ from exchange.config import GameConfig, load_config
 from exchange.domain.house import LIQUIDITY, OPTIONS, retail_name
 from exchange.domain.market.simulator import TickOutcome, fair_values
 from exchange.domain.orders import NewOrder, NewQuote
+from exchange.domain.pricing import NS_PER_YEAR, black_scholes
 from exchange.domain.types import (
     NS_PER_SECOND as NS,
 )
@@ -41,6 +44,7 @@ from exchange.domain.types import (
     Ticks,
     TimeNs,
 )
+from exchange.pipeline.simulator import expiry_close
 from tests.server.harness import Bot, InProcess, run_server, stream
 from tests.support import Message, assert_error, assert_ok
 
@@ -314,8 +318,9 @@ def test_demo_market_data_carries_fair_value_and_greeks(demo_bot: Bot) -> None:
 
 
 def test_demo_two_sided_options_carry_the_implied_vol_of_their_mid(demo_bot: Bot) -> None:
-    """Solved for every option of a publish at once (tests/domain/test_pricing.py shows
-    that gives each what solving it alone gives): a two-sided book's message has one."""
+    """Solved for every option of a publish at once: each message's implied vol, put back
+    into Black-Scholes with that message's own underlying price, strike and time to
+    expiry, gives back that message's mid (an option given another's vol would not)."""
 
     def two_sided_option(m: Message) -> bool:
         d = m["data"]
@@ -332,9 +337,26 @@ def test_demo_two_sided_options_carry_the_implied_vol_of_their_mid(demo_bot: Bot
             return found if len(found) >= 20 else None
 
         options = wait_until(enough, 15, "market data of 20 two-sided options")
+        now = iso_ns(assert_ok(demo_bot.http.get("/health"))["game_time"])
     vols = [o["implied_vol"] for o in options if o.get("implied_vol") is not None]
     assert len(vols) * 2 > len(options)  # a mid outside no-arbitrage bounds has none
     assert all(1e-4 <= v <= 5.0 for v in vols)
+    listed = {i["instrument_id"]: i for i in assert_ok(demo_bot.http.get("/instruments"))}
+    schedule = demo().schedule
+    close = expiry_close(ZoneInfo(schedule.timezone), schedule.close)
+    for option in (o for o in options if o.get("implied_vol") is not None):
+        info = listed[option["instrument_id"]]
+        years = (close(dt.date.fromisoformat(info["expiry"])) - now) / NS_PER_YEAR
+        value = float(black_scholes(
+            option["underlying_price"], info["strike"], years, option["implied_vol"],
+            info["kind"] == "CALL",
+        ).value)  # fmt: skip
+        mid = (option["bid"] + option["ask"]) / 2
+        assert value == pytest.approx(mid, abs=0.05 + 0.002 * mid), option
+
+
+def iso_ns(text: str) -> int:
+    return int(dt.datetime.fromisoformat(text).timestamp() * NS)
 
 
 def test_demo_retail_orders_trade(demo_server: str) -> None:
