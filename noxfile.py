@@ -109,7 +109,10 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "benchmarks.starter_bots")
     session.run("python", "-m", "benchmarks.tournament")
     session.run("python", "-m", "benchmarks.e2e", *session.posargs)
-    session.run("python", "-m", "benchmarks.ws_orders")
+    # One order in flight a bot (as the HTTP bots keep), then four: the latency of a
+    # bot that waits for its answer, and the rate with the loop kept full.
+    session.run("python", "-m", "benchmarks.ws_orders", "--window", "1")
+    session.run("python", "-m", "benchmarks.ws_orders", "--window", "4")
 
 
 @nox.session

@@ -16,6 +16,12 @@ the server.
 Each round uses a fresh server; the figures printed are the medians of the rounds. The
 load generator (this process) shares the cores with the server.
 
+The window sets what the latencies say. With one order in flight a bot waits for each
+answer, as the HTTP bots do: the latency is the server's. With more in flight the loop
+is kept full and each order waits behind the others sent (about the bots times the
+window times an order's cost, in a closed loop): the rate is the server's, the latency
+mostly the queue's. `nox -s bench` runs both, `--window 1` then `--window 4`.
+
 Also measured: the server's CPU time in each kind of turn per order it accepted
 (`server_us_per_order`, `http_server_us_per_order`, and `cpu_ratio_to_http`, the
 second over the first). Where neighbours take the cores, the rates say how much CPU the
