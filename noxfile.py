@@ -104,6 +104,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "-m", "benchmarks.matching")
     session.run("python", "-m", "benchmarks.pipeline")
+    session.run("python", "-m", "benchmarks.scores")
     session.run("python", "-m", "benchmarks.market")
     session.run("python", "-m", "benchmarks.market_quality")
     session.run("python", "-m", "benchmarks.starter_bots")

@@ -129,7 +129,7 @@ class Exchange:
         )
         self.first_run = "start_ns" not in saved
         """No game in the database yet: record its config and first moment (for replays)."""
-        self.scores = self._score_keeper(saved.get(scoring.STATE_KEY), db_path)
+        self.scores = self._score_keeper(saved, db_path)
         self.release = Release(
             self.session, self.fanout, [self.metrics.released, self.scores.released],
             {} if restored is None else restored.fills, durable=db_path is not None,
@@ -165,11 +165,12 @@ class Exchange:
         for team_id, report in restored.cancelled:
             self.fanout.stream(team_id, "order_cancelled", report)
 
-    def _score_keeper(self, saved: str | None, db_path: str | None) -> ScoreKeeper:
+    def _score_keeper(self, saved: dict[str, Any], db_path: str | None) -> ScoreKeeper:
         """The scores: restored with the game, then given the committed fills they missed
         and squared with the ledger; else new."""
         keeper = ScoreKeeper.build(
-            self.venue.instruments, self.config.scoring, saved,
+            self.venue.instruments, self.config.scoring, saved.get(scoring.STATE_KEY),
+            scoring.saved_series(saved),
             venue=self.venue, roles=self.session.roles, clock=self.clock,
             greeks=self.market_data.greeks,
             cache=None if self.market is None else self.market.cache,
@@ -340,7 +341,7 @@ class Exchange:
         await self.supervisor.stop()
         if self.writer is not None:
             self.save_state()
-            self.scores.save_state()
+            self.scores.save_state(every_series=True)
             await self.writer.close()
         log.info("exchange stopped")
 

@@ -134,3 +134,40 @@ def test_a_restored_scorer_takes_in_the_fills_committed_after_its_last_save(
         assert spy_line(seller)["mark_price"] == 451.0
         data = health(third.base)
         assert data["status"] == "ok", data
+
+
+def series(member: Member) -> list[tuple[int, float]]:
+    points = member.get(f"/analytics/{member.team_id}")["pnl_series"]
+    return [(p["ts_ns"], p["pnl"]) for p in points]
+
+
+def stored_keys(db: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return {key for (key,) in conn.execute("SELECT key FROM game_state")}
+
+
+def test_the_pnl_series_are_saved_apart_and_all_of_them_at_a_clean_stop(
+    tmp_path: Path, teams: list[Member]
+) -> None:
+    ticking = FAST_BOARD + "clock: {speed: 3000}\n"  # a scoring tick every 0.1 s
+    with server(tmp_path, ticking, "first") as first:
+        seller, buyer = register(first.base, teams)
+        sell_spy(seller, buyer)
+        settle(first.base)
+        deadline = time.monotonic() + 10  # a bound, not a timing claim
+        while min(len(series(seller)), len(series(buyer))) < 3:
+            assert time.monotonic() < deadline, health(first.base)
+            time.sleep(0.05)
+        before = {m.team_id: series(m) for m in (seller, buyer)}
+        first.proc.terminate()  # a clean stop saves every slice of the series
+        first.proc.wait(10)
+    keys = stored_keys(tmp_path / "game.db")
+    assert {"scorer", *(f"scorer_series:{n}" for n in range(12))} <= keys
+    with server(tmp_path, NO_SAVES, "second") as second:
+        for member in (seller, buyer):
+            member.at(second.base)
+            kept = before[member.team_id]
+            assert series(member)[: len(kept)] == kept  # and the points since, at the stop
+        data = health(second.base)
+        assert data["status"] == "ok", data
+        assert data["restarts"] == {}, data

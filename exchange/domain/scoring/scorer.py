@@ -7,7 +7,9 @@ alone from stored fills. Marks come from `observe`, called once per market tick;
 is cash plus positions at the latest marks (SPEC section 7). Each event costs O(1) for
 the team concerned; an observation costs O(what each team holds) plus O(listed options)
 per market maker. Every reported number is derived from counts and sums in
-`ScorerState`, which `snapshot` saves whole, so a restored scorer continues exactly.
+`ScorerState`, which `snapshot` saves whole, so a restored scorer continues exactly;
+each team's P&L series (its chart, from which nothing is computed) is kept beside it
+and saved a few teams at a time (`series_snapshot`), being most of the bytes.
 Pure: time is the `ts_ns` / `now_ns` each call is given; nothing is sent anywhere.
 """
 
@@ -35,7 +37,10 @@ from exchange.domain.scoring.state import (
     SNAPSHOT_VERSION,
     PendingSignal,
     ScorerState,
+    Series,
+    SeriesSlice,
     TeamState,
+    V2State,
     add_pnl_point,
     new_team,
 )
@@ -50,6 +55,8 @@ LIMIT_CODES = frozenset({"POSITION_LIMIT_EXCEEDED", "PORTFOLIO_LIMIT_EXCEEDED"})
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(ScorerState)
+_series_decoder = msgspec.msgpack.Decoder(SeriesSlice)
+_v2_decoder = msgspec.msgpack.Decoder(V2State)
 
 
 class Scorer:
@@ -65,6 +72,7 @@ class Scorer:
         self.config = config
         self._middle = len(config.markout_ticks) // 2
         self._s = ScorerState(config.markout_ticks)
+        self._series: dict[TeamId, Series] = {}
         self._intake = markouts.Intake()
         self.list_instruments(instruments.values())
 
@@ -80,6 +88,7 @@ class Scorer:
             team.name = name
             return
         self._s.teams[team_id] = new_team(team_id, name, role, len(self.config.markout_ticks))
+        self._series[team_id] = Series()
 
     def list_instruments(self, instruments: Iterable[Instrument]) -> None:
         """Instruments listed from now on (new weeklies); they count for quote uptime."""
@@ -259,13 +268,18 @@ class Scorer:
             uptime_by_instrument={} if maker is None else roles.uptime_by_instrument(maker),
             windows=list(team.news.kept),
             signal_windows=[] if arb is None else list(arb.windows.kept),
-            pnl_series=list(team.pnl_points),
+            pnl_series=[PnlPoint(ts, pnl) for ts, pnl in self._series_of(team_id).points],
             timeline=list(team.timeline),
         )
 
     @property
     def observations(self) -> int:
         return self._s.observations
+
+    @property
+    def team_ids(self) -> list[TeamId]:
+        """Every scored team, in the order they were added."""
+        return list(self._s.teams)
 
     # Invariants and persistence
 
@@ -315,8 +329,14 @@ class Scorer:
         return compare_accounts(self.accounts(), ledger)
 
     def snapshot(self) -> bytes:
-        """The whole state as msgpack; `Scorer.restore` gives back an identical scorer."""
+        """The whole state but the P&L series, as msgpack; `Scorer.restore` gives back an
+        identical scorer (with the series from `series_snapshot`)."""
         return _encoder.encode(self._s)
+
+    def series_snapshot(self, team_ids: Iterable[TeamId], ts_ns: int) -> bytes:
+        """The P&L series of these teams as of `ts_ns`, as msgpack, for `restore`."""
+        chosen = {t: self._series_of(t) for t in team_ids if t in self._s.teams}
+        return _encoder.encode(SeriesSlice(ts_ns, chosen))
 
     @classmethod
     def restore(
@@ -324,15 +344,23 @@ class Scorer:
         instruments: Mapping[InstrumentId, Instrument],
         config: ScoringConfig,
         data: bytes,
+        series: Iterable[bytes] = (),
     ) -> Scorer:
         """A scorer from `snapshot()` bytes; `instruments` adds or refreshes instrument
         details but lists nothing. Raises ValueError for bytes that are not a snapshot
-        or were taken with other markout horizons."""
+        or were taken with other markout horizons.
+
+        `series` are `series_snapshot` bytes; the newest saved of a team's series is
+        taken (a team in none starts a new one). A version 2 snapshot carries the series
+        in its teams, and gives them."""
         try:
             state = _decoder.decode(data)
+            slices = sorted((_series_decoder.decode(b) for b in series), key=_by_time)
+            if state.version == 2:
+                slices.insert(0, _v2_series(data))
         except msgspec.DecodeError as exc:
             raise ValueError(f"not a scorer snapshot: {exc}") from exc
-        if state.version != SNAPSHOT_VERSION:
+        if state.version not in (2, SNAPSHOT_VERSION):
             raise ValueError(f"snapshot version {state.version}, expected {SNAPSHOT_VERSION}")
         if state.markout_ticks != config.markout_ticks:
             raise ValueError(
@@ -340,11 +368,21 @@ class Scorer:
             )
         scorer = cls({}, config)
         state.instruments.update(instruments)
+        state.version = SNAPSHOT_VERSION
         scorer._s = state
+        for kept in slices:
+            scorer._series.update((t, v) for t, v in kept.series.items() if t in state.teams)
         scorer._intake = markouts.Intake()
         return scorer
 
     # Internals
+
+    def _series_of(self, team_id: TeamId) -> Series:
+        """The team's series (a new one for a team a restore found none for)."""
+        series = self._series.get(team_id)
+        if series is None:
+            series = self._series[team_id] = Series()
+        return series
 
     def _team(self, team_id: TeamId) -> TeamState:
         team = self._s.teams.get(team_id)
@@ -463,9 +501,23 @@ class Scorer:
             if exposures is not None:
                 roles.observe_arb(team, team.arb, exposures, now_ns, config)
             roles.expire_signals(team, team.arb, now_ns, config)
-        point = PnlPoint(now_ns, self._pnl(team))
-        add_pnl_point(team, point, team.observations, config.max_pnl_points)
+        series = self._series_of(team.team_id)
+        add_pnl_point(series, (now_ns, self._pnl(team)), team.observations, config.max_pnl_points)
         team.observations += 1
+
+
+def _by_time(kept: SeriesSlice) -> int:
+    return kept.ts_ns
+
+
+def _v2_series(data: bytes) -> SeriesSlice:
+    """The series a version 2 snapshot kept in its teams."""
+    teams = _v2_decoder.decode(data).teams
+    series = {
+        team_id: Series([(p.ts_ns, p.pnl) for p in team.pnl_points], team.pnl_stride)
+        for team_id, team in teams.items()
+    }
+    return SeriesSlice(-1, series)
 
 
 def _by_name(score: TeamScore) -> tuple[str, str]:

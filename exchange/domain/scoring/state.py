@@ -1,8 +1,11 @@
 """The scorer's state, as plain mutable Structs: what it keeps is exactly what it saves.
 
-All of a scorer lives in one `ScorerState`, so `snapshot()` is one msgpack encode and a
-restore one typed decode, and a restarted game carries on from the same numbers. Only
-counts, sums and bounded lists are kept; every reported figure is derived from them.
+All of a scorer's numbers live in one `ScorerState`, so `snapshot()` is one msgpack
+encode and a restore one typed decode, and a restarted game carries on from the same
+numbers. Only counts, sums and bounded lists are kept; every reported figure is derived
+from them. Each team's P&L series (`Series`, for its chart) is kept beside it and saved
+apart, a few teams at a time (`Scorer.series_snapshot`): it is most of the bytes, and
+nothing is computed from it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from exchange.domain.instruments import Instrument
 from exchange.domain.scoring.results import PnlPoint, TimelineEntry, Window
 from exchange.domain.types import InstrumentId, Role, TeamId
 
-SNAPSHOT_VERSION = 2
-"""2: markouts wait as aggregated lots, and the state knows the last trade it booked."""
+SNAPSHOT_VERSION = 3
+"""2: markouts wait as aggregated lots, and the state knows the last trade it booked.
+3: the P&L series are saved apart (a version 2 state carries them in its teams)."""
 T = TypeVar("T")
 
 
@@ -128,8 +132,6 @@ class TeamState(msgspec.Struct):
     adverse: int = 0
     """Maker fills with a negative markout at the middle horizon."""
     news: Windows = msgspec.field(default_factory=Windows)
-    pnl_points: list[PnlPoint] = msgspec.field(default_factory=list)
-    pnl_stride: int = 1
     timeline: list[TimelineEntry] = msgspec.field(default_factory=list)
     rejections: int = 0
     limit_breach_attempts: int = 0
@@ -183,13 +185,38 @@ def push_bounded(items: list[T], item: T, limit: int) -> None:
         del items[0]
 
 
-def add_pnl_point(team: TeamState, point: PnlPoint, index: int, limit: int) -> None:
-    """Keep the point of every `pnl_stride`-th observation (`index` counts from 0); when
+class Series(msgspec.Struct, array_like=True):
+    """A team's P&L at every `stride`-th observation: `(ts_ns, pnl)` pairs, oldest first."""
+
+    points: list[tuple[int, int]] = msgspec.field(default_factory=list)
+    stride: int = 1
+
+
+class SeriesSlice(msgspec.Struct, array_like=True):
+    """The series of some teams as of `ts_ns`: what `Scorer.series_snapshot` saves."""
+
+    ts_ns: int
+    series: dict[TeamId, Series]
+
+
+class V2Team(msgspec.Struct):
+    """What a version 2 state kept of a team's series, inside the team."""
+
+    pnl_points: list[PnlPoint] = msgspec.field(default_factory=list)
+    pnl_stride: int = 1
+
+
+class V2State(msgspec.Struct):
+    teams: dict[TeamId, V2Team] = msgspec.field(default_factory=dict)
+
+
+def add_pnl_point(series: Series, point: tuple[int, int], index: int, limit: int) -> None:
+    """Keep the point of every `stride`-th observation (`index` counts from 0); when
     full, drop every other point and double the stride, so the kept points stay evenly
     spaced over the whole game."""
-    if index % team.pnl_stride:
+    if index % series.stride:
         return
-    team.pnl_points.append(point)
-    if len(team.pnl_points) >= limit:
-        del team.pnl_points[1::2]
-        team.pnl_stride *= 2
+    series.points.append(point)
+    if len(series.points) >= limit:
+        del series.points[1::2]
+        series.stride *= 2

@@ -53,6 +53,17 @@ def test_by_role_ranks_within_each_role() -> None:
     assert [(s.team_id, s.rank) for s in board.by_role["arbitrage"]] == [(ARB, 1), (ARB2, 2)]
 
 
+def test_the_wire_board_is_each_score_on_the_wire_with_its_own_rank() -> None:
+    board = _game().scorer.leaderboard()
+    wire = board.to_wire()
+    for role, scores in board.by_role.items():
+        own = [s.to_wire() for s in scores]
+        assert msgspec.json.encode(wire["by_role"][role]) == msgspec.json.encode(own)
+    assert wire["overall"] == [s.to_wire() for s in board.overall]
+    assert [r["rank"] for r in wire["by_role"]["arbitrage"]] == [1, 2]
+    assert {r["team_id"]: r["rank"] for r in wire["overall"]}[ARB2] == 5
+
+
 def test_a_rename_moves_a_tie() -> None:
     game = _game()
     game.scorer.add_team(MM, "Zulu", Role.MARKET_MAKER)

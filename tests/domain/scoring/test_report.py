@@ -107,10 +107,14 @@ def _reports(scorer: Scorer) -> list[TeamReport]:
     return [scorer.report(TeamId(t)) for t in ("house", "retail", "mm", "mm2", "hf", "arb")]
 
 
+def _series(scorer: Scorer, ts_ns: int = 0) -> bytes:
+    return scorer.series_snapshot(scorer.team_ids, ts_ns)
+
+
 def test_snapshot_restores_an_identical_scorer_that_continues_identically() -> None:
     game = _rich_game()
     data = game.scorer.snapshot()
-    restored = Scorer.restore(INSTRUMENTS, game.scorer.config, data)
+    restored = Scorer.restore(INSTRUMENTS, game.scorer.config, data, [_series(game.scorer)])
     assert restored.snapshot() == data
     assert restored.leaderboard() == game.scorer.leaderboard()
     assert _reports(restored) == _reports(game.scorer)
@@ -124,12 +128,57 @@ def test_snapshot_restores_an_identical_scorer_that_continues_identically() -> N
     assert restored.compare_with(game.ledger) == []
 
 
+def test_the_series_come_from_the_newest_slice_that_has_them() -> None:
+    game = _rich_game()
+    scorer = game.scorer
+    early = scorer.series_snapshot([TeamId("mm"), TeamId("hf")], ts_ns=1)
+    for n in range(5):
+        scorer.observe(TimeNs(game.now + 10 + n), {CALL.id: Ticks(1_050 - n)}, {}, {}, {})
+    late = scorer.series_snapshot([TeamId("mm")], ts_ns=2)
+    restored = Scorer.restore(INSTRUMENTS, scorer.config, scorer.snapshot(), [late, early])
+    assert restored.report(MM).pnl_series == scorer.report(MM).pnl_series
+    hf_then = len(restored.report(HF).pnl_series)
+    assert 0 < hf_then < len(scorer.report(HF).pnl_series)  # as of the early slice
+    assert restored.report(ARB).pnl_series == []  # in no slice: a new series
+    without = Scorer.restore(INSTRUMENTS, scorer.config, scorer.snapshot())
+    assert without.leaderboard() == scorer.leaderboard()  # only the charts are missing
+    assert without.report(MM).pnl_series == []
+
+
+def test_a_version_2_snapshot_restores_with_the_series_in_its_teams() -> None:
+    game = _rich_game()
+    state = msgspec.msgpack.decode(game.scorer.snapshot())
+    state["version"] = 2
+    for team_id, team in state["teams"].items():
+        points = game.scorer.report(TeamId(team_id)).pnl_series
+        team["pnl_points"] = [{"ts_ns": p.ts_ns, "pnl": p.pnl} for p in points]
+        team["pnl_stride"] = 1
+    restored = Scorer.restore(INSTRUMENTS, game.scorer.config, msgspec.msgpack.encode(state))
+    assert _reports(restored) == _reports(game.scorer)
+    assert restored.snapshot() == game.scorer.snapshot()  # saved as version 3 from now on
+
+
+def test_the_state_saved_at_every_interval_does_not_grow_with_the_game() -> None:
+    game = _rich_game()
+    scorer = game.scorer
+    sizes = []
+    for n in range(3_000):
+        scorer.observe(TimeNs(game.now + 10 + n), {CALL.id: Ticks(1_000 + n % 7)}, {}, {}, {})
+        if n in (100, 2_999):
+            sizes.append((len(scorer.snapshot()), len(_series(scorer))))
+    (state_then, series_then), (state_now, series_now) = sizes
+    assert state_now - state_then < 64  # counts and the last time grew wider, nothing else
+    assert series_now > series_then + 10_000  # the charts grew: saved apart, a slice a time
+
+
 def test_restore_refuses_junk_and_other_horizons() -> None:
     data = _rich_game().scorer.snapshot()
     with pytest.raises(ValueError, match="not a scorer snapshot"):
         Scorer.restore(INSTRUMENTS, ScoringConfig(), b"\x01junk")
     with pytest.raises(ValueError, match="markout_ticks"):
         Scorer.restore(INSTRUMENTS, ScoringConfig(markout_ticks=(1, 10)), data)
+    with pytest.raises(ValueError, match="not a scorer snapshot"):
+        Scorer.restore(INSTRUMENTS, ScoringConfig(), data, [b"\x01junk"])
 
 
 def test_add_team_is_idempotent_but_refuses_another_role() -> None:
