@@ -9,10 +9,10 @@ signal. The keeper's own two loops then
   options each market maker quotes on both sides;
 - every `leaderboard_interval` wall seconds, broadcast the `leaderboard` message and,
   with a database, store the standings and the scorer's state (so a restarted game keeps
-  its scores), with the P&L series of one slice of the teams in turn (`SERIES_SLICES`):
-  the series are most of the state's bytes (330 teams with full series made 15 MB that
-  took the loop about 45 ms to encode at every save), and a restart that finds a
-  team's series up to a minute old only misses that minute of its chart.
+  its scores), with the P&L series of one slice of `SERIES_TEAMS` teams in turn: the
+  series are most of the state's bytes (330 teams with full series made 15 MB, which
+  held the loop about 80 ms at every save), and a restart that finds a team's series a
+  few saves old only misses those moments of its chart.
 A fill is marked against the instrument's mark at the last market data interval (at
 most a second old), not the book as it was an instant before the trade.
 """
@@ -45,9 +45,10 @@ FAIR_VALUES_KEY = "fair_values"
 """Game state key of the last fair values (reference prices), ticks by instrument."""
 SERIES_KEY = "scorer_series:"
 """Game state keys of the teams' P&L series, the slice's number after the colon."""
-SERIES_SLICES = 12
-"""Each save stores the series of every 12th team, a slice in turn: each team's every
-12 saves (a minute at the default interval), and all of them when the server stops."""
+SERIES_TEAMS = 30
+"""Teams in a slice of the series, in the order they joined: each save stores one slice,
+in turn, and the server's stop all of them. Up to 30 teams every save stores every
+series; at 330, each team's every 11 saves (55 s at the default interval)."""
 
 
 def saved_series(saved: Mapping[str, Any]) -> list[str]:
@@ -83,7 +84,7 @@ class ScoreKeeper:
         self.unvalued: set[TeamId] = set()
         """Teams whose delta could not be scored at the last observation."""
         self.next_slice = 0
-        """The slice of the teams whose P&L series the next save stores."""
+        """The slice of the teams whose P&L series the next save stores (`SERIES_TEAMS`)."""
 
     @classmethod
     def build(
@@ -202,13 +203,16 @@ class ScoreKeeper:
         now = self.clock.now()
         state = base64.b64encode(self.scorer.snapshot()).decode()
         self.save_row("game_state", rows.game_state_row(STATE_KEY, state, now))
-        if every_series:
-            slices: Iterable[int] = range(SERIES_SLICES)
-        else:
-            slices, self.next_slice = [self.next_slice], (self.next_slice + 1) % SERIES_SLICES
         teams = self.scorer.team_ids
+        count = max(1, -(-len(teams) // SERIES_TEAMS))
+        if every_series:
+            slices: Iterable[int] = range(count)
+        else:
+            part = self.next_slice % count
+            slices, self.next_slice = [part], (part + 1) % count
         for part in slices:
-            data = self.scorer.series_snapshot(teams[part::SERIES_SLICES], now)
+            chosen = teams[part * SERIES_TEAMS : (part + 1) * SERIES_TEAMS]
+            data = self.scorer.series_snapshot(chosen, now)
             value = base64.b64encode(data).decode()
             self.save_row("game_state", rows.game_state_row(f"{SERIES_KEY}{part}", value, now))
         fair = dict(self.venue.reference_price)
