@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import anyio.to_thread
 import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -64,6 +65,7 @@ def create_app(exchange: Game) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await exchange.start()
+        await warm_file_threads()
         thresholds = gc.get_threshold()
         freeze_heap()
         try:
@@ -128,6 +130,14 @@ class ExchangeApp(Starlette):
         except Exception as exc:  # what ServerErrorMiddleware would have answered
             response = await internal_error(request, exc)
         await response(scope, receive, send)
+
+
+async def warm_file_threads() -> None:
+    """Starlette reads the dashboard's files in anyio's worker threads. Their first use
+    imports anyio's asyncio backend, looks for the loop's root task among all tasks and
+    starts a thread: at the first page load of a game under way that held the loop for
+    50-100 ms. Done here, at start-up, it is gone from the first page load."""
+    await anyio.to_thread.run_sync(lambda: None)
 
 
 def freeze_heap() -> None:
