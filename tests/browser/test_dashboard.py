@@ -340,6 +340,22 @@ def game_seconds(base: str) -> float:
     return dt.datetime.fromisoformat(iso).timestamp()
 
 
+def history_reaches_back(base: str, seconds: float, timeout: float = 30.0) -> dict[str, Any]:
+    """The market history, once its first leaderboard point is `seconds` of game time
+    old: at 120x the first board comes 5 wall seconds (10 game minutes) after the start,
+    so a test run alone must wait for it; run after others it is there already."""
+    deadline = time.monotonic() + timeout
+    while True:
+        history = httpx.get(base + "/market/history", timeout=5).json()["data"]
+        boards = history["leaderboard"]
+        first = dt.datetime.fromisoformat(boards[0]["game_time"]).timestamp() if boards else None
+        if first is not None and first < game_seconds(base) - seconds:
+            return history  # type: ignore[no-any-return]
+        if time.monotonic() > deadline:
+            pytest.fail(f"no leaderboard point {seconds} game seconds old within {timeout}s")
+        time.sleep(0.1)
+
+
 def shows_the_day_before(page: Any, loaded_at: float, traded_before: int) -> None:
     """The charts, tape and news hold what happened before the page was loaded."""
     wait_until(page, "() => document.body.dataset.ready === 'true'")
@@ -375,7 +391,7 @@ def test_a_reload_mid_game_shows_the_day_so_far_and_every_panel_fits(
 ) -> None:
     page.shot = f"reloaded-{width}x{height}"
     page.set_viewport_size({"width": width, "height": height})
-    before = httpx.get(demo.base + "/market/history", timeout=5).json()["data"]
+    before = history_reaches_back(demo.base, 120)  # the charts' oldest point, with margin
     traded_before = before["trades"][-1]["trade_id"]
     page.goto(demo.base + "/")
     shows_the_day_before(page, game_seconds(demo.base), traded_before)
