@@ -9,6 +9,7 @@ replay engine plays it unchanged.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import sys
 import time
@@ -34,6 +35,29 @@ from exchange.replay.strategies import build_strategy
 GUARD = "exchange.tournament.guard:Guarded"
 
 
+class CollectorTime:
+    """The CPU time this process's garbage collector has spent, from its callbacks.
+
+    A collection runs in whichever call made the object that tipped its count, and a
+    full one walks everything the process holds (every day it played, in a worker);
+    billed to the bot whose callback it fell in, it made a bot that thinks for 20 ms lose
+    the day for 300 ms it never spent."""
+
+    def __init__(self) -> None:
+        self.spent = 0.0
+        self.began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.began = time.thread_time()
+        else:
+            self.spent += time.thread_time() - self.began
+
+
+COLLECTOR = CollectorTime()
+gc.callbacks.append(COLLECTOR)
+
+
 def module_for(source: str) -> str:
     """Load a team's file from its text, once per process, under a name of its own (two
     teams' `bot.py` must not meet); the module's name."""
@@ -52,7 +76,8 @@ def module_for(source: str) -> str:
 
 class Guarded:
     """Runs `target(**params)` and stops calling it for the rest of the day when it
-    raises or when its callbacks have used more than `budget` seconds in all."""
+    raises or when its callbacks have used more than `budget` seconds of CPU in all
+    (the garbage collector's time within them left out: `CollectorTime`)."""
 
     def __init__(
         self, target: str, params: dict[str, Any], budget: float, source: str | None = None
@@ -72,12 +97,12 @@ class Guarded:
     def _call(self, call: Callable[[TradingStrategy], Sequence[Action] | None]) -> list[Action]:
         if self.failure is not None or self.inner is None:
             return []
-        began = time.thread_time()
+        began, collecting = time.thread_time(), COLLECTOR.spent
         try:
             actions = list(call(self.inner) or ())
         except Exception as exc:
             return self._out(f"raised {_describe(exc)}")
-        self.used += time.thread_time() - began
+        self.used += time.thread_time() - began - (COLLECTOR.spent - collecting)
         if self.used > self.budget:
             return self._out(f"used {self.used:.1f} s of its {self.budget:g} s time budget")
         return actions

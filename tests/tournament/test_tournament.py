@@ -111,6 +111,27 @@ def test_a_bot_over_its_time_budget_loses_the_day(tmp_path: Path) -> None:
     assert all(t.lost is None for d in done.days for t in d.teams if t.team != "Slow")
 
 
+def test_the_collectors_time_in_a_callback_is_not_the_bots(tmp_path: Path) -> None:
+    # Each of its first ten callbacks runs a full collection over half a million live
+    # objects (tens of ms each, more than the whole budget together) and thinks for
+    # next to nothing: the collection is not its thinking, whoever happens to make it.
+    (tmp_path / "heavy.py").write_text(
+        "import gc\nfrom exchange.domain.strategy import Strategy\n\n"
+        "HEAP = [[] for _ in range(500_000)]\n\n"
+        "class Heavy(Strategy):\n"
+        "    calls = 0\n\n"
+        "    def on_market(self, snapshot):\n"
+        "        self.calls += 1\n"
+        "        if self.calls <= 10:\n"
+        "            gc.collect()\n"
+        "        return ()\n"
+    )
+    teams = TEAMS + '  - {name: Heavy, role: arbitrage, strategy: "heavy.py:Heavy"}\n'
+    done = play(tournament_file(tmp_path, "field", teams, "time_budget: 0.1\n"))
+    heavy = [t for d in done.days for t in d.teams if t.team == "Heavy"]
+    assert len(heavy) == 4 and all(t.lost is None for t in heavy)
+
+
 def test_a_worker_killed_mid_run_costs_nothing_but_time(tmp_path: Path) -> None:
     path = tournament_file(tmp_path, "solo")
     expected = play(path)
