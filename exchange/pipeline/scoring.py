@@ -109,7 +109,7 @@ class ScoreKeeper:
             except (ValueError, TypeError) as exc:
                 scorer = Scorer.restore(instruments, config, state)
                 log.warning("saved P&L series unreadable, left out", extra={"error": str(exc)})
-        except (ValueError, KeyError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:  # TypeError: not a string at all
             log.warning("saved scores unreadable, starting afresh", extra={"error": str(exc)})
         return cls(scorer, **parts)
 

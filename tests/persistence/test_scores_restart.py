@@ -176,3 +176,33 @@ def test_the_pnl_series_are_saved_apart_and_all_of_them_at_a_clean_stop(
         data = health(second.base)
         assert data["status"] == "ok", data
         assert data["restarts"] == {}, data
+
+
+def store_state(db: Path, key: str, value: str) -> None:
+    """Overwrite one game state value (JSON text) in the file, as a damaged file has it."""
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE game_state SET value = ? WHERE key = ?", (value, key))
+
+
+def test_saved_scores_that_cannot_be_read_are_left_out_and_the_game_goes_on(
+    tmp_path: Path, teams: list[Member]
+) -> None:
+    with server(tmp_path, NO_SAVES, "first") as first:
+        seller, buyer = register(first.base, teams)
+        sell_spy(seller, buyer)
+        settle(first.base)
+        first.proc.terminate()  # a clean stop: the scores and every series are saved
+        first.proc.wait(10)
+    db = tmp_path / "game.db"
+    store_state(db, "scorer_series:0", '"not the base64 of a series"')
+    with server(tmp_path, NO_SAVES, "second") as second:
+        seller.at(second.base)
+        assert seller.get(f"/analytics/{seller.team_id}")["fills"] == 1  # the scores kept
+    assert "saved P&L series unreadable, left out" in (tmp_path / "second.log").read_text()
+    store_state(db, "scorer", "12345")  # not even a string
+    with server(tmp_path, NO_SAVES, "third") as third:
+        seller.at(third.base)
+        # Started afresh, then given the committed fills: the one trade is scored again.
+        assert seller.get(f"/analytics/{seller.team_id}")["fills"] == 1
+        assert health(third.base)["restarts"] == {}
+    assert "saved scores unreadable, starting afresh" in (tmp_path / "third.log").read_text()
