@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import sys
+import threading
 import time
 import traceback
 import types
@@ -36,22 +37,29 @@ GUARD = "exchange.tournament.guard:Guarded"
 
 
 class CollectorTime:
-    """The CPU time this process's garbage collector has spent, from its callbacks.
+    """The CPU time the garbage collector has spent in each thread, from its callbacks.
 
     A collection runs in whichever call made the object that tipped its count, and a
-    full one walks everything the process holds (every day it played, in a worker);
-    billed to the bot whose callback it fell in, it made a bot that thinks for 20 ms lose
-    the day for 300 ms it never spent."""
+    full one walks everything the process holds (every day it played, in a worker).
+    Billed to the bot whose callback it fell in, it made a bot well inside its budget
+    lose the day ("used 0.3 s of its 0.1 s", in a test run). Counted per thread: a
+    worker may play days in several threads, and a collection runs in one of them."""
 
     def __init__(self) -> None:
-        self.spent = 0.0
+        self.by_thread: dict[int, float] = {}
         self.began = 0.0
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self.began = time.thread_time()
         else:
-            self.spent += time.thread_time() - self.began
+            thread = threading.get_ident()
+            spent = time.thread_time() - self.began
+            self.by_thread[thread] = self.by_thread.get(thread, 0.0) + spent
+
+    def spent(self) -> float:
+        """What the collector has spent in this thread so far."""
+        return self.by_thread.get(threading.get_ident(), 0.0)
 
 
 COLLECTOR = CollectorTime()
@@ -97,12 +105,12 @@ class Guarded:
     def _call(self, call: Callable[[TradingStrategy], Sequence[Action] | None]) -> list[Action]:
         if self.failure is not None or self.inner is None:
             return []
-        began, collecting = time.thread_time(), COLLECTOR.spent
+        began, collecting = time.thread_time(), COLLECTOR.spent()
         try:
             actions = list(call(self.inner) or ())
         except Exception as exc:
             return self._out(f"raised {_describe(exc)}")
-        self.used += time.thread_time() - began - (COLLECTOR.spent - collecting)
+        self.used += time.thread_time() - began - (COLLECTOR.spent() - collecting)
         if self.used > self.budget:
             return self._out(f"used {self.used:.1f} s of its {self.budget:g} s time budget")
         return actions
