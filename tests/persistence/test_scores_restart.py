@@ -74,14 +74,30 @@ def register(base: str, teams: list[Member]) -> tuple[Member, Member]:
     return teams[0], teams[1]
 
 
+def stop_cleanly(process: ServerProcess) -> None:
+    """SIGTERM: the server's own stop runs, saving the scores and every series."""
+    process.proc.terminate()
+    process.proc.wait(10)
+
+
+def one_trade(tmp_path: Path, teams: list[Member], clean: bool) -> tuple[Member, Member]:
+    """A first server, with no periodic save: two teams trade 3 SPY at 450, then it is
+    stopped cleanly or killed. The seller and the buyer."""
+    with server(tmp_path, NO_SAVES, "first") as first:
+        seller, buyer = register(first.base, teams)
+        sell_spy(seller, buyer, 3, 450.0)
+        settle(first.base)
+        if clean:
+            stop_cleanly(first)
+        else:
+            first.kill()
+    return seller, buyer
+
+
 def test_scores_and_marks_survive_a_kill_right_after_a_trade(
     tmp_path: Path, teams: list[Member]
 ) -> None:
-    with server(tmp_path, NO_SAVES, "first") as first:
-        seller, buyer = register(first.base, teams)
-        sell_spy(seller, buyer)
-        settle(first.base)
-        first.kill()
+    seller, buyer = one_trade(tmp_path, teams, clean=False)
     with server(tmp_path, FAST_BOARD, "second") as second:
         for member in (seller, buyer):
             member.at(second.base)
@@ -110,12 +126,7 @@ def test_scores_and_marks_survive_a_kill_right_after_a_trade(
 def test_a_restored_scorer_takes_in_the_fills_committed_after_its_last_save(
     tmp_path: Path, teams: list[Member]
 ) -> None:
-    with server(tmp_path, NO_SAVES, "first") as first:
-        seller, buyer = register(first.base, teams)
-        sell_spy(seller, buyer, 3, 450.0)
-        settle(first.base)
-        first.proc.terminate()  # a clean stop: the scores are saved with the first fill
-        first.proc.wait(10)
+    seller, buyer = one_trade(tmp_path, teams, clean=True)  # saved with the first fill
     with server(tmp_path, NO_SAVES, "second") as second:
         for member in (seller, buyer):
             member.at(second.base)
@@ -141,9 +152,10 @@ def series(member: Member) -> list[tuple[int, float]]:
     return [(p["ts_ns"], p["pnl"]) for p in points]
 
 
-def stored_keys(db: Path) -> set[str]:
+def saved_at(db: Path) -> dict[str, int]:
+    """Each game state key and when (game ns) it was last saved."""
     with contextlib.closing(sqlite3.connect(db)) as conn:
-        return {key for (key,) in conn.execute("SELECT key FROM game_state")}
+        return dict(conn.execute("SELECT key, updated_ns FROM game_state").fetchall())
 
 
 def test_the_pnl_series_are_saved_apart_and_all_of_them_at_a_clean_stop(
@@ -160,14 +172,15 @@ def test_the_pnl_series_are_saved_apart_and_all_of_them_at_a_clean_stop(
             assert time.monotonic() < deadline, health(first.base)
             time.sleep(0.05)
         slices = {"scorer_series:0", "scorer_series:1"}
-        while not slices <= stored_keys(tmp_path / "game.db"):  # the saves take turns
+        while not slices <= saved_at(tmp_path / "game.db").keys():  # the saves take turns
             assert time.monotonic() < deadline, health(first.base)
             time.sleep(0.05)
         before = {m.team_id: series(m) for m in (seller, buyer)}
-        first.proc.terminate()  # a clean stop saves every slice of the series
-        first.proc.wait(10)
-    keys = stored_keys(tmp_path / "game.db")
-    assert {"scorer", *(f"scorer_series:{n}" for n in range(4))} <= keys  # 10 teams a slice
+        stop_cleanly(first)
+    saved = saved_at(tmp_path / "game.db")
+    scores = ["scorer", *(f"scorer_series:{n}" for n in range(4))]  # 10 teams a slice
+    # Every slice saved by the stop itself, with the state: not left from a turn before.
+    assert len({saved[key] for key in scores}) == 1, saved
     with server(tmp_path, NO_SAVES, "second") as second:
         for member in (seller, buyer):
             member.at(second.base)
@@ -187,12 +200,7 @@ def store_state(db: Path, key: str, value: str) -> None:
 def test_saved_scores_that_cannot_be_read_are_left_out_and_the_game_goes_on(
     tmp_path: Path, teams: list[Member]
 ) -> None:
-    with server(tmp_path, NO_SAVES, "first") as first:
-        seller, buyer = register(first.base, teams)
-        sell_spy(seller, buyer)
-        settle(first.base)
-        first.proc.terminate()  # a clean stop: the scores and every series are saved
-        first.proc.wait(10)
+    seller, _ = one_trade(tmp_path, teams, clean=True)
     db = tmp_path / "game.db"
     store_state(db, "scorer_series:0", '"not the base64 of a series"')
     with server(tmp_path, NO_SAVES, "second") as second:

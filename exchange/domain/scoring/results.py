@@ -148,15 +148,13 @@ class Leaderboard(msgspec.Struct, frozen=True):
         is that one's with the rank changed (converted once: half a publish's time)."""
         overall = [s.to_wire() for s in self.overall]
         wired = {row["team_id"]: row for row in overall}
-
-        def in_role(score: TeamScore) -> dict[str, Any]:
-            row = wired.get(score.team_id)
-            return score.to_wire() if row is None else {**row, "rank": score.rank}
-
         return {
             "as_of_ns": self.as_of_ns,
             "overall": overall,
-            "by_role": {r: [in_role(s) for s in lst] for r, lst in self.by_role.items()},
+            "by_role": {
+                role: [{**wired[s.team_id], "rank": s.rank} for s in scores]
+                for role, scores in self.by_role.items()
+            },
             "house": [s.to_wire() for s in self.house],
         }
 
